@@ -1,0 +1,99 @@
+import { describe, expect, test } from 'vitest';
+import { failureOf, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { gatherAll, gatherSettled, type Task } from './gather.ts';
+
+/** Tasks that each wait `ms` on a timer and resolve with their own index, recorded on `timeline`. */
+function waits(timeline: Timeline, delays: number[]): Array<Task<number>> {
+  return delays.map((ms, index) => () => timeline.run(`task ${index}`, async () => (await sleep(ms), index)));
+}
+
+const boom = new Error('task 1 failed on purpose');
+const failsAfter = (ms: number): Task<never> => async () => {
+  await sleep(ms);
+  throw boom;
+};
+
+describe('gatherAll', () => {
+  test('starts every task before waiting for any of them', async () => {
+    const timeline = new Timeline();
+    await within(2_000, gatherAll(waits(timeline, [50, 50, 50, 50])), 'gatherAll never resolved');
+    expect(
+      timeline.maxInFlight,
+      `At most ${timeline.maxInFlight} of 4 tasks were running at once: they ran one after another. ` +
+        `Start every task first, then wait for all the promises together.\n${timeline.toText()}\n`,
+    ).toBe(4);
+  });
+
+  test('four 200 ms waits take about 200 ms, not 800 ms', async () => {
+    const timeline = new Timeline();
+    const started = performance.now();
+    await within(2_000, gatherAll(waits(timeline, [200, 200, 200, 200])), 'gatherAll never resolved');
+    const took = performance.now() - started;
+    expect(took, `Four 200 ms waits took ${Math.round(took)} ms: waits that overlap cost one wait, not four.\n${timeline.toText()}\n`).toBeLessThan(400);
+  });
+
+  test('resolves only after every task has finished', async () => {
+    const timeline = new Timeline();
+    const results = await within(2_000, gatherAll(waits(timeline, [30, 60, 90])), 'gatherAll never resolved');
+    expect(
+      timeline.unfinished(),
+      `gatherAll resolved while tasks were still running. forEach(async ...) does not wait for the ` +
+        `promises its callback returns; wait for every task's promise before resolving.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(results).toEqual([0, 1, 2]);
+  });
+
+  test('keeps results in the order of the tasks, not the order they finished', async () => {
+    const timeline = new Timeline();
+    const results = await within(2_000, gatherAll(waits(timeline, [90, 10, 50])), 'gatherAll never resolved');
+    expect(
+      results,
+      `Results must be in the order of the tasks (the tasks finished in the order ${timeline.finishOrder().join(', ')}). ` +
+        'Store each result at its task index instead of pushing it when it arrives.',
+    ).toEqual([0, 1, 2]);
+  });
+
+  test('rejects with the failing task’s error', async () => {
+    const timeline = new Timeline();
+    const error = await failureOf(
+      () => within(2_000, gatherAll([...waits(timeline, [20]), failsAfter(10), ...waits(timeline, [30])]), 'gatherAll never settled'),
+      'gatherAll resolved although task 1 failed: the rejection was dropped. Let a failure reach the caller as a rejection.',
+    );
+    expect(error, 'gatherAll rejected, but not with the error the failing task threw').toBe(boom);
+  });
+
+  test('rejects as soon as one task fails, without waiting for slower ones', async () => {
+    const started = performance.now();
+    await failureOf(
+      () => within(2_000, gatherAll([failsAfter(10), () => sleep(400)]), 'gatherAll never settled'),
+      'gatherAll resolved although task 1 failed: the rejection was dropped. Let a failure reach the caller as a rejection.',
+    );
+    const took = performance.now() - started;
+    expect(took, `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`).toBeLessThan(200);
+  });
+});
+
+describe('gatherSettled', () => {
+  test('reports every outcome, in task order, and never rejects', async () => {
+    const timeline = new Timeline();
+    const outcomes = await within(
+      2_000,
+      gatherSettled([...waits(timeline, [40]), failsAfter(10), ...waits(timeline, [20])]),
+      'gatherSettled never resolved',
+    );
+    expect(outcomes).toEqual([
+      { status: 'fulfilled', value: 0 },
+      { status: 'rejected', reason: boom },
+      { status: 'fulfilled', value: 0 },
+    ]);
+  });
+
+  test('runs the tasks at the same time', async () => {
+    const timeline = new Timeline();
+    await within(2_000, gatherSettled(waits(timeline, [50, 50, 50])), 'gatherSettled never resolved');
+    expect(
+      timeline.maxInFlight,
+      `At most ${timeline.maxInFlight} of 3 tasks were running at once: they ran one after another.\n${timeline.toText()}\n`,
+    ).toBe(3);
+  });
+});

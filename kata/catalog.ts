@@ -1,0 +1,104 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { exercisesDir, fixturesDir, repoRoot, solutionsDir } from './paths.ts';
+
+/** One exercise: a numbered folder in a numbered part, e.g. exercises/01-async/01-gather. */
+export interface Exercise {
+  /** Stable id from the curriculum, the folder name without its number: `gather`. */
+  id: string;
+  /** `01-async/01-gather`, the same below exercises/, solutions/ and fixtures/. */
+  folder: string;
+  part: string;
+  dir: string;
+  solutionDir: string;
+  /** Test files, relative to the repo root with forward slashes (vitest's include patterns). */
+  tests: string[];
+}
+
+/** A wrong or right answer kept in the repo to prove the exercise's tests judge correctly. */
+export interface Fixture {
+  exercise: Exercise;
+  kind: 'wrong' | 'right';
+  /** `wrong-sequential-awaits` */
+  name: string;
+  dir: string;
+  /** Files that replace the solution's files of the same name. */
+  files: string[];
+  /** The first comment line: what the learner believed, or which right answer this is. */
+  summary: string;
+  /** For wrong answers: text the tests' failure message must contain. */
+  rejectedWith?: string;
+}
+
+const numbered = (dir: string) =>
+  readdirSync(dir)
+    .filter((name) => /^\d\d-/.test(name) && statSync(path.join(dir, name)).isDirectory())
+    .sort();
+
+const posix = (file: string) => path.relative(repoRoot, file).split(path.sep).join('/');
+
+export function exercises(): Exercise[] {
+  return numbered(exercisesDir).flatMap((part) =>
+    numbered(path.join(exercisesDir, part)).map((name) => {
+      const folder = `${part}/${name}`;
+      const dir = path.join(exercisesDir, part, name);
+      return {
+        id: name.replace(/^\d\d-/, ''),
+        folder,
+        part: part.replace(/^\d\d-/, ''),
+        dir,
+        solutionDir: path.join(solutionsDir, part, name),
+        tests: readdirSync(dir).filter((file) => file.endsWith('.test.ts')).map((file) => posix(path.join(dir, file))),
+      };
+    }),
+  );
+}
+
+/** Exercises named by id (all of them when `ids` is empty); an unknown id is an error that lists the known ones. */
+export function selectExercises(ids: string[]): Exercise[] {
+  const all = exercises();
+  const unknown = ids.filter((id) => !all.some((exercise) => exercise.id === id));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown exercise ${unknown.map((id) => `"${id}"`).join(', ')}. Exercises: ${all.map((e) => e.id).join(', ')}`);
+  }
+  return ids.length === 0 ? all : all.filter((exercise) => ids.includes(exercise.id));
+}
+
+export function fixtures(exercise: Exercise): Fixture[] {
+  let names: string[];
+  try {
+    names = readdirSync(path.join(fixturesDir, exercise.folder)).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => {
+    const dir = path.join(fixturesDir, exercise.folder, name);
+    const kind = name.split('-')[0];
+    if (kind !== 'wrong' && kind !== 'right') {
+      throw new Error(`${posix(dir)}: a fixture folder's name starts with "wrong-" or "right-"`);
+    }
+    const files = readdirSync(dir).filter((file) => file.endsWith('.ts'));
+    const text = files.map((file) => readFileSync(path.join(dir, file), 'utf8')).join('\n');
+    const summary = /^\/\/ (?:Wrong|Right): (.+)$/m.exec(text)?.[1];
+    const rejectedWith = /^\/\/ Rejected with: (.+)$/m.exec(text)?.[1]?.trim();
+    if (files.length === 0) throw new Error(`${posix(dir)}: a fixture holds at least one .ts file`);
+    for (const file of files) {
+      if (!exists(path.join(exercise.solutionDir, file))) {
+        throw new Error(`${posix(dir)}/${file} replaces no file of ${exercise.id}: name it after a file in ${posix(exercise.solutionDir)}`);
+      }
+    }
+    if (!summary) throw new Error(`${posix(dir)}: say what the answer is in a first comment line "// ${kind === 'wrong' ? 'Wrong' : 'Right'}: ..."`);
+    if (kind === 'wrong' && !rejectedWith) {
+      throw new Error(`${posix(dir)}: a wrong answer names the message that rejects it in a line "// Rejected with: ..."`);
+    }
+    return { exercise, kind, name, dir, files, summary, rejectedWith };
+  });
+}
+
+function exists(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}

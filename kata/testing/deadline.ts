@@ -1,0 +1,36 @@
+/**
+ * Waits for `work`, but gives up after `ms` with `message`: a learner's deadlock or forgotten
+ * resolve becomes a failed test that says what was being waited for, not a bare runner timeout.
+ */
+export async function within<T>(ms: number, work: Promise<T>, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} (gave up after ${ms} ms)`)), ms);
+  });
+  try {
+    return await Promise.race([work, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A stub's error: every exercise function throws one until the learner implements it. */
+export function isNotImplemented(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('Not implemented yet');
+}
+
+/**
+ * Resolves with what `work` threw or rejected with; fails with `message` if it succeeded instead.
+ * A stub's not-implemented error is never the failure a test is waiting for, so it is re-thrown.
+ */
+export async function failureOf(work: () => unknown, message: string): Promise<unknown> {
+  try {
+    await work();
+  } catch (error) {
+    if (isNotImplemented(error)) throw error;
+    return error;
+  }
+  throw new Error(message);
+}

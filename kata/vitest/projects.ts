@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
+import { exercisesDir, solutionsDir } from '../paths.ts';
+import { serveTarget } from './serve-target.ts';
+
+/** One implementation the suite runs against: a folder that mirrors exercises/. */
+export interface Target {
+  /** Vitest project name, e.g. `solutions` or `wrong:gather/sequential-awaits`. */
+  name: string;
+  dir: string;
+  /** Test files to run, relative to the repo root. */
+  include: string[];
+}
+
+const allTests = ['exercises/**/*.test.ts'];
+
+export const learnerTargets: Target[] = [
+  { name: 'exercises', dir: exercisesDir, include: allTests },
+  { name: 'solutions', dir: solutionsDir, include: allTests },
+];
+
+/** `npm run verify` writes its targets (stubs, solutions, every fixture) to a plan file. */
+export function plannedTargets(): Target[] {
+  const plan = process.env.KATA_PLAN;
+  return plan ? (JSON.parse(readFileSync(plan, 'utf8')) as Target[]) : learnerTargets;
+}
+
+export function toProject(target: Target): TestProjectInlineConfiguration {
+  return {
+    extends: true,
+    plugins: [serveTarget(target.dir)],
+    test: {
+      name: target.name,
+      include: target.include,
+      // Read by test-owned files that Node loads itself (harness workers) and inherited by children.
+      env: { KATA_TARGET: path.resolve(target.dir) },
+    },
+  };
+}
