@@ -3,10 +3,11 @@
  *
  * Proves, for every exercise, that its tests judge correctly: the solution passes, the stub
  * fails every test with its not-implemented message, each wrong answer in fixtures/ is rejected
- * with the message about that mistake, and each right answer passes. Then the types check.
+ * with the message about that mistake, and each right answer passes. Then the types check, and
+ * every script in kata/checks/ runs (the benchmarks' smoke run, the browser test of Vitest UI).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TestModule } from 'vitest/node';
@@ -84,6 +85,20 @@ console.log('types');
 for (const [label, project] of typecheckProjects()) {
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', project], { encoding: 'utf8' });
   check(result.status === 0, label, result.status === 0 ? '' : `\n${result.stdout}${result.stderr}`);
+}
+
+const checksDir = path.join(repoRoot, 'kata/checks');
+const extraChecks = readdirSync(checksDir).filter((file) => file.endsWith('.ts')).sort();
+if (extraChecks.length > 0 && options.ids.length === 0) {
+  console.log('checks');
+  for (const file of extraChecks) {
+    // A check is a script: exit 0 passed, 77 skipped (it says why), anything else failed.
+    const result = spawnSync(process.execPath, [path.join(checksDir, file)], { encoding: 'utf8', cwd: repoRoot });
+    const said = `${result.stdout}${result.stderr}`.trim();
+    const last = said.split('\n').at(-1) ?? '';
+    if (result.status === 77) console.log(`  - ${file}: skipped: ${last}`);
+    else check(result.status === 0, file, result.status === 0 ? last : `\n${said}`);
+  }
 }
 
 console.log(`\nverify took ${((performance.now() - started) / 1000).toFixed(1)} s`);
