@@ -1,0 +1,87 @@
+/**
+ * `npm run stress [-- --runs N] [--no-hog] [<exercise>...]`
+ *
+ * Runs the solutions' tests N times in a row with a CPU-bound process beside them, then prints
+ * every test that failed with how often, and a closing line `N passed, M failed` counting runs.
+ * Flakiness becomes a number anyone can reproduce.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { selectExercises } from './catalog.ts';
+import { solutionsDir } from './paths.ts';
+import { runTargets } from './vitest/run-targets.ts';
+
+const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [<exercise>...]';
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
+
+let runs = 10;
+let hog = true;
+let ids: string[] = [];
+try {
+  const { values, positionals } = parseArgs({
+    options: { runs: { type: 'string' }, 'no-hog': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  if (values.runs !== undefined) {
+    runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1) fail(`--runs takes a whole number of at least 1, not "${values.runs}"`);
+  }
+  hog = !values['no-hog'];
+  ids = positionals;
+} catch (error) {
+  fail((error as Error).message);
+}
+
+let exercises;
+try {
+  exercises = selectExercises(ids);
+} catch (error) {
+  fail((error as Error).message);
+}
+
+// One core kept busy the whole time: the timing tests must hold with a neighbour like this.
+const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
+const stopHog = () => cpuHog?.kill('SIGKILL');
+process.on('exit', stopHog);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
+const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };
+const failures = new Map<string, number>();
+let passedRuns = 0;
+console.log(`stress: ${runs} runs of ${exercises.length} exercises' tests against solutions/${hog ? ', a CPU hog beside them' : ''}`);
+
+for (let run = 1; run <= runs; run += 1) {
+  const started = performance.now();
+  const result = (await runTargets([target])).get(target.name)!;
+  const failed: string[] = [];
+  let passed = 0;
+  for (const module of result.modules) {
+    const where = path.relative(process.cwd(), module.moduleId);
+    for (const error of module.errors()) failed.push(`${where} (file): ${error.message.split('\n')[0]}`);
+    for (const test of module.children.allTests()) {
+      if (test.result().state === 'failed') failed.push(`${where} > ${test.fullName}`);
+      else passed += 1;
+    }
+  }
+  for (const error of result.unhandled) failed.push(`unhandled: ${String((error as Error).message ?? error).split('\n')[0]}`);
+  for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
+  if (failed.length === 0) passedRuns += 1;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${passed} tests passed, ${seconds} s)`);
+}
+
+stopHog();
+if (failures.size > 0) {
+  console.log('\nfailures by test:');
+  for (const [name, count] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${count}/${runs}  ${name}`);
+}
+console.log(`\n${passedRuns} passed, ${runs - passedRuns} failed`);
+process.exitCode = passedRuns === runs ? 0 : 1;
