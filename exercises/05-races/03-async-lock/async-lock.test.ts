@@ -1,0 +1,254 @@
+import { describe, expect, test } from 'vitest';
+import { failureOf, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { Account } from './account.harness.ts';
+import { Mutex, type Release, Semaphore } from './async-lock.ts';
+
+/** Lets everything already scheduled run: queued callbacks, and a lock that polls on a short timer. */
+const settle = async () => {
+  await sleep(10);
+  for (let turn = 0; turn < 5; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Ten deposits of 10 that all start at once on a fresh account, with no lock: the race itself. */
+async function balanceWithoutLock(): Promise<number> {
+  const account = new Account();
+  await Promise.all(range(10).map(() => account.deposit(10)));
+  return account.balance();
+}
+
+/**
+ * The FIFO scenario for a mutex or a semaphore: `holders` callers hold it, A to D queue up, then one
+ * holder releases and, in that same instant, a fifth caller E asks. Records who got in, in order.
+ */
+async function queueScenario(acquire: () => Promise<Release>, holders: number) {
+  const timeline = new Timeline();
+  const held: Array<() => void> = [];
+  for (let i = 1; i <= holders; i += 1) {
+    const release = await within(1_000, acquire(), 'a free lock was never handed out');
+    const end = timeline.begin(`holder ${i}`);
+    held.push(() => (end(), release()));
+  }
+  const order: string[] = [];
+  const take = (name: string) =>
+    acquire().then(async (release) => {
+      order.push(name);
+      await timeline.run(name, () => sleep(5));
+      release();
+    });
+  const turns = ['A', 'B', 'C', 'D'].map(take);
+  await settle();
+  const whileHeld = [...order];
+  held.shift()!();
+  turns.push(take('E'));
+  await within(2_000, Promise.all(turns), `the waiting callers never all got in (in so far: ${order.join(', ')})`);
+  for (const release of held) release();
+  return { order, whileHeld, timeline };
+}
+
+function overlapMessage(what: string, allowed: number, timeline: Timeline): string {
+  return (
+    `${timeline.maxInFlight} callers held ${what} at the same time (allowed: ${allowed}). E asked just as a holder released ` +
+    'and found it free, while A, already woken, went in as well: A had checked before its await and took after it, ' +
+    `without looking again. Between a check and an await, anything can change.\n${timeline.toText()}\n`
+  );
+}
+
+function fifoMessage(order: string[], timeline: Timeline): string {
+  const jumped = order[0] === 'E';
+  return (
+    `Callers got in as ${order.join(', ')}; they asked as A, B, C, D, then E. ` +
+    (jumped
+      ? 'E jumped the queue: it asked just as the lock was released and took it ahead of A to D, who had been waiting. ' +
+        'A release must hand its turn straight to the oldest waiter, not set a flag that any newcomer can grab.'
+      : 'Waiters must be served first come, first served: keep them in a queue (push, shift), oldest first.') +
+    `\n${timeline.toText()}\n`
+  );
+}
+
+describe('Mutex', () => {
+  test('ten overlapping deposits through runExclusive add up to 100', async () => {
+    const account = new Account();
+    const timeline = new Timeline();
+    const mutex = new Mutex();
+    const results = await within(
+      2_000,
+      Promise.all(range(10).map((i) => mutex.runExclusive(() => timeline.run(`deposit ${i}`, () => account.deposit(10))))),
+      'the deposits never finished: a caller is waiting for a lock that was never released',
+    );
+    const balance = await account.balance();
+    const unprotected = await balanceWithoutLock();
+    expect(
+      timeline.maxInFlight,
+      `${timeline.maxInFlight} deposits were inside the critical section at once, and the balance ended at ${balance}, not 100 ` +
+        `(with no lock at all it ends at ${unprotected}). Each one read the balance before the others wrote theirs back. ` +
+        `A caller woken after waiting must not simply go in: only one holder at a time.\n${timeline.toText()}\n`,
+    ).toBe(1);
+    expect(balance, `Ten deposits of 10 left a balance of ${balance}: updates were lost.`).toBe(100);
+    expect(
+      [...results].sort((a, b) => a - b),
+      'runExclusive must resolve with what the critical section returned (each deposit returns the balance it wrote).',
+    ).toEqual(range(10).map((i) => 10 * (i + 1)));
+  });
+
+  test('lock() lets one caller in at a time; its release lets the next one in', async () => {
+    const timeline = new Timeline();
+    const mutex = new Mutex();
+    const critical = async (i: number) => {
+      const release = await mutex.lock();
+      try {
+        await timeline.run(`holder ${i}`, () => sleep(5));
+      } finally {
+        release();
+      }
+    };
+    await within(2_000, Promise.all(range(5).map(critical)), 'a caller never got the lock: was a release lost?');
+    expect(
+      timeline.maxInFlight,
+      `${timeline.maxInFlight} callers held the lock at once; a mutex lets one in at a time.\n${timeline.toText()}\n`,
+    ).toBe(1);
+  });
+
+  test('waiters get the lock first come, first served, even against a caller arriving just as it is released', async () => {
+    const mutex = new Mutex();
+    const { order, whileHeld, timeline } = await queueScenario(() => mutex.lock(), 1);
+    expect(whileHeld, `${whileHeld.join(', ')} got the lock while another caller still held it.`).toEqual([]);
+    expect(timeline.maxInFlight, overlapMessage('the lock', 1, timeline)).toBe(1);
+    expect(order, fifoMessage(order, timeline)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+
+  test('a critical section that throws still releases the lock, and its error reaches the caller', async () => {
+    const mutex = new Mutex();
+    const timeline = new Timeline();
+    const boom = new Error('the critical section failed on purpose');
+    const failing = mutex.runExclusive(() =>
+      timeline.run('throws', async () => {
+        await sleep(5);
+        throw boom;
+      }),
+    );
+    const next = mutex.runExclusive(() => timeline.run('next', async () => 'next got in'));
+    // Awaited below; this only keeps an earlier failure from also reporting it as unhandled.
+    next.catch(() => {});
+    const error = await failureOf(
+      () => within(1_000, failing, 'runExclusive never settled although its critical section threw'),
+      'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
+    );
+    expect(error, 'runExclusive rejected, but not with the error the critical section threw: the error must reach the caller').toBe(boom);
+    await within(
+      1_000,
+      next,
+      'After a critical section threw, the next caller never got the lock: release the lock on exception too (try/finally), ' +
+        'or every later caller waits forever',
+    );
+  });
+
+  test('calling release twice does not let a third caller in beside the second', async () => {
+    const mutex = new Mutex();
+    const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
+    const inside: string[] = [];
+    const second = mutex.lock().then((release) => (inside.push('second'), release));
+    first();
+    await within(1_000, second, 'the second caller never got the lock after the first released it');
+    first();
+    const third = mutex.lock().then((release) => (inside.push('third'), release));
+    await settle();
+    expect(
+      inside,
+      'The first holder called its release twice, and the third caller got in while the second still held the lock. ' +
+        'Make each release function work once: a second call must do nothing.',
+    ).toEqual(['second']);
+    (await second)();
+    (await within(1_000, third, 'the third caller never got the lock'))();
+  });
+});
+
+describe('Semaphore', () => {
+  test('Semaphore(3) lets at most 3 in, and keeps 3 busy while work is waiting', async () => {
+    const semaphore = new Semaphore(3);
+    const timeline = new Timeline();
+    // Task 0 is long: the permits of the short ones must keep turning over beside it.
+    const durations = [120, 10, 20, 10, 30, 10, 20, 10, 10, 10];
+    const busyAtStart: number[] = [];
+    await within(
+      3_000,
+      Promise.all(
+        durations.map((ms, i) =>
+          semaphore.runExclusive(() =>
+            timeline.run(`task ${i}`, async () => {
+              busyAtStart.push(timeline.running);
+              await sleep(ms);
+            }),
+          ),
+        ),
+      ),
+      'the tasks never all finished: a permit was never given back',
+    );
+    expect(
+      timeline.maxInFlight,
+      `${timeline.maxInFlight} tasks held a permit at once: more than 3. ` +
+        (timeline.maxInFlight === 4
+          ? 'One too many: check the condition that decides whether a caller must wait (> where >= belongs?).'
+          : 'Waiters that were woken all went in: hand each permit given back to one waiter only.') +
+        `\n${timeline.toText()}\n`,
+    ).toBeLessThanOrEqual(3);
+    const starved = busyAtStart.slice(3).filter((busy) => busy < 3);
+    expect(
+      starved,
+      'While tasks were waiting, permits were idle: some tasks started with only ' +
+        `${Math.min(...starved)} of 3 permits in use. A permit given back must go to the next waiter at once, ` +
+        `whichever holder gave it back.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(timeline.maxInFlight, `Only ${timeline.maxInFlight} tasks ever ran at once; Semaphore(3) lets 3 in.\n${timeline.toText()}\n`).toBe(3);
+  });
+
+  test('waiters get permits first come, first served, even against a caller arriving just as one is released', async () => {
+    const semaphore = new Semaphore(2);
+    const { order, whileHeld, timeline } = await queueScenario(() => semaphore.acquire(), 2);
+    expect(whileHeld, `${whileHeld.join(', ')} got a permit while both permits were held.`).toEqual([]);
+    expect(timeline.maxInFlight, overlapMessage('a permit', 2, timeline)).toBeLessThanOrEqual(2);
+    expect(order, fifoMessage(order, timeline)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+
+  test('critical sections that throw give their permits back, and their errors reach the callers', async () => {
+    const semaphore = new Semaphore(2);
+    const boom = new Error('the critical section failed on purpose');
+    for (const attempt of [1, 2]) {
+      const error = await failureOf(
+        () => within(1_000, semaphore.runExclusive(() => { throw boom; }), 'runExclusive never settled although its critical section threw'),
+        'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
+      );
+      expect(error, `attempt ${attempt}: runExclusive rejected, but not with the error the critical section threw: the error must reach the caller`).toBe(boom);
+    }
+    await within(
+      1_000,
+      semaphore.runExclusive(async () => 'in'),
+      'After two critical sections threw, no permit was left for the next caller: release the permit on exception too (try/finally)',
+    );
+  });
+
+  test('calling release twice gives back one permit, not two', async () => {
+    const semaphore = new Semaphore(2);
+    const first = await within(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved');
+    const second = await within(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved');
+    const inside: string[] = [];
+    const third = semaphore.acquire().then((release) => (inside.push('third'), release));
+    const fourth = semaphore.acquire().then((release) => (inside.push('fourth'), release));
+    await settle();
+    expect(inside, `${inside.join(' and ')} got a permit while both permits of a Semaphore(2) were held.`).toEqual([]);
+    first();
+    first();
+    const next = await within(1_000, Promise.race([third, fourth]), 'no waiter got a permit after a holder released one');
+    await settle();
+    expect(
+      inside,
+      'One holder called its release twice and two waiters got in: 3 holders on a Semaphore(2). ' +
+        'Make each release function work once: a second call must do nothing.',
+    ).toHaveLength(1);
+    second();
+    next();
+    (await within(1_000, inside[0] === 'third' ? fourth : third, 'the last waiter never got a permit'))();
+    (await within(1_000, fourth, 'the fourth caller never got a permit'))();
+  });
+});
