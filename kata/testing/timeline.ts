@@ -19,6 +19,11 @@ export class Timeline {
   #running = 0;
   #maxInFlight = 0;
 
+  constructor() {
+    // The setup file attaches every timeline a test creates to that test, as a picture.
+    collector().current?.push(this);
+  }
+
   /** The most tasks that were ever running at the same moment. */
   get maxInFlight(): number {
     return this.#maxInFlight;
@@ -67,14 +72,182 @@ export class Timeline {
   toText(width = 50): string {
     const last = Math.max(1, ...this.spans.map((s) => s.end ?? this.now()));
     const scale = width / last;
+    // Name the thread or process only when there is more than one to tell apart.
+    const where = lanes(this.spans).length > 1 ? (s: Span) => `  ${laneName(s)}` : () => '';
     const rows = this.spans.map((s) => {
       const from = Math.round(s.start * scale);
       const to = Math.max(from + 1, Math.round((s.end ?? last) * scale));
       const bar = ' '.repeat(from) + (s.end === undefined ? '>'.repeat(to - from) : '#'.repeat(to - from));
-      return `  ${s.label.padEnd(12)} |${bar.padEnd(width)}| ${fmt(s.start)}-${s.end === undefined ? 'still running' : fmt(s.end)}`;
+      return `  ${s.label.padEnd(12)} |${bar.padEnd(width)}| ${fmt(s.start)}-${s.end === undefined ? 'still running' : fmt(s.end)}${where(s)}`;
     });
     return [`  timeline (0 to ${fmt(last)}):`, ...rows].join('\n');
+  }
+
+  /** One line: how many tasks, how many at once, on which threads or processes, how long. */
+  summary(): string {
+    const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    const places = lanes(this.spans).map(([, name]) => name);
+    const processes = places.filter((name) => name.startsWith('process')).length;
+    let where: string;
+    if (places.length === 1) where = places[0] === 'test thread' ? 'the test thread' : places[0]!;
+    else if (processes === places.length) where = count(places.length, 'process', 'processes');
+    else if (processes === 0) where = count(places.length, 'thread', 'threads');
+    else where = `${count(places.length - processes, 'thread', 'threads')} and ${count(processes, 'process', 'processes')}`;
+    const last = Math.max(0, ...this.spans.map((s) => s.end ?? this.now()));
+    const running = this.unfinished().length;
+    return `${count(this.spans.length, 'task', 'tasks')}, at most ${this.#maxInFlight} at once, on ${where}, ${fmt(last)}${running ? `, ${running} still running` : ''}`;
+  }
+
+  /**
+   * The timeline as an SVG picture: a lane per thread or process, a bar per task (tasks that
+   * overlap get rows of their own), a time axis in ms, and a strip showing how many ran at once.
+   */
+  toSvg(): string {
+    return renderSvg(this);
   }
 }
 
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
+
+/** Where a span ran, as a lane key and a name a learner recognises. */
+function laneName(span: Span): string {
+  if (span.pid !== process.pid) return span.threadId === 0 ? `process ${span.pid}` : `process ${span.pid} thread ${span.threadId}`;
+  return span.threadId === threadId ? 'test thread' : `thread ${span.threadId}`;
+}
+
+/** The distinct places spans ran, in order of first appearance: [key, name]. */
+function lanes(spans: Span[]): Array<[string, string]> {
+  const seen = new Map<string, string>();
+  for (const span of spans) seen.set(`${span.pid}/${span.threadId}`, laneName(span));
+  return [...seen];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collecting the timelines of the running test (used by kata/vitest/setup.ts)
+
+const collectorKey = Symbol.for('concurrency-kata.timelines');
+const collector = () => ((globalThis as { [collectorKey]?: { current?: Timeline[] } })[collectorKey] ??= {});
+
+/** Starts collecting every Timeline created from now on; the returned function stops and hands them over. */
+export function collectTimelines(): () => Timeline[] {
+  const collected: Timeline[] = [];
+  collector().current = collected;
+  return () => {
+    if (collector().current === collected) collector().current = undefined;
+    return collected;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SVG picture
+
+const palette = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#b45309'];
+const picture = { width: 600, labels: 118, right: 14, top: 30, bar: 14, gap: 4, lanePad: 6, strip: 34, axis: 26 };
+
+function renderSvg(timeline: Timeline): string {
+  const { width, labels, right, top, bar, gap, lanePad, strip, axis } = picture;
+  const now = timeline.now();
+  const last = Math.max(1, ...timeline.spans.map((s) => s.end ?? now));
+  const plot = width - labels - right;
+  const x = (ms: number) => labels + (ms / last) * plot;
+  // Drawn in this order: lane backgrounds, then grid lines, then the bars and text on top.
+  const backgrounds: string[] = [];
+  const grid: string[] = [];
+  const parts: string[] = [];
+  let y = top;
+
+  lanes(timeline.spans).forEach(([key, name], laneIndex) => {
+    const color = palette[laneIndex % palette.length]!;
+    const rows = packRows(timeline.spans.filter((s) => `${s.pid}/${s.threadId}` === key), now);
+    const height = rows.length * (bar + gap) - gap + 2 * lanePad;
+    backgrounds.push(`<rect x="0" y="${y}" width="${width}" height="${height}" fill="${laneIndex % 2 ? '#f8fafc' : '#f1f5f9'}"/>`);
+    parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escape(name)}</text>`);
+    rows.forEach((row, rowIndex) => {
+      const rowY = y + lanePad + rowIndex * (bar + gap);
+      for (const span of row) {
+        const from = x(span.start);
+        // A pixel's gap keeps back-to-back tasks apart.
+        const to = Math.max(from + 2, x(span.end ?? now) - 1);
+        const open = span.end === undefined;
+        const label = `${span.label}${open ? ' (still running)' : ''}`;
+        parts.push(
+          `<rect x="${r(from)}" y="${rowY}" width="${r(to - from)}" height="${bar}" rx="3" fill="${color}"${open ? ' fill-opacity="0.35" stroke-dasharray="4 2"' : ''} stroke="${color}">` +
+            `<title>${escape(`${label}: ${fmt(span.start)} to ${open ? 'still running' : fmt(span.end!)}`)}</title></rect>`,
+        );
+        // A label goes inside its bar when it fits (about 6 px a character), else beside it.
+        const textWidth = label.length * 6 + 6;
+        const textY = rowY + bar - 3;
+        if (to - from > textWidth) parts.push(`<text x="${r(from + 4)}" y="${textY}" class="in">${escape(label)}</text>`);
+        else if (to + textWidth < width) parts.push(`<text x="${r(to + 3)}" y="${textY}" class="out">${escape(label)}</text>`);
+        else parts.push(`<text x="${r(from - 3)}" y="${textY}" class="out" text-anchor="end">${escape(label)}</text>`);
+      }
+    });
+    y += height;
+  });
+
+  // How many tasks were running at each moment: a flat line at 1 is sequential work.
+  // Changes closer than half a pixel are drawn as one (a task that starts as another ends).
+  const steps = inFlightSteps(timeline.spans, now).filter(([at], i, all) => i === all.length - 1 || x(all[i + 1]![0]) - x(at) >= 0.5);
+  const peak = Math.max(1, ...steps.map(([, n]) => n));
+  const base = y + strip - 4;
+  const level = (n: number) => base - (n / peak) * (strip - 10);
+  let path = `M${r(x(0))},${base}`;
+  for (const [at, n] of steps) path += ` H${r(x(at))} V${r(level(n))}`;
+  path += ` H${r(x(last))} V${base} Z`;
+  parts.push(
+    `<text x="8" y="${y + 16}" class="lane">in flight</text>`,
+    `<text x="8" y="${y + 28}" class="note">peak ${peak}</text>`,
+    `<path d="${path}" fill="#64748b" fill-opacity="0.35" stroke="#475569"/>`,
+  );
+  y += strip;
+
+  // Time axis with round ticks (1, 2 or 5 times a power of ten ms).
+  const step = niceStep(last / 6);
+  parts.push(`<line x1="${labels}" y1="${y}" x2="${width - right}" y2="${y}" stroke="#94a3b8"/>`);
+  for (let ms = 0; ms <= last + 1e-9; ms += step) {
+    const tx = r(x(ms));
+    grid.push(`<line x1="${tx}" y1="${top}" x2="${tx}" y2="${y + 4}" stroke="#cbd5e1" stroke-width="0.5"/>`);
+    parts.push(`<text x="${tx}" y="${y + 16}" class="tick">${Math.round(ms)}</text>`);
+  }
+  parts.push(`<text x="${width - right}" y="${y + 16}" class="unit">ms</text>`);
+  const height = y + axis;
+
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
+    '<style>.lane{fill:#0f172a;font-weight:600}.note,.tick,.unit{fill:#475569}.tick{text-anchor:middle}.unit{text-anchor:end}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="8" y="19" class="title">${escape(timeline.summary())}</text>`,
+    ...backgrounds,
+    ...grid,
+    ...parts,
+    '</svg>',
+  ].join('\n');
+}
+
+/** Puts each span in the first row where it overlaps nothing, so overlapping work stacks up. */
+function packRows(spans: Span[], now: number): Span[][] {
+  const rows: Span[][] = [];
+  for (const span of [...spans].sort((a, b) => a.start - b.start)) {
+    const row = rows.find((candidate) => (candidate.at(-1)!.end ?? now) <= span.start);
+    if (row) row.push(span);
+    else rows.push([span]);
+  }
+  return rows;
+}
+
+/** [time, tasks running from then on], at every start and end. */
+function inFlightSteps(spans: Span[], now: number): Array<[number, number]> {
+  const events = spans.flatMap((s): Array<[number, number]> => [[s.start, 1], [s.end ?? now, -1]]);
+  // At equal times, ends first: a task that starts as another ends did not overlap it.
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  return events.map(([at, change]) => [at, (running += change)]);
+}
+
+function niceStep(rough: number): number {
+  const power = 10 ** Math.floor(Math.log10(Math.max(rough, 1e-3)));
+  return [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= rough)!;
+}
+
+const r = (n: number) => Math.round(n * 10) / 10;
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
