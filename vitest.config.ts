@@ -1,10 +1,15 @@
 import { defineConfig } from 'vitest/config';
+import { ProgressReporter } from './kata/cli/progress-reporter.ts';
 import { plannedTargets, toProject } from './kata/vitest/projects.ts';
 
 export default defineConfig({
   test: {
     projects: plannedTargets().map(toProject),
     setupFiles: ['./kata/vitest/setup.ts'],
+    // After Vitest's usual output, a run of the exercises project records the learner's progress
+    // and ends with the progress bar and the next exercise (other projects are left alone;
+    // verify and the kata command bring reporters of their own).
+    reporters: ['default', new ProgressReporter()],
     // One file at a time, on every machine: the speed-up and event-loop tests measure the CPU,
     // and a second test file running beside them would steal it (vitest's default is cores - 1).
     fileParallelism: false,

@@ -1,0 +1,214 @@
+/**
+ * The kata command: `npm run kata -- <command>`. Progress comes from real test runs (see
+ * cli/progress.ts): the tests of any exercise changed since its last run are run again first.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { type Exercise, exercises, selectExercises } from './catalog.ts';
+import { unifiedDiff } from './cli/diff.ts';
+import { listLines, nextExercise, paintFor, partTitle, shown, statusText } from './cli/format.ts';
+import { hintsOf } from './cli/hints.ts';
+import { codeFiles, learnerFiles, type Status } from './cli/progress.ts';
+import { refreshProgress } from './cli/refresh.ts';
+import { changedFiles, committedFiles, committedStub, resetExercise } from './cli/reset.ts';
+
+const paint = paintFor(process.stdout);
+const say = (...lines: string[]) => console.log(lines.join('\n'));
+
+/** A mistake in the command line: answered with the message and the usage, never a stack trace. */
+class UsageError extends Error {}
+/** A command that cannot go on (not passed yet, not confirmed): answered with the message alone. */
+class Refusal extends Error {}
+
+function usage(): string {
+  return [
+    `Usage: ${paint.cyan('npm run kata -- <command>')}`,
+    '',
+    `  ${paint.bold('list')}                       every exercise, done or not`,
+    `  ${paint.bold('next')}                       the first exercise not done yet: its instructions and files`,
+    `  ${paint.bold('hint')} <exercise> [level]    a hint; level 1 (the default) is a nudge, the last is nearly the answer`,
+    `  ${paint.bold('compare')} <exercise>         your files against the reference solution, once your tests pass`,
+    `                             (--peek: before they pass)`,
+    `  ${paint.bold('reset')} <exercise>           the stub back, your files kept in .kata/backups (--yes: do not ask)`,
+    '',
+    `Exercises: ${exercises().map((exercise) => exercise.id).join(', ')}`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { peek: { type: 'boolean', default: false }, yes: { type: 'boolean', short: 'y', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    // Node's message goes on to explain `--`: the first sentence is the news.
+    throw new UsageError(`${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}.`);
+  }
+  const { values, positionals } = parsed;
+  const [verb, ...rest] = positionals;
+  if (values.help) return say(usage());
+  if (values.peek && verb !== 'compare') throw new UsageError('--peek goes with compare.');
+  if (values.yes && verb !== 'reset') throw new UsageError('--yes goes with reset.');
+
+  switch (verb) {
+    case undefined:
+      say(usage(), '');
+      return list();
+    case 'list':
+      expectArguments(verb, rest, 0);
+      return list();
+    case 'next':
+      expectArguments(verb, rest, 0);
+      return next();
+    case 'hint':
+      expectArguments(verb, rest, 1, 2);
+      return hint(exerciseNamed(rest[0]!), rest[1]);
+    case 'compare':
+      expectArguments(verb, rest, 1);
+      return compare(exerciseNamed(rest[0]!), values.peek);
+    case 'reset':
+      expectArguments(verb, rest, 1);
+      return reset(exerciseNamed(rest[0]!), values.yes);
+    default:
+      throw new UsageError(`There is no command "${verb}".`);
+  }
+}
+
+function expectArguments(verb: string, rest: string[], min: number, max = min): void {
+  if (rest.length < min) throw new UsageError(`${verb} needs an exercise: npm run kata -- ${verb} <exercise>`);
+  if (rest.length > max) throw new UsageError(`${verb} takes ${max === 0 ? 'no arguments' : max === 1 ? 'one exercise' : 'an exercise and a level'}; it was given: ${rest.join(' ')}`);
+}
+
+function exerciseNamed(id: string): Exercise {
+  try {
+    return selectExercises([id])[0]!;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Statuses from test results that match the files as they are now (running the tests it must). */
+function statuses(selected: Exercise[] = exercises()): Promise<Map<Exercise, Status>> {
+  return refreshProgress(selected, (stale) => {
+    const names = stale.map((exercise) => exercise.id).join(', ');
+    console.error(paint.dim(`Running the tests of ${names}: ${stale.length === 1 ? 'it has' : 'they have'} no result for ${stale.length === 1 ? 'its' : 'their'} files as they are now ...`));
+  });
+}
+
+async function list(): Promise<void> {
+  say(...listLines(await statuses(), paint));
+}
+
+async function next(): Promise<void> {
+  const all = await statuses();
+  const exercise = nextExercise(all);
+  if (!exercise) {
+    return say(paint.green(`All ${all.size} exercises pass.`), `See how yours compare with the reference solutions: ${paint.cyan('npm run kata -- compare <exercise>')}`);
+  }
+  const hints = hintsOf(exercise).length;
+  const files = (list: string[]) => list.map((file) => shown(path.join(exercise.dir, file))).join('\n                ');
+  say(
+    `${paint.bold(`Next: ${exercise.id}`)} (${partTitle(exercise)}), ${statusText(all.get(exercise)!, paint)}`,
+    '',
+    readFileSync(path.join(exercise.dir, 'README.md'), 'utf8').trim(),
+    '',
+    paint.dim('─'.repeat(60)),
+    `Your files:     ${files(learnerFiles(exercise))}`,
+    `Its tests:      ${files(exercise.tests.map((test) => path.basename(test)))}`,
+    `Run the tests:  ${paint.cyan(`npm test -- ${exercise.id}`)}`,
+    ...(hints > 0 ? [`Stuck?          ${paint.cyan(`npm run kata -- hint ${exercise.id}`)}  (${hints} levels)`] : []),
+  );
+}
+
+function hint(exercise: Exercise, levelText = '1'): void {
+  const hints = hintsOf(exercise);
+  if (hints.length === 0) throw new Refusal(`${exercise.id} has no hints yet (no "## 1" in ${shown(path.join(exercise.dir, 'hints.md'))}).`);
+  const level = /^\d+$/.test(levelText) ? Number(levelText) : NaN;
+  if (!(level >= 1 && level <= hints.length)) {
+    throw new Refusal(`${exercise.id} has ${hints.length} hint levels: ask for 1 to ${hints.length}, not "${levelText}".`);
+  }
+  const after =
+    level < hints.length
+      ? `A stronger hint: ${paint.cyan(`npm run kata -- hint ${exercise.id} ${level + 1}`)}`
+      : `That was the last hint. The reference solution, if you need it: ${paint.cyan(`npm run kata -- compare ${exercise.id} --peek`)}`;
+  say(paint.bold(`Hint ${level} of ${hints.length} for ${exercise.id}`), '', hints[level - 1]!.replace(/^/gm, '  '), '', paint.dim(after));
+}
+
+async function compare(exercise: Exercise, peek: boolean): Promise<void> {
+  const status = (await statuses([exercise])).get(exercise)!;
+  if (status.state !== 'done' && !peek) {
+    throw new Refusal(
+      [
+        `compare shows the reference solution once ${exercise.id} passes its tests; now: ${statusText(status, paint)}.`,
+        `Run them with ${paint.cyan(`npm test -- ${exercise.id}`)}, or look anyway: ${paint.cyan(`npm run kata -- compare ${exercise.id} --peek`)}`,
+      ].join('\n'),
+    );
+  }
+  const files = [...new Set([...learnerFiles(exercise), ...codeFiles(exercise.solutionDir)])].sort();
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const diffs = files.flatMap((file) => {
+    const mine = path.join(exercise.dir, file);
+    const theirs = path.join(exercise.solutionDir, file);
+    const [yours, solution] = [read(mine), read(theirs)];
+    const diff = unifiedDiff(yours ?? '', solution ?? '', {
+      before: yours === undefined ? `(you have no ${file})` : `yours     ${shown(mine)}`,
+      after: solution === undefined ? `(the solution has no ${file})` : `solution  ${shown(theirs)}`,
+    }, paint);
+    return diff ? [diff] : [];
+  });
+  const state = status.state === 'done' ? paint.green('your tests pass') : statusText(status, paint);
+  if (diffs.length === 0) return say(`${exercise.id} (${state}): your files are the same as the reference solution.`);
+  say(
+    `${paint.bold(exercise.id)} (${state}): your files ${paint.red('(-)')} against the reference solution ${paint.green('(+)')}.`,
+    paint.dim('Different is fine when the tests pass: read the comments in the solution for why it does what it does.'),
+    '',
+    diffs.join('\n\n'),
+  );
+}
+
+async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
+  let committed: Map<string, Buffer>;
+  try {
+    committed = committedFiles(exercise, committedStub(exercise));
+  } catch (error) {
+    throw new Refusal((error as Error).message);
+  }
+  const changed = changedFiles(exercise, committed);
+  if (changed.length === 0) return say(`${exercise.id} is the stub already: nothing to reset.`);
+  const where = shown(exercise.dir);
+  if (!confirmed) {
+    if (!process.stdin.isTTY) {
+      throw new Refusal(`reset replaces ${changed.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- reset ${exercise.id} --yes`);
+    }
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await prompt.question(`Put the stub of ${exercise.id} back? Your ${changed.join(', ')} in ${where} go to a backup first. [y/N] `);
+    prompt.close();
+    if (!/^y(es)?$/i.test(answer.trim())) return say('Nothing changed.');
+  }
+  const backup = resetExercise(exercise, committed);
+  say(`${paint.green(`${exercise.id} is the stub again.`)} Your files are kept in ${shown(backup)}/`);
+}
+
+try {
+  await main();
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n\n${usage()}`);
+    process.exitCode = 2;
+  } else if (error instanceof Refusal) {
+    console.error(error.message);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+}

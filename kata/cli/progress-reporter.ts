@@ -1,0 +1,86 @@
+/**
+ * A Vitest reporter for the exercises project: records each test file's result in
+ * .kata/progress.json (see progress.ts) and closes the run with the progress bar, the next
+ * exercise and where to find a hint. It adds to the default reporter's output, never replaces it.
+ */
+import path from 'node:path';
+import type { SerializedError } from 'vitest';
+import type { Reporter, TestModule, TestSpecification, Vitest } from 'vitest/node';
+import { type Exercise, exercises } from '../catalog.ts';
+import { repoRoot } from '../paths.ts';
+import { closingLines, paintFor } from './format.ts';
+import { exerciseHash, type FileResult, readProgress, saveResults, statusOf } from './progress.ts';
+
+const project = 'exercises';
+
+export class ProgressReporter implements Reporter {
+  readonly #summary: boolean;
+  #vitest: Vitest | undefined;
+  /** Each exercise's hash when its tests started: a result belongs to the files it ran against. */
+  readonly #hashes = new Map<string, string>();
+
+  constructor({ summary = true }: { summary?: boolean } = {}) {
+    this.#summary = summary;
+  }
+
+  onInit(vitest: Vitest): void {
+    this.#vitest = vitest;
+  }
+
+  onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
+    for (const specification of specifications) {
+      const exercise = specification.project.name === project ? exerciseOf(specification.moduleId) : undefined;
+      if (exercise && !this.#hashes.has(exercise.id)) this.#hashes.set(exercise.id, exerciseHash(exercise));
+    }
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: string): void {
+    const hashes = new Map(this.#hashes);
+    this.#hashes.clear();
+    const own = modules.filter((module) => module.project.name === project);
+    if (own.length === 0 || reason === 'interrupted') return;
+
+    // A run filtered by test name proves failures, but not that an exercise is done.
+    const filtered = Boolean(this.#vitest?.config.testNamePattern);
+    const results: Record<string, FileResult> = {};
+    for (const module of own) {
+      const exercise = exerciseOf(module.moduleId);
+      if (!exercise || module.state() === 'queued' || module.state() === 'pending') continue;
+      const tests = [...module.children.allTests()].map((test) => test.result());
+      const failures = tests.filter((result) => result.state === 'failed');
+      // An unhandled error fails the run: it counts against its own file, or against every file when it names none.
+      const unhandled = unhandledErrors.filter((error) => {
+        const file = (error as { VITEST_TEST_PATH?: string }).VITEST_TEST_PATH;
+        return file === undefined || path.resolve(file) === path.resolve(module.moduleId);
+      }).length;
+      const failed = failures.length + module.errors().length + unhandled;
+      if (filtered && failed === 0) continue;
+      results[relativeTest(module.moduleId)] = {
+        exercise: exercise.id,
+        hash: hashes.get(exercise.id) ?? exerciseHash(exercise),
+        passed: tests.filter((result) => result.state === 'passed').length,
+        failed,
+        skipped: tests.filter((result) => result.state === 'skipped').length,
+        // Errors arrive serialized (not Error instances): the stub's is known by its message.
+        notImplemented: failures.filter((result) => result.errors?.every((error) => error.message?.startsWith('Not implemented yet'))).length,
+        at: new Date().toISOString(),
+      };
+    }
+    saveResults(results);
+
+    if (this.#summary && this.#vitest) {
+      const progress = readProgress();
+      const statuses = new Map(exercises().map((exercise) => [exercise, statusOf(exercise, progress)]));
+      this.#vitest.logger.log(['', ...closingLines(statuses, paintFor(process.stdout)), ''].join('\n'));
+    }
+  }
+}
+
+function exerciseOf(moduleId: string): Exercise | undefined {
+  const file = relativeTest(moduleId);
+  return exercises().find((exercise) => exercise.tests.includes(file));
+}
+
+function relativeTest(moduleId: string): string {
+  return path.relative(repoRoot, moduleId).split(path.sep).join('/');
+}
