@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { isNotImplemented, sleep, within } from '#kata/testing/index.ts';
+import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
+import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
+
+// A real HTTP server on 127.0.0.1 answers every request; the tests read what it saw. Paths say
+// how to answer: `?delay=50` (ms), `?status=404`, `?held=1` (until the test releases it),
+// `?never=1` (never answers).
+let server: LoopbackServer;
+const crawls: Array<Promise<unknown>> = [];
+
+beforeEach(async () => {
+  server = await startLoopbackServer();
+});
+
+afterEach(async () => {
+  // Let every crawl end (a wrong answer may still be waiting on a held request), then shut down.
+  server.release();
+  await Promise.race([Promise.allSettled(crawls.splice(0)), sleep(3_000)]);
+  await server.close();
+});
+
+/** Starts a crawl; its failure is always observed, so a test that gave up on it leaves no unhandled rejection. */
+function startCrawl(urls: string[], options: CrawlOptions): Promise<PageResult[]> {
+  const crawling = crawl(urls, options);
+  crawls.push(crawling.catch(() => {}));
+  return crawling;
+}
+
+/** crawl() must resolve: every failure is a result. A rejection is explained, unless it is the stub's. */
+async function crawled(urls: string[], options: CrawlOptions, waitMs = 5_000): Promise<PageResult[]> {
+  try {
+    return await within(waitMs, startCrawl(urls, options), `crawl() did not resolve (${urls.length} URLs, concurrency ${options.concurrency}, timeoutMs ${options.timeoutMs})`);
+  } catch (error) {
+    if (isNotImplemented(error) || /did not resolve/.test((error as Error).message)) throw error;
+    throw new Error(
+      `crawl() rejected with "${(error as Error).message}". It must resolve with one result per URL: ` +
+        `catch each request's failure and turn it into that URL's { ok: false, ... } result.`,
+      { cause: error },
+    );
+  }
+}
+
+const pages = (count: number, delays: (index: number) => number) =>
+  Array.from({ length: count }, (_, index) => server.url(`/page/${index}?delay=${delays(index)}`));
+
+const ok = (url: string): PageResult => ({ url, ok: true, status: 200, body: `page ${new URL(url).pathname}` });
+
+const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
+
+describe('crawl: bounded concurrency', () => {
+  test('never has more than `concurrency` requests in flight at the server', async () => {
+    const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
+    await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    expect(
+      server.maxInFlight,
+      `The server had ${server.maxInFlight} requests in flight at once, with concurrency 3: the crawl is unbounded ` +
+        `(Promise.all over urls.map(fetch) starts every request at once). Start a URL only when fewer than ` +
+        `\`concurrency\` requests are running.${log()}`,
+    ).toBeLessThanOrEqual(3);
+    expect(server.total, `The server received ${server.total} requests for 12 URLs: request each URL exactly once.${log()}`).toBe(12);
+  });
+
+  test('uses every slot: `concurrency` requests in flight at once', async () => {
+    const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
+    await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    expect(
+      server.maxInFlight,
+      server.maxInFlight === 1
+        ? `The server never had more than 1 request in flight: the crawl requested the URLs one after another ` +
+            `(each awaited before the next started). With concurrency 3, three requests should be waiting at once.${log()}`
+        : `The server never had more than ${server.maxInFlight} requests in flight, with concurrency 3 and 12 URLs to do.${log()}`,
+    ).toBeGreaterThanOrEqual(3);
+  });
+
+  test('starts the next URL as soon as any request ends (a sliding window, not fixed batches)', async () => {
+    // One request is held open by the server; the 8 others take 20 ms each. With a sliding window
+    // the two free slots work through all 8 while the held one waits. With fixed batches the free
+    // slots sit idle until the held request ends.
+    const held = server.url('/held?held=1');
+    const quick = pages(8, () => 20);
+    const crawling = startCrawl([held, ...quick], { concurrency: 3, timeoutMs: 10_000 });
+    const quickDone = () => server.requests.filter((r) => r.pathname !== '/held' && r.ending === 'answered').length === 8;
+    // Stop watching when all 8 are done, or when nothing has happened at the server for a second.
+    const watching = server.until(() => quickDone() || (server.total > 0 && server.idleMs() > 1_000), 4_000);
+    await Promise.race([crawling, watching]);
+    const allQuickWhileHeld = quickDone();
+    const requested = server.requests.filter((r) => r.pathname !== '/held').length;
+    const inFlight = server.inFlight;
+    const slotsTaken = server.maxInFlight;
+    const picture = log();
+    server.release('/held');
+    await within(5_000, crawling, 'crawl() did not resolve after the held request was answered');
+
+    expect(
+      allQuickWhileHeld,
+      `While one request was still open, only ${requested} of the 8 other URLs were requested, and the server had ` +
+        `${inFlight} request(s) in flight although 3 were allowed: free slots waited for the slow request. ` +
+        (slotsTaken === 1 ? 'The URLs went one after another. ' : '') +
+        `That is what fixed batches of \`concurrency\` URLs do (each batch waits for its slowest request), and what ` +
+        `URLs pre-split into one list per slot do (a URL waits behind the one ahead of it in its list). Keep a ` +
+        `sliding window instead: whenever any request ends, start the next URL in that slot.${picture}`,
+    ).toBe(true);
+  });
+
+  test('returns the results in the order of the URLs, not the order they finished', async () => {
+    const urls = pages(6, (i) => 120 - i * 20);
+    const results = await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    expect(
+      results.map((result) => result.url),
+      `Each result must sit at its URL's index (the requests finished in the order ` +
+        `${server.timeline.finishOrder().join(', ')}). Store each result at the index of its URL ` +
+        `instead of pushing it when it arrives, so the results keep the order of the URLs.`,
+    ).toEqual(urls);
+    expect(results, 'Each page is { url, ok: true, status, body } with the body the server sent.').toEqual(urls.map(ok));
+  });
+
+  test('resolves with an empty list for no URLs', async () => {
+    expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 })).toEqual([]);
+  });
+});
+
+describe('crawl: timeouts and failures', () => {
+  test('aborts a request that runs past timeoutMs: the server sees the connection closed', async () => {
+    const [first, never, last] = [server.url('/page/0?delay=20'), server.url('/never?never=1'), server.url('/page/2?delay=20')];
+    const results = await crawled([first, never, last], { concurrency: 3, timeoutMs: 300 }, 3_000).catch((error: Error) => {
+      if (/did not resolve/.test(error.message)) {
+        error.message += `: the URL that never answers must time out after timeoutMs (300 ms) and become { ok: false, reason: 'timeout' }.`;
+      }
+      throw error;
+    });
+    expect(results[1], `The URL that never answers should come back as { url, ok: false, reason: 'timeout' }.`).toEqual({ url: never, ok: false, reason: 'timeout' });
+    expect([results[0], results[2]], 'A timeout on one URL must not spoil the others.').toEqual([ok(first), ok(last)]);
+
+    const neverSeen = server.requests.find((r) => r.pathname === '/never')!;
+    const waitedMs = 1_000;
+    await server.until(() => neverSeen.ending !== undefined, waitedMs);
+    expect(
+      neverSeen.ending,
+      `crawl() gave up on ${never} after its timeout, but the request itself kept running: ${waitedMs} ms later the ` +
+        `server still had that connection open. Racing fetch against a timer only stops waiting for it; the ` +
+        `request, its socket and the server's work go on. Give fetch an AbortSignal (AbortSignal.timeout(ms)) so ` +
+        `the timeout cancels the request itself.${log()}`,
+    ).toBe('client-closed');
+  });
+
+  test('starts each URL’s timeout clock when its request starts, not when the crawl starts', async () => {
+    // One slot is stuck on a URL that never answers (it times out at 400 ms); the other slot
+    // works through 8 URLs that take 100 ms each, 800 ms in all: well past 400 ms after the start,
+    // but each one only 100 ms after its own request started.
+    const never = server.url('/never?never=1');
+    const quick = pages(8, () => 100);
+    const results = await crawled([never, ...quick], { concurrency: 2, timeoutMs: 400 });
+    const spoiled = quick.filter((url, index) => results[index + 1]?.ok !== true);
+    const request = (url: string): ServedRequest | undefined => server.requests.find((r) => r.path === new URL(url).pathname + new URL(url).search);
+    const story = spoiled
+      .map((url) => {
+        const seen = request(url);
+        return `    ${new URL(url).pathname}: ${seen ? `requested at ${Math.round(seen.arrivedAt)} ms` : 'never requested'}`;
+      })
+      .join('\n');
+    expect(
+      spoiled,
+      `${spoiled.length} of the quick URLs failed although the server answers each in 100 ms, well inside timeoutMs ` +
+        `(400 ms):\n${story}\n  Their timeout clock started before its request did: one AbortSignal for the whole ` +
+        `crawl, or one made when the URL was queued, runs out while URLs wait for a free slot. Make each ` +
+        `request's signal when that request starts.${log()}`,
+    ).toEqual([]);
+    expect(results[0], 'The URL that never answers times out.').toEqual({ url: never, ok: false, reason: 'timeout' });
+  });
+
+  test('turns a failing status into a result, and keeps going', async () => {
+    const urls = [server.url('/page/0'), server.url('/missing?status=404'), server.url('/broken?status=500'), server.url('/page/3')];
+    const results = await crawled(urls, { concurrency: 2, timeoutMs: 5_000 });
+    expect(
+      results[1],
+      `${urls[1]} answered 404 and ${urls[2]} answered 500. fetch does not reject on an error status: it resolves ` +
+        `with the response, so check response.ok (or response.status) and report ` +
+        `{ url, ok: false, reason: 'status', status }.`,
+    ).toEqual({ url: urls[1], ok: false, reason: 'status', status: 404 });
+    expect(results[2], 'A 500 is a failing status too.').toEqual({ url: urls[2], ok: false, reason: 'status', status: 500 });
+    expect([results[0], results[3]], 'The URLs around the failures must still succeed.').toEqual([ok(urls[0]!), ok(urls[3]!)]);
+  });
+
+  test('turns a connection that fails into a result', async () => {
+    // A port that was just free and is closed again: connecting to it is refused.
+    const gone = await startLoopbackServer();
+    await gone.close();
+    const refused = gone.url('/page/0');
+    const fine = server.url('/page/1');
+    const results = await crawled([refused, fine], { concurrency: 2, timeoutMs: 5_000 });
+    expect(results[0], `A refused connection makes fetch reject: report it as { url, ok: false, reason: 'network', message }.`).toMatchObject({
+      url: refused,
+      ok: false,
+      reason: 'network',
+      message: expect.any(String),
+    });
+    expect(results[1]).toEqual(ok(fine));
+  });
+});
