@@ -1,0 +1,186 @@
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { failureOf, Timeline, within } from '#kata/testing/index.ts';
+import { type MainThreadWatch, watchMainThread } from '#kata/testing/main-thread.ts';
+import { countMatchingLines, countPrimes, deriveKey } from './blocking.ts';
+import { countMatchingLinesSync, countPrimesSync } from './original.ts';
+
+// The most CPU time the event-loop thread may spend in one stretch without letting the loop turn.
+// CPU time, not wall time: on a busy machine an idle loop can wait 80 ms for the CPU, which is not
+// the code's fault. A loop that keeps turning runs a few ms at a time; each original blocks for
+// hundreds of ms.
+const MAX_BUSY_MS = 50;
+// Fixed amounts of work that take the originals 250-400 ms here (2 shared cores, unloaded).
+const PRIMES_BELOW = 2_500_000;
+const PRIMES_BELOW_COUNT = 183_072;
+const PASSWORD = 'correct horse battery staple';
+const SALT = 'concurrency-kata';
+const KEY_HEX = '3c5270337b3ef883fbecba30fc0dd41b72e2f5775687577dec618e075c83b366';
+const LOG_BYTES = 64 * 1024 * 1024;
+
+/** Calls the learner's function while watching the event-loop thread, and records the call on `timeline`. */
+async function observe<T>(timeline: Timeline, label: string, call: () => Promise<T>): Promise<MainThreadWatch<T>> {
+  const end = timeline.begin(label);
+  try {
+    return await watchMainThread(() => within(15_000, call(), `${label} never settled`));
+  } finally {
+    end();
+  }
+}
+
+/** Why the loop stood still, told from where the longest stretch of work happened. */
+function whyItBlocked(label: string, seen: MainThreadWatch<unknown>, advice: string): string {
+  const busy = Math.round(seen.longestBusyMs);
+  const facts =
+    `${label} kept the event-loop thread busy for ${busy} ms in one stretch${seen.clock === 'wall' ? '' : ' of CPU time'} ` +
+    `(at most ${MAX_BUSY_MS} ms is fine); the loop turned ${seen.turns} times in ${Math.round(seen.elapsedMs)} ms, ` +
+    `where a free loop turns every few ms.`;
+  let why: string;
+  if (seen.callBusyMs >= 0.8 * seen.longestBusyMs) {
+    why =
+      `The call itself took ${Math.round(seen.callBusyMs)} ms before it handed back its promise. Marking a function ` +
+      '`async` does not move its work anywhere, and neither does `new Promise(...)`: both run their body ' +
+      'synchronously on the one event-loop thread, so the sync work inside blocks exactly as before.';
+  } else if (seen.beforeFirstTurnBusyMs >= 0.8 * seen.longestBusyMs) {
+    why =
+      `The call returned at once, but the work ran before the loop's next turn: in microtasks ` +
+      '(Promise.resolve().then(...), process.nextTick, or an `await` of something already resolved between ' +
+      'chunks). Microtasks all run before the event loop takes its next turn, so the work still runs on the one ' +
+      'event-loop thread, in one piece, just a moment later.';
+  } else {
+    why =
+      'The call returned at once and the loop turned, but then one piece of work ran on the event-loop thread for ' +
+      `${busy} ms without a break. One setTimeout(fn, 0) (or setImmediate) around the whole work only changes when ` +
+      'it blocks: it still runs on the one event-loop thread, just later. If you split the work, your chunks are ' +
+      'too big: each should take a few ms.';
+  }
+  return `${facts}\n${why}\n${advice}`;
+}
+
+const cpuAdvice =
+  'Split the loop into slices of a few ms and wait for a real turn of the loop between them ' +
+  "(await setImmediate() from 'node:timers/promises'), or run the loop in a worker thread.";
+const cryptoAdvice =
+  'Node has an asynchronous form of this function: it runs the hashing on libuv’s thread pool and only calls ' +
+  'back on the event loop with the result. Or move the work to a worker thread.';
+const fileAdvice =
+  'Read the file as a stream of small chunks (fs.createReadStream) and count as they arrive: reading it ' +
+  'asynchronously helps only if the scanning happens in small pieces too. Reading the whole file with ' +
+  'fs.promises.readFile and then splitting 64 MB at once still does all the scanning in one piece.';
+
+describe('countPrimes: a CPU loop', () => {
+  test(`counts the primes below ${PRIMES_BELOW.toLocaleString('en')} while the event loop keeps turning`, async () => {
+    const timeline = new Timeline();
+    const seen = await observe(timeline, `countPrimes(${PRIMES_BELOW})`, () => countPrimes(PRIMES_BELOW));
+    expect(seen.longestBusyMs, whyItBlocked(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(seen.result, `countPrimes(${PRIMES_BELOW}) must give the same count as countPrimesSync.`).toBe(PRIMES_BELOW_COUNT);
+  });
+
+  test('gives the same count as the original for small and awkward limits', async () => {
+    const limits = [0, 1, 2, 3, 4, 10, 100, 19_999, 20_000, 20_001, 65_537, 100_003];
+    const counts = await within(15_000, Promise.all(limits.map((below) => countPrimes(below))), 'countPrimes never settled for small limits');
+    const expected = limits.map((below) => countPrimesSync(below));
+    expect(
+      Object.fromEntries(limits.map((below, index) => [below, counts[index]])),
+      'Counts by limit, compared with countPrimesSync: check where your slices start and end (the last one usually ' +
+        'ends early, at `below`, which is not counted).',
+    ).toEqual(Object.fromEntries(limits.map((below, index) => [below, expected[index]])));
+  });
+});
+
+describe('deriveKey: slow crypto', () => {
+  test('derives the same key as the original while the event loop keeps turning', async () => {
+    const timeline = new Timeline();
+    const seen = await observe(timeline, 'deriveKey()', () => deriveKey(PASSWORD, SALT));
+    expect(seen.longestBusyMs, whyItBlocked('deriveKey()', seen, cryptoAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(Buffer.isBuffer(seen.result), 'deriveKey must resolve with a Buffer, like deriveKeySync.').toBe(true);
+    expect(seen.result.toString('hex'), 'deriveKey must derive the same key as deriveKeySync (same iterations, length and digest).').toBe(KEY_HEX);
+  });
+});
+
+describe('countMatchingLines: a big file', () => {
+  let folder: string;
+  let log: string;
+  let errorLines = 0;
+
+  beforeAll(async () => {
+    // A 64 MB log whose lines vary in length, so that chunk edges cut through lines (and through
+    // the word itself) at many different places.
+    folder = await mkdtemp(path.join(tmpdir(), 'kata-blocking-'));
+    log = path.join(folder, 'app.log');
+    // Written in 1 MB blocks, so no 64 MB string is left for the garbage collector to sweep up
+    // in the middle of a measurement.
+    const file = await open(log, 'w');
+    try {
+      let block = '';
+      let bytes = 0;
+      for (let i = 0; bytes < LOG_BYTES; i++) {
+        // ERROR on some lines, a lower-case "error" on others: the search ignores case.
+        const level = i % 13 === 5 ? 'ERROR' : 'INFO';
+        const note = i % 29 === 0 ? ' (retried after an error)' : '';
+        if (level === 'ERROR' || note) errorLines += 1;
+        const line = `2026-05-01T12:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z ${level} worker-${i % 7} handled /page/${i} in ${(i * 7919) % 997} ms${note}${'.'.repeat(i % 17)}\n`;
+        block += line;
+        bytes += line.length;
+        if (block.length >= 1 << 20) {
+          await file.write(block);
+          block = '';
+        }
+      }
+      await file.write(block);
+    } finally {
+      await file.close();
+    }
+  });
+
+  afterAll(async () => {
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  test('counts the lines of a 64 MB file that mention a word, while the event loop keeps turning', async () => {
+    const timeline = new Timeline();
+    const seen = await observe(timeline, "countMatchingLines('app.log')", () => countMatchingLines(log, 'error'));
+    expect(seen.longestBusyMs, whyItBlocked("countMatchingLines('app.log', 'error')", seen, fileAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(
+      seen.result,
+      `The file has ${errorLines} lines that mention "error" (in any case). A chunk of a stream usually ends in the middle of a line, ` +
+        'sometimes in the middle of the word: keep the unfinished line and put it in front of the next chunk, and ' +
+        'count the last line once the stream ends.',
+    ).toBe(errorLines);
+  });
+
+  test('gives the same count as the original for small files', async () => {
+    const cases: Record<string, string> = {
+      'empty.log': '',
+      'one-line.log': 'ERROR: disk full\n',
+      'no-final-newline.log': 'INFO start\nError one\nINFO error two',
+      'none.log': 'INFO a\nINFO b\n',
+      'unicode.log': 'café ERROR ☕\nnaïve\nerror 🙂\n',
+    };
+    for (const [name, text] of Object.entries(cases)) await writeFile(path.join(folder, name), text);
+    const names = Object.keys(cases);
+    const counts = await within(5_000, Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))), 'countMatchingLines never settled for small files');
+    const expected = names.map((name) => countMatchingLinesSync(path.join(folder, name), 'error'));
+    expect(
+      Object.fromEntries(names.map((name, index) => [name, counts[index]])),
+      'Counts by file, compared with countMatchingLinesSync: a last line without a newline after it still counts.',
+    ).toEqual(Object.fromEntries(names.map((name, index) => [name, expected[index]])));
+  });
+
+  test('rejects when the file does not exist', async () => {
+    const missing = path.join(folder, 'missing.log');
+    const error = await failureOf(
+      () =>
+        within(
+          2_000,
+          countMatchingLines(missing, 'error'),
+          "countMatchingLines never settled for a missing file: a stream reports a failure as an 'error' event, and " +
+            "nothing rejected your promise when it came (for await over the stream does; so does stream.on('error', reject))",
+        ),
+      'countMatchingLines resolved for a file that does not exist: it must reject with the ENOENT error.',
+    );
+    expect((error as NodeJS.ErrnoException).code, `Expected the ENOENT error of the missing file, got: ${String(error)}`).toBe('ENOENT');
+  });
+});

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+
+/** A clock that advances only while the calling thread runs on a CPU, in ms. */
+export interface ThreadClock {
+  name: 'threadCpuUsage' | 'schedstat' | 'wall';
+  now(): number;
+}
+
+/**
+ * The best thread CPU clock this Node and OS offer: process.threadCpuUsage() (Node >= 22.19 /
+ * 23.9), else Linux's /proc/thread-self/schedstat (ns on CPU), else wall time. CPU time tells
+ * "this thread was busy" apart from "this thread was not scheduled": on a loaded machine an idle
+ * event loop can sit still for 80 ms of wall time while using no CPU at all.
+ */
+export function threadClock(): ThreadClock {
+  const process_ = process as NodeJS.Process & { threadCpuUsage?: () => NodeJS.CpuUsage };
+  if (typeof process_.threadCpuUsage === 'function') {
+    const usage = process_.threadCpuUsage.bind(process);
+    return { name: 'threadCpuUsage', now: () => ((u) => (u.user + u.system) / 1_000)(usage()) };
+  }
+  try {
+    const read = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    if (Number.isFinite(read())) return { name: 'schedstat', now: read };
+  } catch {
+    // Not Linux: fall through to wall time.
+  }
+  return { name: 'wall', now: () => performance.now() };
+}
+
+export interface MainThreadWatch<T> {
+  result: T;
+  /**
+   * The most CPU time, in ms, this thread spent between two firings of a 5 ms interval timer. A
+   * timer fires only when the event loop turns, so a piece of work that holds the loop for X ms
+   * of CPU shows as at least X, whatever the machine's load; a loop that keeps turning shows a
+   * few ms (the interval plus one slice of work).
+   */
+  longestBusyMs: number;
+  /** The longest the event loop went without a turn, in wall ms (includes time not scheduled). */
+  longestStallMs: number;
+  /** CPU ms the call itself took before it returned (work done synchronously inside it). */
+  callBusyMs: number;
+  /** CPU ms between the call's return and the loop's first turn (work done in microtasks). */
+  beforeFirstTurnBusyMs: number;
+  /** How many times a 5 ms interval fired while the work ran: 0 means the loop never turned. */
+  turns: number;
+  elapsedMs: number;
+  clock: ThreadClock['name'];
+}
+
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+/**
+ * Runs `work` while sampling this thread's CPU clock every 5 ms (an interval timer, which can only
+ * fire when the event loop turns) and when the work settles. Work that never lets the loop turn
+ * falls between two samples in one piece, so its CPU time shows whole.
+ */
+export async function watchMainThread<T>(work: () => Promise<T> | T): Promise<MainThreadWatch<T>> {
+  const clock = threadClock();
+  const sample = (): Sample => ({ wall: performance.now(), cpu: clock.now() });
+  const samples: Sample[] = [];
+  let turns = 0;
+  const interval = setInterval(() => {
+    turns += 1;
+    samples.push(sample());
+  }, 5);
+  try {
+    const before = sample();
+    samples.push(before);
+    // Scheduled before the call, so it marks the loop's first turn after it, ahead of any
+    // setImmediate or setTimeout(0) the call itself makes.
+    let returned = before;
+    let firstTurn: Sample | undefined;
+    const turned = new Promise<void>((resolve) => setImmediate(() => ((firstTurn = sample()), resolve())));
+    const working = work();
+    returned = sample();
+    const result = await working;
+    samples.push(sample());
+    await turned;
+    const stretches = samples.slice(1).map((s, i) => ({ wall: s.wall - samples[i]!.wall, cpu: s.cpu - samples[i]!.cpu }));
+    return {
+      result,
+      longestBusyMs: Math.max(0, ...stretches.map((s) => s.cpu)),
+      longestStallMs: Math.max(0, ...stretches.map((s) => s.wall)),
+      callBusyMs: returned.cpu - before.cpu,
+      beforeFirstTurnBusyMs: firstTurn!.cpu - returned.cpu,
+      turns,
+      elapsedMs: samples.at(-1)!.wall - before.wall,
+      clock: clock.name,
+    };
+  } finally {
+    clearInterval(interval);
+  }
+}
