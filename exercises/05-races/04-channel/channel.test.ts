@@ -1,0 +1,298 @@
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, test } from 'vitest';
+import { sleep, Timeline, within } from '#kata/testing/index.ts';
+import { type Channel, close, createChannel, HEAD, send, TAIL } from './channel.ts';
+import type { ConsumerData, StreamReport } from './consumer.harness.ts';
+import { CONSUMER_GATE, createControl, openGate, RECEIVED, SENT } from './control.harness.ts';
+import type { ProducerData } from './producer.harness.ts';
+
+const producerUrl = new URL('./producer.harness.ts', import.meta.url);
+const consumerUrl = new URL('./consumer.harness.ts', import.meta.url);
+
+const CAPACITY = 16;
+/** How long nothing may move before a run counts as deadlocked. */
+const STALL_MS = 3_000;
+/**
+ * A thread asleep in Atomics.wait uses no CPU: the whole process used under 1 ms in these
+ * windows. One that spins uses whatever the machine gives it: 75 to 300 ms here, under load.
+ */
+const CPU_WINDOW_MS = 400;
+const MAX_CPU_MS = 20;
+
+interface Message {
+  type: string;
+  threadId?: number;
+  report?: StreamReport;
+}
+
+/**
+ * A harness worker (the producer or the consumer), its messages, and its failure: a learner's
+ * error in the worker (the stub's "Not implemented yet" included) fails every wait on it.
+ */
+class Side {
+  readonly worker: Worker;
+  readonly messages: Message[] = [];
+  readonly failed: Promise<never>;
+
+  constructor(url: URL, workerData: ProducerData | ConsumerData, timeline: Timeline, label: string) {
+    this.worker = new Worker(url, { workerData });
+    running.push(this);
+    let end: (() => unknown) | undefined;
+    this.worker.on('message', (message: Message) => {
+      this.messages.push(message);
+      if (message.type === 'started') end = timeline.begin(label, { threadId: message.threadId });
+      if (message.type === 'done') end?.();
+    });
+    this.failed = new Promise<never>((_, reject) => {
+      this.worker.once('error', reject);
+      this.worker.once('exit', (code) => {
+        if (!this.has('done')) reject(new Error(`the ${label} thread exited (code ${code}) before it finished`));
+      });
+    });
+    // Read through `watch` and `next`; this only keeps a failure nobody waited for from being unhandled.
+    this.failed.catch(() => {});
+  }
+
+  has(type: string): Message | undefined {
+    return this.messages.find((message) => message.type === type);
+  }
+
+  /** Resolves with the first message of `type` (at once if it came already); rejects if the worker fails. */
+  next(type: string): Promise<Message> {
+    const arrived = new Promise<Message>((resolve) => {
+      const came = this.has(type);
+      if (came) return resolve(came);
+      const listen = (message: Message) => {
+        if (message.type !== type) return;
+        this.worker.off('message', listen);
+        resolve(message);
+      };
+      this.worker.on('message', listen);
+    });
+    return this.watch(arrived);
+  }
+
+  /** `work`, unless the worker fails first. */
+  watch<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.failed]);
+  }
+}
+
+const running: Side[] = [];
+afterEach(async () => {
+  // Every worker ends with its test, even one asleep in Atomics.wait forever.
+  await Promise.all(running.splice(0).map((side) => side.worker.terminate()));
+});
+
+/** One producer and one consumer on a 16-slot channel, and what the test can see of them. */
+class Pipe {
+  readonly channel = createChannel(CAPACITY);
+  readonly control = createControl();
+  readonly timeline = new Timeline();
+  readonly consumer: Side;
+  readonly producer: Side | undefined;
+  /** The producer sends 1..count. */
+  readonly count: number;
+
+  /** Starts the consumer and, unless the test thread plays the producer itself, a producer thread. */
+  constructor(count: number, { pauseAfter, producer = true }: { pauseAfter?: number; producer?: boolean } = {}) {
+    this.count = count;
+    const { channel, control } = this;
+    this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter }, this.timeline, 'consumer');
+    this.producer = producer ? new Side(producerUrl, { channel, control, count, waitForGate: false }, this.timeline, 'producer') : undefined;
+  }
+
+  get sent(): number {
+    return Atomics.load(this.control, SENT);
+  }
+
+  get indices(): string {
+    return `HEAD ${Atomics.load(this.channel.header, HEAD)}, TAIL ${Atomics.load(this.channel.header, TAIL)}`;
+  }
+
+  /** Items sent and not yet received, as the channel's own indices say. */
+  get waiting(): number {
+    return Atomics.load(this.channel.header, TAIL) - Atomics.load(this.channel.header, HEAD);
+  }
+
+  /** The test thread as producer: sends 1..count and closes (the channel has room, so no waiting). */
+  produceHere(): void {
+    const end = this.timeline.begin('producer (test thread)');
+    for (let value = 1; value <= this.count; value += 1) {
+      send(this.channel, value);
+      Atomics.store(this.control, SENT, value);
+    }
+    close(this.channel);
+    end();
+  }
+
+  /**
+   * Waits for the consumer's message `type` while the stream moves. Fails fast, saying what each
+   * side had done, if nothing moves for STALL_MS: that is a deadlock, and waiting longer won't help.
+   */
+  async until(type: string): Promise<Message> {
+    const progress = () => `${this.sent},${Atomics.load(this.control, RECEIVED)},${this.indices}`;
+    let over = false;
+    let stalled = false;
+    const watchdog = (async () => {
+      let last = progress();
+      let since = performance.now();
+      while (!over && !stalled) {
+        await sleep(20);
+        const now = progress();
+        if (now !== last) [last, since] = [now, performance.now()];
+        else if (performance.now() - since > STALL_MS) stalled = true;
+      }
+    })();
+    try {
+      const message = await this.consumer.watch(Promise.race([this.consumer.next(type), watchdog]));
+      if (message) return message;
+    } finally {
+      over = true;
+    }
+    throw new Error(this.deadlock());
+  }
+
+  deadlock(): string {
+    const producerDone = this.producer ? this.producer.has('done') : this.sent === this.count;
+    const situation =
+      producerDone && this.waiting > 0
+        ? `The producer has finished, yet the consumer sleeps with ${this.waiting} item(s) waiting for it. `
+        : this.waiting >= CAPACITY
+          ? 'The channel is full and the producer waits for room, but the consumer is not taking items. '
+          : this.waiting === 0
+            ? 'The channel is empty and the consumer waits, but the producer is not sending. '
+            : '';
+    return (
+      `Deadlock: nothing moved for ${STALL_MS / 1000} s. ${this.sent} sends and ${Atomics.load(this.control, RECEIVED)} receives ` +
+      `had returned; the channel holds ${this.waiting} of ${CAPACITY} items (${this.indices}). ${situation}` +
+      'One side is asleep in Atomics.wait and nobody woke it: after moving TAIL (or HEAD), call Atomics.notify on that index, ' +
+      'so that a thread asleep on it wakes up. (Both threads have been stopped.)'
+    );
+  }
+
+  /** Waits for the end of the stream and the consumer's report. */
+  async finish(): Promise<StreamReport> {
+    await this.until('ended');
+    const done = await within(
+      1_000,
+      this.consumer.next('done'),
+      'After receive() returned undefined for the end of the stream, a second receive() waited instead of returning undefined at once. ' +
+        'Leave the end marker where it is (do not move HEAD past it), so every receive after the end ends too',
+    );
+    return done.report!;
+  }
+
+  /** Every item 1..count came once, in order, and then the end. */
+  expectWholeStream(report: StreamReport): void {
+    const picture = `\n${this.timeline.toText()}\n`;
+    const wrong = report.firstWrong;
+    const summary =
+      `The consumer received ${report.received} items for the ${this.count} sent: ${report.missing} never came, ` +
+      `${report.duplicated} came twice or more, ${report.strange} were values never sent` +
+      (wrong ? `; the first wrong one was at position ${wrong.position}: expected ${wrong.expected}, got ${String(wrong.got)}. ` : '. ');
+    const causes = [
+      report.missing > 0 &&
+        'Items went missing: a slot was written over before its item was read (a full ring must make send() wait), ' +
+          'or positions do not wrap around the ring (position 16 of a 16-slot ring is slot 0: % capacity).',
+      report.duplicated + report.strange > 0 &&
+        'Items came twice, or values came that were never sent: the consumer read slots the producer had not written. ' +
+          'Producer and consumer must map a position to the same slot (position % capacity), write the slot before moving TAIL, ' +
+          'and read it before moving HEAD.',
+    ].filter(Boolean);
+    expect({ missing: report.missing, duplicated: report.duplicated, strange: report.strange }, `${summary}${causes.join(' ')}${picture}`).toEqual({
+      missing: 0,
+      duplicated: 0,
+      strange: 0,
+    });
+    expect(wrong, `${summary}Items came out of order: a ring is first in, first out.${picture}`).toBeUndefined();
+    expect(report.received, summary).toBe(this.count);
+    expect(report.afterEnd, `After the end of the stream, receive() must return undefined, not ${String(report.afterEnd)}.`).toBeUndefined();
+  }
+
+  async producerFinished(): Promise<void> {
+    if (this.producer) await within(1_000, this.producer.next('done'), 'the producer never finished, although the consumer received everything');
+  }
+}
+
+/** CPU time the whole process (every thread) used in `ms` while this thread just waits. */
+async function cpuWhileWaiting(side: Side, ms: number): Promise<number> {
+  const before = process.cpuUsage();
+  await side.watch(sleep(ms));
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+describe('channel between two worker threads', () => {
+  test('every item arrives exactly once and in order: 100,000 items through 16 slots', { timeout: 60_000 }, async () => {
+    const pipe = new Pipe(100_000);
+    pipe.expectWholeStream(await pipe.finish());
+    await pipe.producerFinished();
+  });
+
+  test('a full channel makes the producer wait, never more than 16 items ahead, asleep, not spinning', { timeout: 30_000 }, async () => {
+    const pauseAfter = 5;
+    const pipe = new Pipe(200, { pauseAfter });
+    await pipe.until('paused');
+    const stopsAt = pauseAfter + CAPACITY;
+    // The producer fills the ring in microseconds; a thread starved by a busy machine gets 2 s.
+    for (let waited = 0; pipe.sent < stopsAt && !pipe.producer!.has('done') && waited < 2_000; waited += 5) {
+      await pipe.producer!.watch(sleep(5));
+    }
+    const cpuMs = await cpuWhileWaiting(pipe.producer!, CPU_WINDOW_MS);
+    const sent = pipe.sent;
+    const picture = `\n${pipe.timeline.toText()}\n`;
+    const ahead = `The consumer took ${pauseAfter} items and paused; by then ${sent} sends had returned (${pipe.indices}).`;
+    expect(
+      sent,
+      sent === stopsAt + 1
+        ? `${ahead} That is ${CAPACITY + 1} items ahead in a ${CAPACITY}-slot ring: the producer overwrote an item not yet received. ` +
+            `The ring is full when TAIL - HEAD === capacity: off by one?${picture}`
+        : `${ahead} A ${CAPACITY}-slot ring holds at most ${CAPACITY} unreceived items, so the producer overwrote ${sent - stopsAt} of them. ` +
+            `A full ring must make send() wait until the consumer frees a slot.${picture}`,
+    ).toBeLessThanOrEqual(stopsAt);
+    expect(
+      sent,
+      `${ahead} The producer stopped with only ${sent - pauseAfter} items in a ring of ${CAPACITY}: the ring is full when TAIL - HEAD === capacity.${picture}`,
+    ).toBe(stopsAt);
+    expect(
+      cpuMs,
+      `While the producer waited ${CPU_WINDOW_MS} ms for room, the process used ${Math.round(cpuMs)} ms of CPU: send() waits in a busy loop, ` +
+        'burning a core to check again and again. Sleep with Atomics.wait on HEAD until the consumer notifies.',
+    ).toBeLessThan(MAX_CPU_MS);
+    openGate(pipe.control, CONSUMER_GATE);
+    pipe.expectWholeStream(await pipe.finish());
+    await pipe.producerFinished();
+  });
+
+  test('an empty channel makes the consumer wait asleep, not spinning, until items come', { timeout: 30_000 }, async () => {
+    const pipe = new Pipe(10, { producer: false });
+    await within(10_000, pipe.consumer.next('started'), 'the consumer thread never started');
+    // Let it reach its first receive() on the empty channel.
+    await pipe.consumer.watch(sleep(50));
+    const cpuMs = await cpuWhileWaiting(pipe.consumer, CPU_WINDOW_MS);
+    pipe.produceHere();
+    const report = await pipe.finish();
+    expect(
+      cpuMs,
+      `While the consumer waited ${CPU_WINDOW_MS} ms on an empty channel, the process used ${Math.round(cpuMs)} ms of CPU: receive() waits in a busy loop, ` +
+        'burning a core to check again and again. Sleep with Atomics.wait on TAIL until the producer notifies.',
+    ).toBeLessThan(MAX_CPU_MS);
+    pipe.expectWholeStream(report);
+  });
+
+  test('close() wakes a consumer asleep on an empty channel, and every receive after the end returns undefined', async () => {
+    const pipe = new Pipe(0, { producer: false });
+    await within(10_000, pipe.consumer.next('started'), 'the consumer thread never started');
+    // Let it fall asleep in its first receive() on the empty channel.
+    await pipe.consumer.watch(sleep(100));
+    pipe.produceHere();
+    await within(
+      2_000,
+      pipe.consumer.next('ended'),
+      'close() did not wake the consumer asleep on the empty channel: it still waits for an item that will never come. ' +
+        'close() must move TAIL (the end marker takes a position like an item) and Atomics.notify it',
+    );
+    pipe.expectWholeStream(await pipe.finish());
+  });
+});

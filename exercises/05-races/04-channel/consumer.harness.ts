@@ -1,0 +1,64 @@
+/**
+ * The consumer thread: receives until the stream ends and checks what arrived against the
+ * 1, 2, ... `count` that the producer sent: how many, in which order, what was missing or doubled.
+ */
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { targetUrl } from '#kata/testing/target.ts';
+import type * as Learner from './channel.ts';
+import { CONSUMER_GATE, RECEIVED, waitAtGate } from './control.harness.ts';
+
+export interface ConsumerData {
+  channel: Learner.Channel;
+  control: Int32Array;
+  /** What the producer sends: 1 to count. */
+  count: number;
+  /** Post `paused` and wait at CONSUMER_GATE after this many items. */
+  pauseAfter?: number;
+}
+
+/** What the consumer saw, compared with 1, 2, ... count. */
+export interface StreamReport {
+  received: number;
+  /** The first item that was not the next number expected. */
+  firstWrong?: { position: number; expected: number; got: unknown };
+  /** Numbers that came more than once (each extra time counts). */
+  duplicated: number;
+  /** Numbers that never came. */
+  missing: number;
+  /** Values that were never sent at all (0, fractions, numbers past count). */
+  strange: number;
+  /** What a second receive() after the end returned. */
+  afterEnd: unknown;
+}
+
+const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
+const { channel, control, count, pauseAfter } = workerData as ConsumerData;
+
+const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
+const seen = new Uint8Array(count + 1);
+let distinct = 0;
+parentPort!.postMessage({ type: 'started', threadId });
+for (;;) {
+  if (report.received === pauseAfter) {
+    parentPort!.postMessage({ type: 'paused' });
+    waitAtGate(control, CONSUMER_GATE);
+  }
+  // Awaited so that an asynchronous receive (built on Atomics.waitAsync) works too.
+  const value = await receive(channel);
+  if (value === undefined) break;
+  const position = report.received;
+  report.received += 1;
+  Atomics.store(control, RECEIVED, report.received);
+  if (value !== position + 1) report.firstWrong ??= { position, expected: position + 1, got: value };
+  if (!Number.isInteger(value) || value < 1 || value > count) report.strange += 1;
+  else if (seen[value]) report.duplicated += 1;
+  else {
+    seen[value] = 1;
+    distinct += 1;
+  }
+}
+report.missing = count - distinct;
+parentPort!.postMessage({ type: 'ended' });
+// A stream that has ended stays ended: this must return undefined at once, not wait.
+report.afterEnd = await receive(channel);
+parentPort!.postMessage({ type: 'done', report });

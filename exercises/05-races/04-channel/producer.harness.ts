@@ -1,0 +1,29 @@
+/**
+ * The producer thread: sends 1, 2, ... `count` through the channel, then closes it. It counts
+ * every send() that returns, so the test can see how far ahead of the consumer it got.
+ */
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { targetUrl } from '#kata/testing/target.ts';
+import type * as Learner from './channel.ts';
+import { PRODUCER_GATE, SENT, waitAtGate } from './control.harness.ts';
+
+export interface ProducerData {
+  channel: Learner.Channel;
+  control: Int32Array;
+  count: number;
+  /** Wait at PRODUCER_GATE before sending anything. */
+  waitForGate: boolean;
+}
+
+const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
+const { channel, control, count, waitForGate } = workerData as ProducerData;
+
+parentPort!.postMessage({ type: 'started', threadId });
+if (waitForGate) waitAtGate(control, PRODUCER_GATE);
+for (let value = 1; value <= count; value += 1) {
+  // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
+  await send(channel, value);
+  Atomics.store(control, SENT, value);
+}
+await close(channel);
+parentPort!.postMessage({ type: 'done' });
