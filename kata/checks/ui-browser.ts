@@ -1,0 +1,287 @@
+/**
+ * Vitest UI in a real browser. Starts `npm run ui` (the real Vitest server), takes the URL with
+ * its token from what it prints, opens it in headless Chromium and checks that the UI shows every
+ * exercise's tests, the same results the run printed, and a timeline picture attached to a test.
+ * Saves a screenshot to docs/vitest-ui.png. Exit 0 passed, 77 skipped (no Chromium), 1 failed.
+ *
+ * So that a timeline is there to see while the exercises are stubs, the solutions project runs
+ * too, with the gather tests only (through the same plan file `verify` uses).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { exercises, selectExercises } from '../catalog.ts';
+import { exercisesDir, repoRoot, solutionsDir, stateDir } from '../paths.ts';
+import type { Target } from '../vitest/projects.ts';
+
+const chromiumPath = process.env.KATA_CHROMIUM ?? '/usr/bin/chromium';
+const screenshot = path.join(repoRoot, 'docs/vitest-ui.png');
+const budgetMs = 60_000;
+const started = performance.now();
+const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+
+if (process.platform === 'win32') skip('runs on Linux and macOS (it stops the UI server by its process group)');
+try {
+  accessSync(chromiumPath, constants.X_OK);
+} catch {
+  skip(`no Chromium at ${chromiumPath} (Debian/Ubuntu: apt-get install -y chromium; elsewhere set KATA_CHROMIUM to a Chromium binary)`);
+}
+
+/** The timeline picture to look for: a gather test of the solutions, which records four overlapping tasks. */
+const timelineTest = 'starts every task before waiting for any of them';
+const gather = selectExercises(['gather'])[0]!;
+const exerciseTests = exercises().flatMap((exercise) => exercise.tests);
+
+let server: ChildProcess | undefined;
+let context: BrowserContext | undefined;
+/** The page, for a screenshot of what the browser showed when the check failed. */
+let lastPage: Page | undefined;
+let printed = '';
+const failureShot = path.join(stateDir, 'ui-browser-failure.png');
+const profile = mkdtempSync(path.join(tmpdir(), 'kata-ui-chromium-'));
+mkdirSync(stateDir, { recursive: true });
+const plan = path.join(stateDir, `ui-check-plan-${process.pid}.json`);
+
+/** A reason the check failed: printed as it is, without a stack trace. */
+class CheckFailed extends Error {}
+
+async function check(): Promise<string> {
+  const targets: Target[] = [
+    { name: 'exercises', dir: exercisesDir, include: exerciseTests },
+    { name: 'solutions', dir: solutionsDir, include: gather.tests },
+  ];
+  writeFileSync(plan, JSON.stringify(targets));
+  const port = await freePort();
+  server = spawn('npm', ['run', 'ui', '--', '--project', 'solutions', `--api.port=${port}`], {
+    cwd: repoRoot,
+    detached: true,
+    env: { ...process.env, KATA_PLAN: plan, FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const read = (chunk: Buffer) => (printed += stripVTControlCharacters(chunk.toString()));
+  server.stdout!.on('data', read);
+  server.stderr!.on('data', read);
+
+  const url = await until(20_000, () => /UI started at (https?:\/\/\S+\?token=[\w-]+)/.exec(printed)?.[1], () => `npm run ui printed no URL with a ?token= within 20 s:\n${tail(printed)}`);
+  // The first run is over when Vitest has printed its summary and the kata its progress bar.
+  await until(
+    45_000,
+    () => (/^\s*Tests\s/m.test(printed) && /^\s*Kata\s/m.test(printed) ? true : undefined),
+    () => `the test run did not end (with Vitest's summary and the kata's progress) within 45 s:\n${tail(printed)}`,
+  );
+  const runEnded = seconds();
+
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 800 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  lastPage = page;
+  const response = await page.goto(url);
+  if (response?.status() !== 200) throw new CheckFailed(`the UI answered ${response?.status()} at ${url}`);
+
+  // The dashboard shows the results the server printed, once the UI has no test running (the
+  // server watches the files, so an edit in the repo starts a new run: the latest result counts).
+  const dashboard = async () => ({ passed: await number(page, 'pass-entry'), failed: await number(page, 'fail-entry'), total: await number(page, 'total-entry') });
+  const idle = async () => /RUNNING \(0\)/.test(await page.getByTestId('explorer-summary').innerText().catch(() => ''));
+  const totals = await until(
+    20_000,
+    async () => {
+      const expected = sum(printedResults(printed));
+      const shown = await dashboard();
+      return (await idle()) && shown.passed === expected.passed && shown.failed === expected.failed && shown.total === expected.total ? shown : undefined;
+    },
+    async () => `the dashboard shows ${JSON.stringify(await dashboard())}; the server printed ${JSON.stringify(sum(printedResults(printed)))}`,
+  );
+
+  // Every exercise's test file is in the explorer, passed or failed as printed. The tree is
+  // folded to its files so that they all fit the window (the UI may unfold failed files again
+  // while results arrive: then it is folded again).
+  const icons = { passed: 'status-icon-pass', failed: 'status-icon-fail', skipped: 'status-icon-skip' };
+  const foldToFiles = async () => {
+    const collapse = page.getByTestId('collapse-all');
+    if (await collapse.isVisible()) await collapse.click();
+    else await page.getByTestId('expand-all').click();
+  };
+  let wrong: string[] = [];
+  await until(
+    15_000,
+    async () => {
+      // A row reads "<project> <test file> <status icon>".
+      const rows = new Set(
+        await page.getByTestId('explorer-item').filter({ visible: true }).evaluateAll((items) =>
+          items.map((item) => {
+            // The row's text starts with its project's badge, run into the file name.
+            const project = item.textContent?.trim().startsWith('solutions') ? 'solutions' : 'exercises';
+            return `${project} ${item.getAttribute('aria-label')} ${item.querySelector('[data-testid^="status-icon-"]')?.getAttribute('data-testid')}`;
+          }),
+        ),
+      );
+      const results = printedResults(printed);
+      wrong = exerciseTests.filter((test) => {
+        const result = results.get(`exercises ${test}`);
+        return !result || !rows.has(`exercises ${test} ${icons[result.state]}`);
+      });
+      if (wrong.length === 0) return true;
+      await foldToFiles();
+      return undefined;
+    },
+    () => `the explorer does not show these test files as the server printed them: ${wrong.join(', ')}`,
+  );
+
+  // A test's timeline: an SVG picture in its report, drawn by the browser.
+  await page.selectOption('#project-select', 'solutions');
+  await page.getByPlaceholder(/Search/).fill(timelineTest);
+  await page.getByTestId('explorer-item').filter({ visible: true, has: page.getByText(timelineTest) }).first().click();
+  const picture = page.getByTestId('report').locator('img[src^="data:image/svg+xml"]').first();
+  await picture.waitFor({ timeout: 10_000 }).catch(() => {
+    throw new CheckFailed(`the report of the solutions' "${timelineTest}" shows no timeline picture`);
+  });
+  // (The tsconfig has no DOM types: the image is described by the two fields read.)
+  const drawn = await picture.evaluate((image) => {
+    const { complete, naturalWidth } = image as unknown as { complete: boolean; naturalWidth: number };
+    return complete && naturalWidth > 0;
+  });
+  if (!drawn) throw new CheckFailed('the timeline picture is in the report, but the browser could not draw it');
+  const report = await page.getByTestId('report').innerText();
+  if (!/timeline[\s\S]*4 tasks, at most 4 at once/.test(report)) throw new CheckFailed(`the report does not name the timeline and its four tasks:\n${report}`);
+
+  // The screenshot for the README: every exercise in the explorer, a timeline beside them.
+  await page.selectOption('#project-select', '__vitest_ui_all_projects__');
+  await page.getByPlaceholder(/Search/).fill('');
+  await until(
+    10_000,
+    async () => {
+      const fileRows = await page.getByTestId('explorer-item').filter({ visible: true, hasText: '.test.ts' }).count();
+      if (fileRows > exerciseTests.length) return true;
+      await foldToFiles();
+      return undefined;
+    },
+    () => 'the explorer did not fold back to the list of test files',
+  );
+  await page.mouse.move(900, 700); // no tooltip in the picture
+  mkdirSync(path.dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot });
+
+  return (
+    `npm run ui in Chromium shows all ${exerciseTests.length} exercise test files and the ${totals.total} results the server printed ` +
+    `(${totals.passed} passed, ${totals.failed} failed), and a timeline picture; screenshot in docs/vitest-ui.png; the test run ended at ${runEnded}`
+  );
+}
+
+/** Stops the browser and the server: its whole process group (npm, sh, vitest and its workers). */
+async function cleanUp(): Promise<void> {
+  await context?.close().catch(() => {});
+  stopServer('SIGTERM');
+  for (let i = 0; i < 30 && serverRunning(); i += 1) await sleep(100);
+  stopServer('SIGKILL');
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(plan, { force: true });
+}
+const serverRunning = () => server !== undefined && server.exitCode === null && server.signalCode === null;
+function stopServer(signal: NodeJS.Signals): void {
+  try {
+    if (server?.pid) process.kill(-server.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+// Whatever ends this script, the server does not outlive it.
+process.on('exit', () => stopServer('SIGKILL'));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanUp().finally(() => process.exit(1)));
+
+let exitCode = 0;
+let verdict: string;
+let watchdog: NodeJS.Timeout | undefined;
+try {
+  const gaveUp = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => reject(new CheckFailed(`it took longer than ${budgetMs / 1000} s`)), budgetMs);
+  });
+  verdict = `${await Promise.race([check(), gaveUp])} (${seconds()})`;
+} catch (error) {
+  exitCode = 1;
+  verdict = `Vitest UI check failed after ${seconds()}: ${error instanceof CheckFailed ? error.message : (error as Error).stack}`;
+  const shot = await lastPage?.screenshot({ path: failureShot }).then(() => true, () => false);
+  if (shot) verdict += `\n(what the browser showed: ${path.relative(repoRoot, failureShot)})`;
+} finally {
+  clearTimeout(watchdog);
+  await cleanUp();
+}
+console.log(verdict!);
+process.exit(exitCode);
+
+// ---------------------------------------------------------------------------------------------
+
+function skip(reason: string): never {
+  console.log(reason);
+  process.exit(77);
+}
+
+async function until<T>(ms: number, probe: () => T | undefined | Promise<T | undefined>, failure: () => string | Promise<string>): Promise<T> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (server && !serverRunning()) throw new CheckFailed(`npm run ui stopped (exit code ${server.exitCode}):\n${tail(printed)}`);
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(200);
+  }
+  throw new CheckFailed(await failure());
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface PrintedResult {
+  state: 'passed' | 'failed' | 'skipped';
+  tests: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * What the server printed for each test file, the latest run's line winning, keyed
+ * "<project> <file>": `❯  exercises  exercises/01-async/01-gather/gather.test.ts (8 tests | 8 failed) 9ms`.
+ */
+function printedResults(output: string): Map<string, PrintedResult> {
+  const results = new Map<string, PrintedResult>();
+  for (const [, mark, project, file, tests, rest] of output.matchAll(/^\s*([✓❯↓×])\s+(\S+)\s+(\S+\.test\.ts)\s+\((\d+) tests?((?:\s*\|\s*\d+ \w+)*)\)/gm)) {
+    const counted = (word: string) => Number(new RegExp(`(\\d+) ${word}`).exec(rest!)?.[1] ?? 0);
+    const state = mark === '✓' ? 'passed' : mark === '↓' ? 'skipped' : 'failed';
+    results.set(`${project} ${file}`, { state, tests: Number(tests), failed: counted('failed'), skipped: counted('skipped') });
+  }
+  return results;
+}
+
+function sum(results: Map<string, PrintedResult>): { passed: number; failed: number; total: number } {
+  const all = [...results.values()];
+  const total = all.reduce((n, result) => n + result.tests, 0);
+  const failed = all.reduce((n, result) => n + result.failed, 0);
+  return { passed: total - failed - all.reduce((n, result) => n + result.skipped, 0), failed, total };
+}
+
+async function number(page: Page, testId: string): Promise<number> {
+  const text = await page.getByTestId(testId).first().innerText().catch(() => '');
+  return Number(/\d+/.exec(text)?.[0] ?? NaN);
+}
+
+function tail(text: string): string {
+  return text.trim().split('\n').slice(-15).join('\n');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
