@@ -209,12 +209,12 @@ function renderSvg(timeline: Timeline): string {
     grid.push(`<line x1="${tx}" y1="${top}" x2="${tx}" y2="${y + 4}" stroke="#cbd5e1" stroke-width="0.5"/>`);
     parts.push(`<text x="${tx}" y="${y + 16}" class="tick">${Math.round(ms)}</text>`);
   }
-  parts.push(`<text x="${width - right}" y="${y + 16}" class="unit">ms</text>`);
+  parts.push(`<text x="8" y="${y + 16}" class="note">time in ms</text>`);
   const height = y + axis;
 
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
-    '<style>.lane{fill:#0f172a;font-weight:600}.note,.tick,.unit{fill:#475569}.tick{text-anchor:middle}.unit{text-anchor:end}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
+    '<style>.lane{fill:#0f172a;font-weight:600}.note,.tick{fill:#475569}.tick{text-anchor:middle}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="8" y="19" class="title">${escape(timeline.summary())}</text>`,
     ...backgrounds,
