@@ -44,6 +44,8 @@ export function statusMark(status: Status, paint: Paint): string {
       return paint.yellow('◐');
     case 'not started':
       return paint.dim('○');
+    case 'broken':
+      return paint.red('!');
     case 'not run':
       return paint.dim('?');
   }
@@ -57,6 +59,8 @@ export function statusText(status: Status, paint: Paint): string {
       return paint.yellow(`${status.passed} of ${status.total} tests pass`);
     case 'not started':
       return paint.dim('not started');
+    case 'broken':
+      return paint.red('an error outside the tests (a file that does not load?): npm test shows it');
     case 'not run':
       return paint.dim(status.reason);
   }

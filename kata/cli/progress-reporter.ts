@@ -53,13 +53,14 @@ export class ProgressReporter implements Reporter {
         const file = (error as { VITEST_TEST_PATH?: string }).VITEST_TEST_PATH;
         return file === undefined || path.resolve(file) === path.resolve(module.moduleId);
       }).length;
-      const failed = failures.length + module.errors().length + unhandled;
-      if (filtered && failed === 0) continue;
+      const errors = module.errors().length + unhandled;
+      if (filtered && failures.length + errors === 0) continue;
       results[relativeTest(module.moduleId)] = {
         exercise: exercise.id,
         hash: hashes.get(exercise.id) ?? exerciseHash(exercise),
         passed: tests.filter((result) => result.state === 'passed').length,
-        failed,
+        failed: failures.length,
+        errors,
         skipped: tests.filter((result) => result.state === 'skipped').length,
         // Errors arrive serialized (not Error instances): the stub's is known by its message.
         notImplemented: failures.filter((result) => result.errors?.every((error) => error.message?.startsWith('Not implemented yet'))).length,

@@ -18,8 +18,11 @@ export interface FileResult {
   /** `exerciseHash` of the exercise when the run started. */
   hash: string;
   passed: number;
+  /** Failed tests. */
   failed: number;
   skipped: number;
+  /** Errors outside any test: the file failed to load, or an error escaped a test. */
+  errors: number;
   /** Failures that are a stub's "Not implemented yet". */
   notImplemented: number;
   at: string;
@@ -35,6 +38,7 @@ export type Status =
   | { state: 'done'; passed: number; skipped: number }
   | { state: 'in progress'; passed: number; total: number }
   | { state: 'not started'; total: number }
+  | { state: 'broken' }
   | { state: 'not run'; reason: string };
 
 const progressFile = path.join(stateDir, 'progress.json');
@@ -84,8 +88,9 @@ export function statusOf(exercise: Exercise, progress = readProgress(), hash = e
   const results = exercise.tests.map((test) => progress.files[test]);
   if (results.some((result) => result === undefined)) return { state: 'not run', reason: 'not run yet' };
   if (results.some((result) => result!.hash !== hash)) return { state: 'not run', reason: 'changed since the last run' };
-  const sum = (key: 'passed' | 'failed' | 'skipped' | 'notImplemented') => results.reduce((total, result) => total + result![key], 0);
+  const sum = (key: 'passed' | 'failed' | 'skipped' | 'notImplemented' | 'errors') => results.reduce((total, result) => total + result![key], 0);
   const [passed, failed, skipped, notImplemented] = [sum('passed'), sum('failed'), sum('skipped'), sum('notImplemented')];
+  if (sum('errors') > 0) return { state: 'broken' };
   if (failed === 0 && passed > 0) return { state: 'done', passed, skipped };
   if (passed === 0 && failed > 0 && notImplemented === failed) return { state: 'not started', total: passed + failed };
   return { state: 'in progress', passed, total: passed + failed };
