@@ -96,6 +96,7 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
   const released = new Set<string>();
   let releasedAll = false;
   const listeners = new Set<() => void>();
+  const waiters = new Set<() => void>();
   let inFlight = 0;
   let maxInFlight = 0;
   let lastEventAt = 0;
@@ -183,23 +184,26 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
     until(condition, ms) {
       return new Promise<boolean>((resolve) => {
         const check = () => {
-          if (!condition()) return;
-          finish(true);
+          if (condition()) finish();
         };
-        const finish = (reached: boolean) => {
+        const finish = () => {
           listeners.delete(check);
+          waiters.delete(finish);
           clearInterval(poll);
           clearTimeout(deadline);
-          resolve(reached);
+          resolve(condition());
         };
         const poll = setInterval(check, 20);
-        const deadline = setTimeout(() => finish(condition()), ms);
+        const deadline = setTimeout(finish, ms);
         listeners.add(check);
+        waiters.add(finish);
         check();
       });
     },
     async close() {
       closing = true;
+      // Nothing is left waiting on a server that is gone.
+      for (const finish of [...waiters]) finish();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive and still-open connections would otherwise hold close() up.
       server.closeAllConnections();
