@@ -60,7 +60,7 @@ export function statusText(status: Status, paint: Paint): string {
     case 'not started':
       return paint.dim('not started');
     case 'broken':
-      return paint.red('an error outside the tests (a file that does not load?): npm test shows it');
+      return paint.red('an error outside the tests (does a file fail to load?)');
     case 'not run':
       return paint.dim(status.reason);
   }
