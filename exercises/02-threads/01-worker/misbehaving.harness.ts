@@ -1,0 +1,20 @@
+// A worker the tests start through runWorker() to see how it handles a worker that goes wrong.
+// workerData says how to go wrong.
+import { parentPort, workerData } from 'node:worker_threads';
+
+export type Misbehaviour = 'throw' | 'exit-3' | 'exit-quietly' | 'linger';
+
+switch (workerData as Misbehaviour) {
+  case 'throw':
+    throw new Error('thrown inside the worker on purpose');
+  case 'exit-3':
+    process.exit(3);
+  case 'exit-quietly':
+    // Returns without posting anything: exit code 0, and no result.
+    break;
+  case 'linger':
+    // Posts its result, then keeps listening on its port: it would never exit by itself.
+    parentPort!.postMessage('the result');
+    parentPort!.on('message', () => {});
+    break;
+}

@@ -1,0 +1,188 @@
+import { threadId as testThreadId } from 'node:worker_threads';
+import { describe, expect, test } from 'vitest';
+import { watchEventLoop } from '#kata/testing/event-loop.ts';
+import { failureOf, liveWorkers, Timeline, within } from '#kata/testing/index.ts';
+import { runProgram } from '#kata/testing/program.ts';
+import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';
+import type { Misbehaviour } from './misbehaving.harness.ts';
+import { countPrimesInWorker, runWorker } from './worker.ts';
+
+// Known answers (counted once with primes.ts): the tests check results, not only that something came back.
+const small = { from: 1e9, to: 1e9 + 40_000, count: 1923 };
+// About 0.3 s of counting: long enough that a blocked event loop cannot go unnoticed.
+const large = { from: 1e9, to: 1e9 + 300_000, count: 14_491 };
+
+const misbehaving = new URL('./misbehaving.harness.ts', import.meta.url);
+const misbehave = <T = unknown>(how: Misbehaviour) => runWorker<T>(misbehaving, how);
+const thrownMessage = 'thrown inside the worker on purpose';
+
+const describeValue = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
+
+describe('countPrimesInWorker', () => {
+  test('counts the primes on a worker thread, not on the main thread', async () => {
+    const timeline = new Timeline();
+    const workers = recordWorkerSpans(timeline);
+    try {
+      const result = await within(
+        10_000,
+        timeline.run('countPrimesInWorker', () => countPrimesInWorker(small.from, small.to)),
+        'countPrimesInWorker never settled: does the worker post its result, and do you resolve when it arrives?',
+      );
+      expect(result, 'countPrimesInWorker should resolve with what the worker posted: { count, threadId }').toMatchObject({
+        count: expect.any(Number),
+        threadId: expect.any(Number),
+      });
+      expect(result.count, `Wrong count of primes in [${small.from}, ${small.to})`).toBe(small.count);
+      expect(
+        result.threadId,
+        `The primes were counted on thread ${result.threadId}, which is the main thread (the one running this test). ` +
+          'An async function or a promise still runs on the main thread: start a Worker and count inside it.\n' +
+          `${timeline.toText()}\n`,
+      ).not.toBe(testThreadId);
+      // Workers started during the call, and any kept alive from before (a reused worker).
+      const known = [...workers.seen.map((seen) => seen.threadId), ...liveWorkers().map((worker) => worker.threadId)];
+      expect(
+        known,
+        `The result says it came from thread ${result.threadId}, but the worker threads that could have run it are [${known.join(', ')}]. ` +
+          'Post the worker\'s own threadId (import { threadId } from "node:worker_threads" inside the worker).',
+      ).toContain(result.threadId);
+    } finally {
+      workers.stop();
+    }
+  });
+
+  test('keeps the main event loop turning while the worker counts', async () => {
+    const watch = await watchEventLoop(() =>
+      within(10_000, countPrimesInWorker(large.from, large.to), 'countPrimesInWorker never settled'),
+    );
+    expect(watch.result.count, `Wrong count of primes in [${large.from}, ${large.to})`).toBe(large.count);
+    // Counting on the main thread stalls the loop for the whole count (~0.3 s and more); a worker
+    // leaves it free, with stalls of a few ms (tens under heavy load).
+    expect(
+      watch.maxDelayMs,
+      `The main event loop stood still for ${Math.round(watch.maxDelayMs)} ms of the ${Math.round(watch.elapsedMs)} ms the count took ` +
+        `(a 10 ms timer fired ${watch.ticks} times): the counting ran on the main thread. Only a Worker moves it off.`,
+    ).toBeLessThan(Math.max(150, watch.elapsedMs / 2));
+  });
+
+  test('turns an error thrown inside the worker into a rejection', async () => {
+    // countPrimesBetween throws a RangeError for 1.5; inside the worker, where it is called.
+    const error = await within(
+      5_000,
+      failureOf(
+        () => countPrimesInWorker(1.5, 10),
+        "countPrimesInWorker(1.5, 10) resolved, although the worker threw a RangeError: the worker's error was swallowed. Reject with the error from its 'error' event.",
+      ),
+      "countPrimesInWorker(1.5, 10) never settled, although the worker threw a RangeError at once: listen for the worker's 'error' event and reject with its error",
+    );
+    expect(
+      (error as Error)?.message,
+      `countPrimesInWorker(1.5, 10) rejected, but not with the worker's own error (got ${describeValue((error as Error)?.message ?? error)}). ` +
+        "Reject with the error object the worker's 'error' event hands you.",
+    ).toContain('countPrimesBetween needs whole numbers');
+  });
+
+  test('does not pile up workers: three calls leave at most one worker alive', async () => {
+    const workers = recordWorkerSpans(new Timeline());
+    try {
+      for (let call = 0; call < 3; call += 1) {
+        const { count } = await within(10_000, countPrimesInWorker(2, 100), 'countPrimesInWorker never settled');
+        expect(count, 'Wrong count of primes below 100').toBe(25);
+      }
+      const alive = workers.alive();
+      expect(
+        alive.length,
+        `${alive.length} workers (threads ${alive.map((seen) => seen.threadId).join(', ')}) are still alive after 3 calls: each call left its worker running. ` +
+          'A worker that holds its port open (parentPort.on("message")) never exits by itself: let it finish, or terminate it once it has answered.',
+      ).toBeLessThanOrEqual(1);
+    } finally {
+      workers.stop();
+    }
+  });
+
+  test('lets a program exit by itself once it has its answer', async () => {
+    // In this process first: a stub fails here, with its own message.
+    await within(10_000, countPrimesInWorker(2, 100), 'countPrimesInWorker never settled');
+    const run = await runProgram(new URL('./exits.harness.ts', import.meta.url), ['2', '100'], {
+      deadlineMs: 15_000,
+      settleAfter: { output: /^count \d+$/m, thenMs: 3_000 },
+    });
+    expect(run.stderr, 'A program that calls countPrimesInWorker(2, 100) failed').not.toMatch(/Error/);
+    expect(
+      run.stdout,
+      run.timedOut
+        ? 'A program calling countPrimesInWorker(2, 100) printed nothing within 15 s'
+        : `A program calling countPrimesInWorker(2, 100) exited (code ${run.code}) before the answer came back: an unref()'d worker does not keep the process alive while it works. ` +
+            'unref() it only while it has nothing to do.',
+    ).toMatch(/^count 25$/m);
+    expect(
+      run.timedOut,
+      `A program printed the answer of countPrimesInWorker(2, 100) and then did not exit within 3 s (it was killed): a worker is still alive and holds the process open. ` +
+        'Every worker you start must end (return from its script, or worker.terminate()), or be unref()\'d while it waits for more work.',
+    ).toBe(false);
+  });
+});
+
+describe('runWorker', () => {
+  test("rejects with the worker's own error when the worker throws", async () => {
+    const error = await within(
+      5_000,
+      failureOf(
+        () => misbehave('throw'),
+        `runWorker resolved, although its worker threw "${thrownMessage}": the worker's error was swallowed. Reject with the error from its 'error' event.`,
+      ),
+      `runWorker never settled, although its worker threw "${thrownMessage}" and exited: listen for the worker's 'error' event (and its 'exit')`,
+    );
+    expect(
+      (error as Error)?.message,
+      `runWorker rejected, but not with the worker's own error (got ${describeValue((error as Error)?.message ?? error)}). ` +
+        "Reject with the error object the worker's 'error' event hands you: it carries the worker's message.",
+    ).toBe(thrownMessage);
+    expect(error, 'runWorker should reject with an Error object').toBeInstanceOf(Error);
+  });
+
+  test('rejects with the exit code when the worker exits with a non-zero code', async () => {
+    const error = await within(
+      5_000,
+      failureOf(
+        () => misbehave('exit-3'),
+        "runWorker resolved, although its worker called process.exit(3) without posting a result: a non-zero exit code means the worker failed. Reject with an error that names the exit code.",
+      ),
+      "runWorker never settled, although its worker called process.exit(3) and posted nothing: listen for the worker's 'exit' event, which tells you the exit code",
+    );
+    const message = String((error as Error)?.message ?? error);
+    expect(message, `runWorker rejected with "${message}", which does not name the exit code 3: say which code the worker exited with.`).toMatch(/\b3\b/);
+  });
+
+  test('rejects when the worker exits without posting a result', async () => {
+    const error = await within(
+      5_000,
+      failureOf(
+        () => misbehave('exit-quietly'),
+        "runWorker resolved, although its worker exited (code 0) without posting anything: there is no result to resolve with. Reject when the worker exits before posting.",
+      ),
+      "runWorker never settled, although its worker ended (exit code 0) without posting anything: listen for the worker's 'exit' event; a worker that exits without a result is an error",
+    );
+    expect(error, 'runWorker should reject with an Error object').toBeInstanceOf(Error);
+  });
+
+  test('leaves no worker alive when it settles, even one that would keep running', async () => {
+    const workers = recordWorkerSpans(new Timeline());
+    try {
+      const value = await within(
+        5_000,
+        misbehave<string>('linger'),
+        'runWorker never settled, although its worker posted "the result" at once: resolve with the first message',
+      );
+      expect(value, 'runWorker should resolve with the first message its worker posted').toBe('the result');
+      expect(
+        workers.alive().length,
+        'runWorker resolved, but its worker is still alive: this worker keeps listening on its port after posting, so it never exits by itself. ' +
+          "runWorker owns the worker it starts: once it has the result, end it with worker.terminate() and settle only when the worker is gone " +
+          "(terminate() returns a promise; the 'exit' event follows).",
+      ).toBe(0);
+    } finally {
+      workers.stop();
+    }
+  });
+});
