@@ -1,0 +1,139 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { Timeline } from '#kata/testing/index.ts';
+import { type ProgramRun, runProgram } from '#kata/testing/program.ts';
+import { targetUrl } from '#kata/testing/target.ts';
+
+// The learner's file is a whole program: the tests run it in a child process, never in this one,
+// with guard.harness.ts preloaded into it and into every worker it starts. The harness reports
+// each worker and kills the program (SIGKILL) the moment a worker starts a worker. Two more caps
+// stand behind it: a thread-count watchdog (Linux) and a deadline.
+const guard = fileURLToPath(new URL('./guard.harness.ts', import.meta.url));
+const maxWorkers = 16;
+// Node runs ~7 threads of its own (+4 once its thread pool is used), then one per worker.
+const maxThreads = 12 + maxWorkers;
+
+interface Job {
+  from: number;
+  to: number;
+  threads: number;
+  /** Known answer, counted once with primes.ts. */
+  count: number;
+}
+
+interface GuardEvent {
+  event: 'started' | 'exited' | 'nested' | 'too-many';
+  threadId?: number;
+  parent?: number;
+  child?: number;
+  code?: number;
+  started?: number;
+}
+
+interface GuardedRun extends ProgramRun {
+  events: GuardEvent[];
+  timeline: Timeline;
+}
+
+/** Runs main-guard.ts as a program with `job` in its environment, watching every worker it starts. */
+async function runGuarded(job: Job): Promise<GuardedRun> {
+  const timeline = new Timeline();
+  const events: GuardEvent[] = [];
+  const spans = new Map<number, () => unknown>();
+  let endProgram = () => {};
+  const run = await runProgram(targetUrl(import.meta.url, './main-guard.ts'), [], {
+    nodeArgs: ['--import', guard],
+    env: { ...process.env, PRIMES_FROM: String(job.from), PRIMES_TO: String(job.to), PRIMES_THREADS: String(job.threads), KATA_GUARD_MAX_WORKERS: String(maxWorkers) },
+    deadlineMs: 30_000,
+    settleAfter: { output: /^\s*\d+\s*$/m, thenMs: 5_000 },
+    maxThreads,
+    onStart(pid) {
+      endProgram = timeline.begin('program', { threadId: 0, pid });
+    },
+    // The harness writes a line as each worker starts and exits: the timeline follows it live.
+    onLine(line, stream, pid) {
+      const json = stream === 'stderr' ? /^\[kata-guard\] (.*)$/.exec(line)?.[1] : undefined;
+      if (json === undefined) return;
+      const event = JSON.parse(json) as GuardEvent;
+      events.push(event);
+      if (event.event === 'started') spans.set(event.threadId!, timeline.begin(`worker ${event.threadId}`, { threadId: event.threadId, pid }));
+      if (event.event === 'exited') spans.get(event.threadId!)?.();
+    },
+  });
+  endProgram();
+  // Like any stub, the unfinished program says so: fail with its own message, before anything else.
+  const notImplemented = /^\w*Error: (Not implemented yet.*)$/m.exec(run.stderr)?.[1];
+  if (notImplemented) throw new Error(notImplemented);
+  return { ...run, events, timeline };
+}
+
+/** The failures every run is checked for first: a runaway program, and a program that did not end well. */
+function expectNoRunaway(run: GuardedRun, job: Job): void {
+  const nested = run.events.find((event) => event.event === 'nested');
+  const picture = `\n${run.timeline.toText()}\n`;
+  expect(
+    nested,
+    `A worker thread started a worker of its own (thread ${nested?.parent} started thread ${nested?.child}), so the test killed the program. ` +
+      'Every thread that loads main-guard.ts runs its top-level code, and the code that starts workers ran again inside a worker: ' +
+      'left alone, each new worker would start more, without end (the article\'s `if __name__ == "__main__"` warning). ' +
+      'Guard the program\'s part with `if (isMainThread)`. Beware: import.meta.main and process.argv[1] are the same inside a worker, so neither guards it.' +
+      picture,
+  ).toBeUndefined();
+  expect(
+    run.threadCapHit || run.events.some((event) => event.event === 'too-many'),
+    `The program ran more than ${maxWorkers} workers (or ${maxThreads} threads) for PRIMES_THREADS=${job.threads}, so the test killed it: ` +
+      'are workers starting workers? Guard the program\'s part with `if (isMainThread)`.' + picture,
+  ).toBe(false);
+  expect(
+    run.timedOut,
+    run.answeredAfterMs === undefined
+      ? `The program printed no count within 30 s and was killed.\nstdout: ${run.stdout}\nstderr: ${run.stderr}${picture}`
+      : `The program printed its count but did not exit within 5 s (it was killed): a worker is still alive. Let each worker's code finish.${picture}`,
+  ).toBe(false);
+  expect(run.code, `The program failed (exit code ${run.code}, signal ${run.signal}).\nstderr: ${run.stderr}${picture}`).toBe(0);
+}
+
+const jobs: Job[] = [
+  { from: 1_000_000, to: 1_100_003, threads: 4, count: 7216 },
+  // 96 numbers in 5 parts, and 97, the last number, is prime.
+  { from: 2, to: 98, threads: 5, count: 25 },
+  { from: 1_000_000_000, to: 1_000_040_000, threads: 1, count: 1923 },
+];
+
+describe('main-guard.ts, run as a program', () => {
+  test('starts workers from the main thread only: a worker never starts a worker', async () => {
+    const job = { from: 1_000_000, to: 1_100_000, threads: 2, count: 7216 };
+    const run = await runGuarded(job);
+    expectNoRunaway(run, job);
+  });
+
+  test('prints the count of primes, counted by PRIMES_THREADS workers running this same file', async () => {
+    for (const job of jobs) {
+      const run = await runGuarded(job);
+      expectNoRunaway(run, job);
+      const started = run.events.filter((event) => event.event === 'started').length;
+      const setting = `PRIMES_FROM=${job.from} PRIMES_TO=${job.to} PRIMES_THREADS=${job.threads}`;
+      expect(
+        started,
+        `With ${setting} the program started ${started} worker(s): start one per part, ${job.threads} in all.\n${run.timeline.toText()}\n`,
+      ).toBe(job.threads);
+      const printed = run.stdout.trim().split('\n').at(-1);
+      expect(
+        printed,
+        `With ${setting} the program should print only the count of primes, ${job.count}. It printed:\n${run.stdout}\n` +
+          'Do the parts cover [from, to) exactly once?',
+      ).toBe(String(job.count));
+    }
+  });
+
+  test('ends by itself, every worker exited, once it has printed', async () => {
+    const job = jobs[0]!;
+    const run = await runGuarded(job);
+    expectNoRunaway(run, job);
+    const exits = run.events.filter((event) => event.event === 'exited');
+    expect(
+      exits.map((event) => event.code),
+      `Each of the ${job.threads} workers should exit by itself, with code 0.\n${run.timeline.toText()}\n`,
+    ).toEqual(Array.from({ length: job.threads }, () => 0));
+  });
+});
