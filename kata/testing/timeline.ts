@@ -164,23 +164,33 @@ function renderSvg(timeline: Timeline): string {
     parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escape(name)}</text>`);
     rows.forEach((row, rowIndex) => {
       const rowY = y + lanePad + rowIndex * (bar + gap);
-      for (const span of row) {
+      // Where the last label of this row ended: labels never overlap each other or other bars.
+      let textEnd = 0;
+      row.forEach((span, index) => {
         const from = x(span.start);
         // A pixel's gap keeps back-to-back tasks apart.
         const to = Math.max(from + 2, x(span.end ?? now) - 1);
+        const nextFrom = index + 1 < row.length ? x(row[index + 1]!.start) : width;
         const open = span.end === undefined;
         const label = `${span.label}${open ? ' (still running)' : ''}`;
         parts.push(
           `<rect x="${r(from)}" y="${rowY}" width="${r(to - from)}" height="${bar}" rx="3" fill="${color}"${open ? ' fill-opacity="0.35" stroke-dasharray="4 2"' : ''} stroke="${color}">` +
             `<title>${escape(`${label}: ${fmt(span.start)} to ${open ? 'still running' : fmt(span.end!)}`)}</title></rect>`,
         );
-        // A label goes inside its bar when it fits (about 6 px a character), else beside it.
+        // A label goes inside its bar when it fits (about 6 px a character), else beside it where
+        // there is room, else nowhere (the bar and the summary still tell the story).
         const textWidth = label.length * 6 + 6;
         const textY = rowY + bar - 3;
-        if (to - from > textWidth) parts.push(`<text x="${r(from + 4)}" y="${textY}" class="in">${escape(label)}</text>`);
-        else if (to + textWidth < width) parts.push(`<text x="${r(to + 3)}" y="${textY}" class="out">${escape(label)}</text>`);
-        else parts.push(`<text x="${r(from - 3)}" y="${textY}" class="out" text-anchor="end">${escape(label)}</text>`);
-      }
+        if (to - from > textWidth && from >= textEnd) {
+          parts.push(`<text x="${r(from + 4)}" y="${textY}" class="in">${escape(label)}</text>`);
+          textEnd = from + textWidth;
+        } else if (to + 3 >= textEnd && to + textWidth < Math.min(nextFrom, width)) {
+          parts.push(`<text x="${r(to + 3)}" y="${textY}" class="out">${escape(label)}</text>`);
+          textEnd = to + textWidth;
+        } else if (index === 0 && from - textWidth >= labels) {
+          parts.push(`<text x="${r(from - 3)}" y="${textY}" class="out" text-anchor="end">${escape(label)}</text>`);
+        }
+      });
     });
     y += height;
   });
