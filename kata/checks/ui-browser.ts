@@ -2,7 +2,9 @@
  * Vitest UI in a real browser. Starts `npm run ui` (the real Vitest server), takes the URL with
  * its token from what it prints, opens it in headless Chromium and checks that the UI shows every
  * exercise's tests, the same results the run printed, and a timeline picture attached to a test.
- * Saves a screenshot to docs/vitest-ui.png. Exit 0 passed, 77 skipped (no Chromium), 1 failed.
+ * Saves a screenshot to .kata/vitest-ui.png, or to the path given as its argument: the README's
+ * picture is refreshed with `node kata/checks/ui-browser.ts docs/vitest-ui.png`.
+ * Exit 0 passed, 77 skipped (no Chromium), 1 failed.
  *
  * So that a timeline is there to see while the exercises are stubs, the solutions project runs
  * too, with the gather tests only (through the same plan file `verify` uses).
@@ -19,7 +21,8 @@ import { exercisesDir, repoRoot, solutionsDir, stateDir } from '../paths.ts';
 import type { Target } from '../vitest/projects.ts';
 
 const chromiumPath = process.env.KATA_CHROMIUM ?? '/usr/bin/chromium';
-const screenshot = path.join(repoRoot, 'docs/vitest-ui.png');
+// verify runs this check on every run: it must not rewrite a tracked file unless asked to.
+const screenshot = path.resolve(process.argv[2] ?? path.join(stateDir, 'vitest-ui.png'));
 const budgetMs = 60_000;
 const started = performance.now();
 const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -175,7 +178,7 @@ async function check(): Promise<string> {
 
   return (
     `npm run ui in Chromium shows all ${exerciseTests.length} exercise test files and the ${totals.total} results the server printed ` +
-    `(${totals.passed} passed, ${totals.failed} failed), and a timeline picture; screenshot in docs/vitest-ui.png; the test run ended at ${runEnded}`
+    `(${totals.passed} passed, ${totals.failed} failed), and a timeline picture; screenshot in ${path.relative(repoRoot, screenshot)}; the test run ended at ${runEnded}`
   );
 }
 
