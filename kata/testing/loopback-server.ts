@@ -14,6 +14,8 @@ export interface Reply {
   held?: boolean;
   /** Never answer: the request stays open until the client closes it or the server shuts down. */
   never?: boolean;
+  /** Send the status and the start of the body (after `delayMs`), then never finish the body. */
+  stall?: boolean;
 }
 
 /** How a request ended, seen from the server. */
@@ -67,7 +69,7 @@ export interface LoopbackServer {
 }
 
 export interface ServerOptions {
-  /** Replies by pathname; a request's query (`?delay=50&status=404&held=1&never=1`) overrides them. */
+  /** Replies by pathname; a request's query (`?delay=50&status=404&held=1&never=1&stall=1`) overrides them. */
   routes?: Record<string, Reply>;
   /** Record request spans on this timeline instead of a new one. */
   timeline?: Timeline;
@@ -76,7 +78,7 @@ export interface ServerOptions {
 /**
  * A real HTTP server on 127.0.0.1 at a free port, for tests that need a network to wait on.
  * Each request is answered as its route and query say (status, delay, held until released,
- * never), and the server records what the client did: how many requests were in flight at
+ * never, a body that stalls), and the server records what the client did: how many requests were in flight at
  * once, when each arrived and ended, and whether the client gave up and closed the connection.
  *
  * ```ts
@@ -130,12 +132,19 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
     const answer = () => {
       if (request.ending) return;
       const status = reply.status ?? 200;
+      const body = reply.body ?? `page ${pathname}`;
       request.status = status;
+      if (reply.stall) {
+        // Headers and a first piece of body go out; the rest never does, so the request stays open.
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+        res.write(body.slice(0, Math.ceil(body.length / 2)));
+        return;
+      }
       // The request counts as done when the server hands over its answer: from here on, only
       // the client's reading is left, so a client that waits for it can never see more in flight.
       end('answered');
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(reply.body ?? `page ${pathname}`);
+      res.end(body);
     };
     const answerAfterDelay = () => {
       if (reply.delayMs) timer = setTimeout(answer, reply.delayMs);
@@ -212,7 +221,7 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
   };
 }
 
-/** `?delay=50&status=404&held=1&never=1&body=text`: a reply chosen by the URL itself. */
+/** `?delay=50&status=404&held=1&never=1&stall=1&body=text`: a reply chosen by the URL itself. */
 function fromQuery(query: URLSearchParams): Reply {
   const reply: Reply = {};
   const number = (name: string) => (query.has(name) ? Number(query.get(name)) : undefined);
@@ -222,5 +231,6 @@ function fromQuery(query: URLSearchParams): Reply {
   if (query.has('body')) reply.body = query.get('body')!;
   if (query.has('held')) reply.held = flag('held');
   if (query.has('never')) reply.never = flag('never');
+  if (query.has('stall')) reply.stall = flag('stall');
   return reply;
 }

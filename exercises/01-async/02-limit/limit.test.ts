@@ -5,7 +5,7 @@ import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
 
 // A real HTTP server on 127.0.0.1 answers every request; the tests read what it saw. Paths say
 // how to answer: `?delay=50` (ms), `?status=404`, `?held=1` (until the test releases it),
-// `?never=1` (never answers).
+// `?never=1` (never answers), `?stall=1` (sends half the body, then nothing).
 let server: LoopbackServer;
 const crawls: Array<Promise<unknown>> = [];
 
@@ -122,26 +122,41 @@ describe('crawl: bounded concurrency', () => {
 
 describe('crawl: timeouts and failures', () => {
   test('aborts a request that runs past timeoutMs: the server sees the connection closed', async () => {
-    const [first, never, last] = [server.url('/page/0?delay=20'), server.url('/never?never=1'), server.url('/page/2?delay=20')];
-    const results = await crawled([first, never, last], { concurrency: 3, timeoutMs: 300 }, 3_000).catch((error: Error) => {
+    // One URL never answers; another sends its headers and half its body, then nothing more.
+    const first = server.url('/page/0?delay=20');
+    const never = server.url('/never?never=1');
+    const stalled = server.url('/stalled?stall=1');
+    const last = server.url('/page/3?delay=20');
+    const results = await crawled([first, never, stalled, last], { concurrency: 4, timeoutMs: 300 }, 3_000).catch((error: Error) => {
       if (/did not resolve/.test(error.message)) {
-        error.message += `: the URL that never answers must time out after timeoutMs (300 ms) and become { ok: false, reason: 'timeout' }.`;
+        const closed = (pathname: string) => server.requests.some((r) => r.pathname === pathname && r.ending === 'client-closed');
+        error.message +=
+          `: ${never} never answers and ${stalled} never finishes its body; both must time out after timeoutMs ` +
+          `(300 ms) and become { ok: false, reason: 'timeout' }. ` +
+          (closed('/never') && !closed('/stalled')
+            ? `/never was aborted, but /stalled, whose headers did arrive, never was: the timeout must cover reading the body too.`
+            : `The server saw neither aborted: give each request a timeout that aborts it (an AbortSignal), and make it cover reading the body too.`);
       }
       throw error;
     });
     expect(results[1], `The URL that never answers should come back as { url, ok: false, reason: 'timeout' }.`).toEqual({ url: never, ok: false, reason: 'timeout' });
-    expect([results[0], results[2]], 'A timeout on one URL must not spoil the others.').toEqual([ok(first), ok(last)]);
-
-    const neverSeen = server.requests.find((r) => r.pathname === '/never')!;
-    const waitedMs = 1_000;
-    await server.until(() => neverSeen.ending !== undefined, waitedMs);
     expect(
-      neverSeen.ending,
-      `crawl() gave up on ${never} after its timeout, but the request itself kept running: ${waitedMs} ms later the ` +
-        `server still had that connection open. Racing fetch against a timer only stops waiting for it; the ` +
-        `request, its socket and the server's work go on. Give fetch an AbortSignal (AbortSignal.timeout(ms)) so ` +
-        `the timeout cancels the request itself.${log()}`,
-    ).toBe('client-closed');
+      results[2],
+      `The URL whose body never ends should come back as { url, ok: false, reason: 'timeout' }: the timeout covers reading the body too.`,
+    ).toEqual({ url: stalled, ok: false, reason: 'timeout' });
+    expect([results[0], results[3]], 'A timeout on one URL must not spoil the others.').toEqual([ok(first), ok(last)]);
+
+    const waitedMs = 1_000;
+    const timedOut = server.requests.filter((r) => r.pathname === '/never' || r.pathname === '/stalled');
+    await server.until(() => timedOut.every((r) => r.ending !== undefined), waitedMs);
+    const stillOpen = timedOut.filter((r) => r.ending !== 'client-closed').map((r) => r.pathname);
+    expect(
+      stillOpen,
+      `crawl() gave up on ${stillOpen.join(' and ')} after the timeout, but the request itself kept running: ` +
+        `${waitedMs} ms later the server still had the connection open. Racing fetch (or response.text()) against ` +
+        `a timer only stops waiting for it; the request, its socket and the server's work go on. Give fetch an ` +
+        `AbortSignal (AbortSignal.timeout(ms)) so the timeout cancels the request itself.${log()}`,
+    ).toEqual([]);
   });
 
   test('starts each URL’s timeout clock when its request starts, not when the crawl starts', async () => {
