@@ -1,0 +1,230 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, test } from 'vitest';
+import { isChildAlive, liveChildren, liveWorkers, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { rejectionOf, settle } from '#kata/testing/settle.ts';
+import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
+import { type Executor, type ExecutorOptions, ProcessPoolExecutor, ThreadPoolExecutor } from './executor.ts';
+import type { Whereabouts } from './tasks.ts';
+
+/** What the shared suite needs to know about each implementation: swapping them is swapping this row. */
+interface Kind {
+  name: string;
+  create(options?: ExecutorOptions): Executor;
+  /** "thread" or "process", and its plural, for messages. */
+  unit: string;
+  units: string;
+  /** Every worker thread or child process started so far in this test file. */
+  started(): Array<Worker | ChildProcess>;
+  isAlive(unit: Worker | ChildProcess): boolean;
+  /** Which worker ran a task: its thread id, or its pid. */
+  idOf(where: Whereabouts): number;
+}
+
+const kinds: Kind[] = [
+  {
+    name: 'ThreadPoolExecutor',
+    create: (options) => new ThreadPoolExecutor(options),
+    unit: 'thread',
+    units: 'threads',
+    started: () => spawnLog().workers,
+    isAlive: (worker) => !spawnLog().exitedWorkers.has(worker as Worker),
+    idOf: (where) => where.threadId,
+  },
+  {
+    name: 'ProcessPoolExecutor',
+    create: (options) => new ProcessPoolExecutor(options),
+    unit: 'process',
+    units: 'processes',
+    started: () => spawnLog().children,
+    isAlive: (child) => isChildAlive(child as ChildProcess),
+    idOf: (where) => where.pid,
+  },
+];
+
+// Every executor and probe a test opens is closed after it, even when the test failed half-way.
+const executors: Executor[] = [];
+const probes: TaskProbe[] = [];
+
+async function probe(): Promise<TaskProbe> {
+  // Tasks that `meet` give up after 3 s: long enough for a slow fork, short enough to fail fast.
+  const started = await startTaskProbe(new Timeline(), { meetTimeoutMs: 3_000 });
+  probes.push(started);
+  return started;
+}
+
+afterEach(async () => {
+  // Releasing the probes' waiting tasks first lets shutdown() finish what it waits for.
+  await Promise.all(probes.splice(0).map((p) => p.close()));
+  await Promise.allSettled(executors.splice(0).map((executor) => within(5_000, executor.shutdown(), 'shutdown() never resolved')));
+  // Whatever an executor left running must not disturb the next test (the shutdown tests check this properly).
+  await Promise.all(liveWorkers().map((worker) => worker.terminate()));
+  await Promise.all(liveChildren().map((child) => (child.kill('SIGKILL'), once(child, 'exit'))));
+});
+
+const count = (n: number, kind: Kind) => `${n} ${n === 1 ? kind.unit : kind.units}`;
+const describeError = (reason: unknown) => (reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
+
+describe.each(kinds)('$name', (kind) => {
+  const open = (options?: ExecutorOptions): Executor => {
+    const executor = kind.create(options);
+    executors.push(executor);
+    return executor;
+  };
+
+  test(`runs a task in another ${kind.unit} and resolves with its result`, async () => {
+    const executor = open({ maxWorkers: 2 });
+    const where = await within(15_000, executor.submit('whereAmI'), 'submit() never settled');
+    if (kind.unit === 'thread') {
+      expect(where.pid, 'ThreadPoolExecutor ran the task in another process: a thread pool uses worker_threads, in this process').toBe(process.pid);
+      expect(where.threadId, 'ThreadPoolExecutor ran the task on the main thread: run it on a worker thread').not.toBe(mainThreadId);
+    } else {
+      expect(
+        where.pid,
+        `ProcessPoolExecutor ran the task in this process (pid ${process.pid}): a process pool runs tasks in child processes (fork)`,
+      ).not.toBe(process.pid);
+    }
+    expect(await within(10_000, executor.submit('square', 7), 'submit() never settled'), 'submit("square", 7) should resolve with 49').toBe(49);
+  });
+
+  test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
+    const executor = open({ maxWorkers: 3 });
+    const results = await within(15_000, executor.map('square', [1, 2, 3, 4, 5]), 'map() never settled');
+    expect(results, 'map("square", [1, 2, 3, 4, 5]) should resolve with each square, in order').toEqual([1, 4, 9, 16, 25]);
+  });
+
+  test('map() keeps the order of the items, not the order in which their tasks finish', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const { cue, timeline } = await probe();
+    // Tasks meet in pairs, then the first of each pair naps longer: each pair finishes second-first.
+    const items = [cue('a slow', { meet: 2, napMs: 300 }), cue('b fast', { meet: 2 }), cue('c slow', { meet: 2, napMs: 300 }), cue('d fast', { meet: 2 })];
+    const results = await within(
+      12_000,
+      executor.map('probe', items),
+      'map() never settled (its tasks wait for each other in pairs: run one at a time, they wait in vain)',
+    );
+    expect(
+      results.map((result) => result.label),
+      `map() must resolve with the results in the order of the items; the tasks finished in the order ${timeline.finishOrder().join(', ')}. ` +
+        `Store each result at its item's index, or let Promise.all keep the order.\n${timeline.toText()}\n`,
+    ).toEqual(['a slow', 'b fast', 'c slow', 'd fast']);
+  });
+
+  test(`runs maxWorkers tasks at once, on at most maxWorkers ${kind.units}, reused from task to task`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 2 });
+    const { cue, timeline, unmet } = await probe();
+    // Each task waits until another one is waiting too: they can only finish if two run at once.
+    const items = Array.from({ length: 6 }, (_, i) => cue(`task ${i}`, { meet: 2, napMs: 20 }));
+    const results = await within(
+      15_000,
+      executor.map('probe', items),
+      'map() of 6 tasks that wait for each other in pairs did not finish: they never met, so the executor ran them one at a time',
+    );
+    const picture = `\n${timeline.toText()}\n`;
+    expect(unmet, `Tasks waited in vain for a second task to run at the same time: the executor ran them one at a time.${picture}`).toEqual([]);
+    expect(
+      timeline.maxInFlight,
+      `${timeline.maxInFlight} tasks ran at once with maxWorkers: 2: more than maxWorkers. The rest should wait in a queue.${picture}`,
+    ).toBeLessThanOrEqual(2);
+    const ids = new Set(results.map(kind.idOf));
+    const started = kind.started().length - first;
+    expect(
+      Math.max(ids.size, started),
+      `${count(started, kind)} were started and ${ids.size} ran the 6 tasks with maxWorkers: 2. A pool starts at most maxWorkers ` +
+        `workers and reuses them: a new worker per task pays the start-up every time, and more than maxWorkers at once ` +
+        `fight over the CPU cores.${picture}`,
+    ).toBeLessThanOrEqual(2);
+  });
+
+  test("a task's error reaches the caller as a rejection, and the executor keeps working", async () => {
+    const executor = open({ maxWorkers: 2 });
+    const error = await rejectionOf(() => executor.submit('inverse', 0), 10_000, {
+      neverSettled: 'submit() never settled after its task threw: the error must reach the caller as a rejection, not only a log line',
+      resolved: 'submit() resolved although its task threw "cannot invert 0": the error vanished. Send it back and reject with it.',
+    });
+    expect(
+      error instanceof Error ? error.message : error,
+      `submit() rejected, but not with the task's error (${describeError(error)}): send back its message`,
+    ).toContain('cannot invert 0');
+    const after = await within(10_000, executor.submit('inverse', 4), 'After a task failed, the executor never ran the next one');
+    expect(after, 'After a task failed, the next task resolved with the wrong value').toBe(0.25);
+
+    const mapped = await rejectionOf(() => executor.map('inverse', [1, 0, 2]), 10_000, {
+      neverSettled: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
+      resolved: 'map() resolved although one of its tasks threw: the error vanished',
+    });
+    expect(
+      mapped instanceof Error ? mapped.message : mapped,
+      `map() should reject with the failing task's error, not ${describeError(mapped)}`,
+    ).toContain('cannot invert 0');
+  });
+
+  test('shutdown() lets every task already submitted finish, then resolves', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const { cue, timeline } = await probe();
+    const tasks = Array.from({ length: 6 }, (_, i) => executor.submit('probe', cue(`task ${i}`, { napMs: 100 })));
+    let settledCount = 0;
+    const outcomes = Promise.all(tasks.map((task) => settle(task).finally(() => (settledCount += 1))));
+
+    const closing = executor.shutdown();
+    await within(20_000, closing, 'shutdown() never resolved');
+    const settledAtShutdown = settledCount;
+    const settled = await within(
+      5_000,
+      outcomes,
+      `shutdown() resolved, but ${6 - settledCount} of 6 tasks submitted before it never settled: shutdown() dropped them`,
+    );
+    const picture = `\n${timeline.toText()}\n`;
+    const dropped = settled.filter((outcome) => outcome.status === 'rejected');
+    expect(
+      dropped.map((outcome) => describeError((outcome as { reason: unknown }).reason)),
+      `shutdown() dropped ${dropped.length} of 6 tasks submitted before it: they failed instead of running. ` +
+        `Shut down like Python's executor.shutdown(wait=True): refuse new tasks, finish the queued ones, then stop the workers.${picture}`,
+    ).toEqual([]);
+    expect(
+      settledAtShutdown,
+      `shutdown() resolved while ${6 - settledAtShutdown} of 6 tasks were still running or queued: resolve only once they are done.${picture}`,
+    ).toBe(6);
+  });
+
+  test('after shutdown(), new tasks are refused with an error that says so', async () => {
+    const executor = open({ maxWorkers: 2 });
+    await within(15_000, executor.submit('square', 2), 'submit() never settled');
+    const closing = executor.shutdown();
+    const meanwhile = settle(executor.submit('square', 3));
+    await within(10_000, closing, 'shutdown() never resolved');
+
+    const refusal = await rejectionOf(() => executor.submit('square', 4), 5_000, {
+      neverSettled: 'submit() after shutdown() never settled: refuse new tasks at once, with an error',
+      resolved: 'submit() after shutdown() was accepted and ran: an executor that is shut down refuses new tasks with an error',
+    });
+    expect(
+      refusal instanceof Error && /shut/i.test(refusal.message),
+      `submit() after shutdown() should reject with an error that says the executor is shut down, not ${describeError(refusal)}`,
+    ).toBe(true);
+    const early = await within(5_000, meanwhile, 'submit() made while shutdown() was under way never settled');
+    expect(
+      early.status,
+      'submit() made after shutdown() was called (before it resolved) was accepted: refuse new tasks from the moment shutdown() is called',
+    ).toBe('rejected');
+    await rejectionOf(() => executor.map('square', [1, 2]), 5_000, {
+      neverSettled: 'map() after shutdown() never settled: refuse it at once, as submit() does',
+      resolved: 'map() after shutdown() was accepted and ran: refuse it as submit() does',
+    });
+  });
+
+  test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 2 });
+    await within(15_000, executor.map('square', [1, 2, 3, 4]), 'map() never settled');
+    await within(10_000, executor.shutdown(), 'shutdown() never resolved');
+    const alive = kind.started().slice(first).filter(kind.isAlive);
+    expect(
+      alive.length,
+      `${count(alive.length, kind)} of the executor were still alive after shutdown() resolved: stop every worker ` +
+        `and wait until it has exited (${kind.unit === 'thread' ? 'worker.terminate() resolves then' : "a child's 'exit' event"}).`,
+    ).toBe(0);
+  });
+});
