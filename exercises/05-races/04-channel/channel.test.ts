@@ -99,7 +99,7 @@ class Pipe {
     this.count = count;
     const { channel, control } = this;
     this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter }, this.timeline, 'consumer');
-    this.producer = producer ? new Side(producerUrl, { channel, control, count, waitForGate: false }, this.timeline, 'producer') : undefined;
+    this.producer = producer ? new Side(producerUrl, { channel, control, count }, this.timeline, 'producer') : undefined;
   }
 
   get sent(): number {

@@ -1,15 +1,14 @@
 /**
  * The tests' own shared memory, apart from the channel: counters the harness workers keep as
- * they go, which the test reads to see how far each side got, and gates that hold a worker still
- * until the test lets it go on.
+ * they go, which the test reads to see how far each side got, and a gate that holds the
+ * consumer still until the test lets it go on.
  */
 export const SENT = 0; // how many send() calls have returned
 export const RECEIVED = 1; // how many receive() calls have returned an item
-export const PRODUCER_GATE = 2; // the producer starts sending once this is 1 (when asked to wait)
-export const CONSUMER_GATE = 3; // the consumer goes on once this is 1 (when asked to pause)
+export const CONSUMER_GATE = 2; // the consumer goes on once this is 1 (when asked to pause)
 
 export function createControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sleeps (no CPU) until the gate is opened. */

@@ -5,21 +5,18 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
-import { PRODUCER_GATE, SENT, waitAtGate } from './control.harness.ts';
+import { SENT } from './control.harness.ts';
 
 export interface ProducerData {
   channel: Learner.Channel;
   control: Int32Array;
   count: number;
-  /** Wait at PRODUCER_GATE before sending anything. */
-  waitForGate: boolean;
 }
 
 const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
-const { channel, control, count, waitForGate } = workerData as ProducerData;
+const { channel, control, count } = workerData as ProducerData;
 
 parentPort!.postMessage({ type: 'started', threadId });
-if (waitForGate) waitAtGate(control, PRODUCER_GATE);
 for (let value = 1; value <= count; value += 1) {
   // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
   await send(channel, value);
