@@ -35,8 +35,9 @@ try {
 }
 
 const started = performance.now();
-const workDir = path.join(stateDir, 'verify');
-rmSync(workDir, { recursive: true, force: true });
+// Each run lays out its fixtures in a folder of its own: two verify runs at once must not share one.
+const workDir = path.join(stateDir, `verify-${process.pid}`);
+process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 
 /** A fixture runs against a copy of the solution with the fixture's files laid over it. */
 function materialise(fixture: Fixture): string {
