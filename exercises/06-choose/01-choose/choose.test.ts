@@ -1,0 +1,284 @@
+import { availableParallelism } from 'node:os';
+import { threadId as mainThreadId } from 'node:worker_threads';
+import { describe, expect, test } from 'vitest';
+import { watchEventLoop } from '#kata/testing/event-loop.ts';
+import { spawnCounts, Timeline, within } from '#kata/testing/index.ts';
+import { startLoopbackServer } from '#kata/testing/loopback-server.ts';
+import { maxOverlap, recordRemoteRun } from '#kata/testing/processes.ts';
+import { limitSpawns, type Started } from '#kata/testing/spawn-limit.ts';
+import { crunchAll, crunchTiny, fetchAll, queryAll } from './choose.ts';
+import { crunch, type Crunched, type Ran } from './workloads.ts';
+
+const cores = availableParallelism();
+const ms = (value: number) => `${Math.round(value)} ms`;
+const onMainThread = (ran: Ran) => ran.pid === process.pid && ran.threadId === mainThreadId;
+const where = (ran: Ran) => (onMainThread(ran) ? 'the main thread' : `thread ${ran.threadId} of process ${ran.pid}`);
+const placesOf = (runs: readonly Ran[]) => new Set(runs.map((ran) => `${ran.pid}/${ran.threadId}`));
+const said = ({ workers, children }: Started) => `${workers} worker thread${workers === 1 ? '' : 's'} and ${children} child process${children === 1 ? '' : 'es'}`;
+
+/** Puts each job on `timeline` at the times, thread and process it reported itself. */
+function onTimeline<T extends Ran>(timeline: Timeline, runs: readonly T[], label: (run: T, index: number) => string): T[] {
+  runs.forEach((run, index) => recordRemoteRun(timeline, label(run, index), run));
+  return [...runs];
+}
+
+/** The closed form of crunch(n): the sum of i * i below n, to check that the work really was done. */
+const sumOfSquares = (n: number) => ((n - 1) * n * (2 * n - 1)) / 6;
+
+function expectCrunched(results: readonly Crunched[], sizes: readonly number[], fn: string): void {
+  expect(
+    results.map((result) => result.n),
+    `${fn} must resolve with crunch(n)'s result for every size, in the order of the sizes.`,
+  ).toEqual(sizes);
+  for (const result of results) {
+    expect(Math.abs(result.sum / sumOfSquares(result.n) - 1), `crunch(${result.n}) returned a wrong sum: ${result.sum}`).toBeLessThan(1e-9);
+  }
+}
+
+describe('fetchAll: waiting on an async API', () => {
+  const WAIT = 300;
+  const REQUESTS = 8;
+  const pages = Array.from({ length: REQUESTS }, (_, i) => `/page/${i}`);
+
+  test('has every request in flight at once and keeps the bodies in order', async () => {
+    const timeline = new Timeline();
+    const server = await startLoopbackServer({ timeline });
+    try {
+      const bodies = await within(10_000, fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))), 'fetchAll never resolved');
+      expect(
+        server.maxInFlight,
+        `At most ${server.maxInFlight} of ${REQUESTS} requests were in flight at once: they ran one after another. ` +
+          `Start every request, then wait for all of them together.\n${timeline.toText()}\n`,
+      ).toBe(REQUESTS);
+      expect(bodies, 'fetchAll must resolve with the response bodies, in the order of the URLs').toEqual(pages.map((page) => `page ${page}`));
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`${REQUESTS} waits of ${WAIT} ms take about one wait, with no thread or process started`, async () => {
+    const timeline = new Timeline();
+    const server = await startLoopbackServer({ timeline });
+    try {
+      const before = spawnCounts();
+      const started = performance.now();
+      await within(10_000, fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))), 'fetchAll never resolved');
+      const took = performance.now() - started;
+      const after = spawnCounts();
+      const spawned = { workers: after.workers - before.workers, children: after.children - before.children };
+      expect(
+        spawned.workers + spawned.children,
+        `fetchAll started ${said(spawned)} to wait for ${REQUESTS} responses, and took ${ms(took)} (one response takes ${WAIT} ms). ` +
+          `Waiting needs no thread: a request in flight is a socket the event loop watches, it costs no start-up and a few KB, ` +
+          `while a worker costs ~50 ms to start and ~8 MB, a process ~70 ms and ~40 MB. Threads (or processes) are for ` +
+          `waits that block a thread, like legacyQuery; fetch does not block.\n${timeline.toText()}\n`,
+      ).toBe(0);
+      expect(
+        took,
+        `${REQUESTS} responses that each take ${WAIT} ms arrived after ${ms(took)}: waits that overlap cost one wait, not ${REQUESTS}.\n${timeline.toText()}\n`,
+      ).toBeLessThan(WAIT * 1.5);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('queryAll: waiting through a blocking client', () => {
+  const WAIT = 500;
+  const queries = ['ada', 'grace', 'edsger', 'barbara'].map((key) => ({ key, ms: WAIT }));
+
+  test('has every query waiting at once, each on a thread of its own', async () => {
+    const timeline = new Timeline();
+    const answers = onTimeline(
+      timeline,
+      await within(10_000, queryAll(queries), 'queryAll never resolved'),
+      (answer) => `query ${answer.key}`,
+    );
+    expect(answers.map((answer) => answer.value), 'queryAll must resolve with every answer, in the order of the queries').toEqual(['ADA', 'GRACE', 'EDSGER', 'BARBARA']);
+    const atOnce = maxOverlap(timeline.spans);
+    const places = placesOf(answers);
+    const explanation =
+      places.size === 1
+        ? `All of them ran on ${where(answers[0]!)}. legacyQuery blocks the thread that calls it: on one thread, the queries can only ` +
+          `wait one after another, and an async function or Promise.all around it changes nothing (the call blocks before any ` +
+          `promise exists). Give each query a thread of its own.`
+        : `They ran on ${places.size} threads or processes, but a blocked thread waits for one query at a time, so only ` +
+          `${atOnce} could wait together: a pool sized for CPU work (${cores} cores) is too small for waits, which use no CPU. ` +
+          `Give each blocking query a thread of its own.`;
+    expect(atOnce, `Only ${atOnce} of ${queries.length} queries were waiting at once. ${explanation}\n${timeline.toText()}\n`).toBe(queries.length);
+  });
+
+  test(`${queries.length} queries of ${WAIT} ms take about one query, and the event loop stays free`, async () => {
+    const timeline = new Timeline();
+    const watch = await watchEventLoop(() => within(10_000, queryAll(queries), 'queryAll never resolved'));
+    onTimeline(timeline, watch.result, (answer) => `query ${answer.key}`);
+    expect(
+      watch.maxDelayMs,
+      `The event loop was stuck for ${ms(watch.maxDelayMs)} of the ${ms(watch.elapsedMs)} the queries took: legacyQuery blocks the ` +
+        `thread that calls it, and on the main thread that stops every timer, request and callback of the program. Call it ` +
+        `from worker threads.\n${timeline.toText()}\n`,
+    ).toBeLessThan(watch.elapsedMs / 2);
+    expect(
+      watch.elapsedMs,
+      `${queries.length} queries of ${WAIT} ms took ${ms(watch.elapsedMs)}: waits that overlap cost about one wait, plus the ` +
+        `start-up of the threads that wait (~50 ms each, started together), not ${queries.length} waits.\n${timeline.toText()}\n`,
+    ).toBeLessThan(WAIT * 3);
+  });
+});
+
+describe('crunchAll: heavy CPU work', () => {
+  // Four jobs of ~65 ms each here: long enough that two threads visibly overlap.
+  const sizes = [1e8, 1e8 + 1, 1e8 + 2, 1e8 + 3];
+
+  test('runs the jobs on at least 2 threads or processes at the same time', async () => {
+    const timeline = new Timeline();
+    const results = onTimeline(timeline, await within(15_000, crunchAll(sizes, 2), 'crunchAll never resolved'), (_, i) => `job ${i}`);
+    expectCrunched(results, sizes, 'crunchAll');
+    const places = placesOf(results);
+    const atOnce = maxOverlap(timeline.spans);
+    if (results.every(onMainThread)) {
+      expect.fail(
+        `All ${sizes.length} jobs ran on the main thread, one after another. async functions and Promise.all take turns on one ` +
+          `thread: they overlap waits, never computation. Run CPU work on worker threads (or child processes), which the ` +
+          `operating system can put on different cores.\n${timeline.toText()}\n`,
+      );
+    }
+    expect(
+      places.size,
+      `All ${sizes.length} jobs ran on one thread (${where(results[0]!)}). One worker can do one job at a time; start ` +
+        `\`parallelism\` of them and share the jobs out.\n${timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      atOnce,
+      `The jobs ran on ${places.size} threads or processes, but one after another, never two at once: start every worker ` +
+        `before waiting for any of them.\n${timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  test('leaves the event loop free while the work runs', async () => {
+    const timeline = new Timeline();
+    const watch = await watchEventLoop(() => within(15_000, crunchAll(sizes, 2), 'crunchAll never resolved'));
+    onTimeline(timeline, watch.result, (_, i) => `job ${i}`);
+    expect(
+      watch.maxDelayMs,
+      `The event loop was stuck for ${ms(watch.maxDelayMs)} of the ${ms(watch.elapsedMs)} the work took: the computation ran on ` +
+        `the main thread, where nothing else (timers, requests, callbacks) can run until it ends, async or not. Move it to ` +
+        `worker threads.\n${timeline.toText()}\n`,
+    ).toBeLessThan(watch.elapsedMs / 2);
+  });
+
+  test('is faster with 2 threads than with 1, measured against itself', async ({ skip }) => {
+    // About 0.65 s of work in all: enough to dwarf a worker's start-up (~50 ms), and fixed, so
+    // that only work really done in parallel can make it faster.
+    const heavy = [2.5e8, 2.5e8 + 1, 2.5e8 + 2, 2.5e8 + 3];
+    const THRESHOLD = 1.25;
+    const timeline = new Timeline();
+    /** The fastest run seen at each parallelism, with the mean time one job took in it. */
+    const best = new Map<number, { took: number; perJob: number }>();
+    const run = async (parallelism: number) => {
+      const started = performance.now();
+      const results = await within(10_000, crunchAll(heavy, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`);
+      const took = performance.now() - started;
+      const spans = results.map((result, i) => recordRemoteRun(timeline, `p${parallelism} job ${i}`, result));
+      expectCrunched(results, heavy, 'crunchAll');
+      expect(
+        maxOverlap(spans),
+        `crunchAll(sizes, ${parallelism}) ran ${maxOverlap(spans)} jobs at once: run at most \`parallelism\` at a time (this test ` +
+          `compares your crunchAll at 1 and at 2 to measure its speed-up).\n${timeline.toText()}\n`,
+      ).toBeLessThanOrEqual(parallelism);
+      const perJob = results.reduce((sum, result) => sum + result.endedAt - result.startedAt, 0) / results.length;
+      if (took < (best.get(parallelism)?.took ?? Infinity)) best.set(parallelism, { took, perJob });
+    };
+    // The best of up to three rounds: a busy machine can slow any single run, never speed it up.
+    const began = performance.now();
+    let ratio = 0;
+    for (let round = 0; round < 3 && ratio < THRESHOLD && performance.now() - began < 5_000; round++) {
+      await run(1);
+      skip(cores < 2, `This machine has ${cores} core: no speed-up is possible. Run this test on a machine with 2 or more cores.`);
+      await run(2);
+      ratio = best.get(1)!.took / best.get(2)!.took;
+    }
+    const one = best.get(1)!;
+    const two = best.get(2)!;
+    if (ratio < THRESHOLD) {
+      // Is the machine to blame? A job run here, alone, shows how much CPU time it needs. Jobs
+      // that take much longer than that on free cores are impossible: other programs had them.
+      const cpuBefore = process.cpuUsage();
+      crunch(heavy[0]!);
+      const cpu = process.cpuUsage(cpuBefore);
+      const jobCpuMs = (cpu.user + cpu.system) / 1000;
+      const stretch = two.perJob / jobCpuMs;
+      skip(
+        stretch > 1.5,
+        `This machine is too busy to measure a speed-up right now: with 2 threads, each job took ${ms(two.perJob)}, though it ` +
+          `needs only ${ms(jobCpuMs)} of CPU time (other programs had the cores). Run this test again when the machine is quieter.`,
+      );
+    }
+    expect(
+      ratio,
+      `With 2 threads, crunchAll took ${ms(two.took)}; with 1, ${ms(one.took)} (the best of each): a speed-up of ` +
+        `${ratio.toFixed(2)}x, where ${cores} cores allow up to 2x. Jobs that run at the same time on different threads ` +
+        `should finish in about half the time.\n${timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(THRESHOLD);
+  });
+});
+
+describe('crunchTiny: many tiny tasks', () => {
+  // 200 tasks of ~10 us each: 2 ms of work in all.
+  const sizes = Array.from({ length: 200 }, (_, i) => 10_000 + i);
+
+  const timeInline = () => {
+    const started = performance.now();
+    sizes.map(crunch);
+    return performance.now() - started;
+  };
+
+  /** Runs crunchTiny, stopping anything it starts beyond `limit`, and says what it started. */
+  async function crunchTinyWithin(limit: number, timeline: Timeline) {
+    const spawns = limitSpawns(limit);
+    const started = performance.now();
+    try {
+      const outcome = await within(
+        10_000,
+        Promise.race([spawns.exceeded.then(() => ({ results: undefined })), crunchTiny(sizes).then((results) => ({ results }))]),
+        'crunchTiny never resolved',
+      );
+      const results = outcome.results && onTimeline(timeline, outcome.results, (_, i) => `task ${i}`);
+      return { results, took: performance.now() - started, started: spawns.started() };
+    } finally {
+      spawns.stop();
+    }
+  }
+
+  /** Fails the test if the first call already started one thread or process per task. */
+  function expectNoneStartedPerTask(first: { results?: Crunched[]; started: Started }): asserts first is { results: Crunched[]; started: Started } {
+    if (first.results !== undefined) return;
+    const kind = first.started.children > 0 ? 'A process' : 'A thread';
+    expect.fail(
+      `crunchTiny started ${said(first.started)} for ${sizes.length} tiny tasks before this test refused more (at most one ` +
+        `per core, ${cores}, may start). ${kind} per task costs thousands of times more than the task: each task is ~10 us ` +
+        `of work, and a process takes ~70 ms to start (a thread ~50 ms), while doing all ${sizes.length} right here takes ` +
+        `${ms(timeInline())}. Run tiny tasks inline (or on a pool that is already warm).`,
+    );
+  }
+
+  test('runs every task, in order, without a process or thread per task', async () => {
+    const timeline = new Timeline();
+    // A pool of one worker or process per core may start; more than that is one per task.
+    const first = await crunchTinyWithin(cores, timeline);
+    expectNoneStartedPerTask(first);
+    expectCrunched(first.results, sizes, 'crunchTiny');
+  });
+
+  test('starts nothing at all on a second call', async () => {
+    const timeline = new Timeline();
+    expectNoneStartedPerTask(await crunchTinyWithin(cores, timeline));
+    const second = await crunchTinyWithin(0, timeline);
+    expect(
+      second.started,
+      `crunchTiny started ${said(second.started)} again on its second call, which took ${ms(second.took)}: a pool started ` +
+        `per call pays a start-up (~50-70 ms) every time, for ${ms(timeInline())} of work done inline. Run tiny tasks ` +
+        `inline, or keep one warm pool for all calls.`,
+    ).toEqual({ workers: 0, children: 0 });
+  });
+});
