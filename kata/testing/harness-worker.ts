@@ -1,0 +1,173 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+import { parentPort, Worker } from 'node:worker_threads';
+import { within } from './deadline.ts';
+import type { Timeline } from './timeline.ts';
+
+/** What a harness worker posts: `{ type: 'started' }`, `{ type: 'done', ... }`, and so on. */
+export interface HarnessMessage {
+  type: string;
+  [detail: string]: unknown;
+}
+
+/**
+ * A test-owned worker (a `*.harness.ts` file) that runs learner code and says what it is doing
+ * in messages. The test waits for a message by type, with a deadline. If the worker fails (a
+ * stub's "Not implemented yet" included), every wait rejects with that very error.
+ */
+export class HarnessWorker {
+  readonly worker: Worker;
+  /** Read at creation: `worker.threadId` turns to -1 once the worker has exited. */
+  readonly threadId: number;
+  readonly received: HarnessMessage[] = [];
+  #failure: Error | undefined;
+  #exited = false;
+  #listeners = new Set<() => void>();
+
+  constructor(url: URL, workerData: unknown) {
+    this.worker = new Worker(url, { workerData });
+    this.threadId = this.worker.threadId;
+    this.worker.on('message', (message: HarnessMessage) => {
+      this.received.push(message);
+      this.#changed();
+    });
+    this.worker.on('error', (error) => {
+      this.#failure ??= error;
+      this.#changed();
+    });
+    this.worker.on('exit', () => {
+      this.#exited = true;
+      this.#changed();
+    });
+  }
+
+  /** The first message of `type` received so far. */
+  find(type: string): HarnessMessage | undefined {
+    return this.received.find((message) => message.type === type);
+  }
+
+  /** The first message of `type`, as soon as it comes (at once if it already has). */
+  message(type: string, ms: number, stuck: string): Promise<HarnessMessage> {
+    return within(ms, this.#arrival(type), stuck);
+  }
+
+  /** Resolves with the message, or rejects with the worker's error; never gives up by itself. */
+  #arrival(type: string): Promise<HarnessMessage> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const message = this.find(type);
+        if (message) resolve(message);
+        else if (this.#failure) reject(this.#failure);
+        else if (this.#exited) reject(new Error(`The test's harness worker exited before it reported "${type}".`));
+        else return;
+        this.#listeners.delete(check);
+      };
+      this.#listeners.add(check);
+      check();
+    });
+  }
+
+  /** Waits up to `ms` for a message of `type`; resolves with it, or with undefined if none came. */
+  async maybeMessage(type: string, ms: number): Promise<HarnessMessage | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const quiet = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+    try {
+      return await Promise.race([this.#arrival(type), quiet]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * CPU time the worker's thread has used so far, in ms, read from outside while it runs (even
+   * while it is stuck in a loop or asleep): `worker.cpuUsage()` where Node has it (24), else
+   * Linux's per-thread /proc counters (10 ms steps) once the harness has called `announceThread()`.
+   * Undefined where neither exists.
+   */
+  async cpuTimeMs(): Promise<number | undefined> {
+    const worker = this.worker as Worker & { cpuUsage?: () => Promise<{ user: number; system: number }> };
+    if (typeof worker.cpuUsage === 'function') {
+      // It rejects once the worker has exited: then there is nothing left to measure.
+      const used = await worker.cpuUsage().catch(() => undefined);
+      return used && (used.user + used.system) / 1000;
+    }
+    const proc = this.find('thread')?.proc;
+    if (typeof proc !== 'string') return undefined;
+    try {
+      // Fields 14 and 15 after the command name: user and system time, in clock ticks of 10 ms.
+      const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stops the worker, even one asleep in Atomics.wait forever (that takes a few ms). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  #changed(): void {
+    for (const check of [...this.#listeners]) check();
+  }
+}
+
+export interface TogetherOptions {
+  /** The harness: it calls `arriveAndWait(gate, parties)`, posts `started`, does its work, posts `done`. */
+  harness: URL;
+  parties: number;
+  /** Each worker's data; `gate` and `parties` are added. */
+  workerData: (index: number) => object;
+  timeline: Timeline;
+  label: (index: number) => string;
+  /** How long all of them may take, start-up included. */
+  ms: number;
+}
+
+export interface TogetherRun {
+  /** Each worker's `done` message, by index: undefined for a worker that did not finish in time. */
+  done: Array<HarnessMessage | undefined>;
+  /** Indexes of the workers that had not finished when the time was up (they have been stopped). */
+  stuck: number[];
+}
+
+/**
+ * Starts `parties` harness workers that wait at a start barrier and then run at the same moment,
+ * recording each one's work (from `started` to `done`) on the timeline, on its own thread. Waits
+ * for all of them, at most `ms`; then stops any still running, so a deadlock ends as a `stuck`
+ * list for the test to explain, not as a hang. A worker's error is thrown as it is.
+ */
+export async function runTogether(options: TogetherOptions): Promise<TogetherRun> {
+  const gate = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const workers = Array.from(
+    { length: options.parties },
+    (_, index) => new HarnessWorker(options.harness, { ...options.workerData(index), gate, parties: options.parties }),
+  );
+  workers.forEach((harness, index) => {
+    let end: (() => unknown) | undefined;
+    harness.worker.on('message', (message: HarnessMessage) => {
+      if (message.type === 'started') end = options.timeline.begin(options.label(index), { threadId: harness.threadId });
+      if (message.type === 'done') end?.();
+    });
+  });
+  try {
+    const done = await Promise.all(workers.map((harness) => harness.maybeMessage('done', options.ms)));
+    return { done, stuck: done.flatMap((message, index) => (message ? [] : [index])) };
+  } finally {
+    await Promise.all(workers.map((harness) => harness.terminate()));
+  }
+}
+
+/**
+ * Harness side: tells the test which OS thread this worker is (Linux), so that `cpuTimeMs()` can
+ * read its CPU time where Node has no `worker.cpuUsage()`.
+ */
+export function announceThread(): void {
+  let proc: string | undefined;
+  try {
+    proc = readlinkSync('/proc/thread-self');
+  } catch {
+    // Not Linux: cpuTimeMs() relies on worker.cpuUsage() alone.
+  }
+  parentPort?.postMessage({ type: 'thread', proc });
+}
