@@ -1,0 +1,166 @@
+import { describe, expect, test } from 'vitest';
+import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
+import { runTogether } from '#kata/testing/harness-worker.ts';
+import { Timeline, within } from '#kata/testing/index.ts';
+import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';
+import { countInWorkers, createCounter, increment } from './counter.ts';
+
+const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
+const n = (value: number) => value.toLocaleString('en-US');
+
+describe('createCounter', () => {
+  test('puts the counter in shared memory, every slot at 0', () => {
+    const counter = createCounter(3);
+    expect(
+      counter.buffer instanceof SharedArrayBuffer,
+      `createCounter(3) returned an Int32Array over ${counter.buffer.constructor.name}, not SharedArrayBuffer. ` +
+        'An ArrayBuffer is copied when it is sent to a worker: each worker would count on its own copy, ' +
+        'and the main thread would go on reading 0. Allocate the cells in a SharedArrayBuffer.',
+    ).toBe(true);
+    expect([...counter], 'createCounter(3) should give 3 cells, all 0').toEqual([0, 0, 0]);
+  });
+});
+
+describe('increment', () => {
+  test('adds `times` to its own cell and to no other', () => {
+    const counter = sharedInts(3);
+    counter.set([5, 10, 20]);
+    increment(counter, 1, 1000);
+    expect([...counter], 'increment(counter, 1, 1000) on [5, 10, 20]').toEqual([5, 1010, 20]);
+    increment(counter, 2, 0);
+    expect([...counter], 'increment(counter, 2, 0) should change nothing').toEqual([5, 1010, 20]);
+  });
+
+  test('never reads or writes the counter with plain indexing', () => {
+    const counter = sharedInts(2);
+    // This test plays a second thread whose increment lands right after each of your plain reads.
+    let theirs = 0;
+    const probe = watchIndexedAccess(counter, {
+      afterRead(index) {
+        realAtomics.add(counter, index, 1);
+        theirs += 1;
+      },
+    });
+    let refused = false;
+    try {
+      increment(probe.proxy, 1, 100);
+    } catch (error) {
+      // Every Atomics function refuses the probe with a TypeError: code that uses only Atomics stops here.
+      if (!(error instanceof TypeError)) throw error;
+      refused = true;
+    }
+    const lost = 100 + theirs - counter[1]!;
+    expect(
+      { plainReads: probe.reads, plainWrites: probe.writes },
+      `increment() used plain indexing on the shared counter: ${probe.reads} plain reads and ${probe.writes} plain writes of counter[1]. ` +
+        'counter[i]++ (or counter[i] = counter[i] + 1) is three steps: read, add 1, write back. ' +
+        (refused
+          ? 'Another thread can write between your read and your write, and your write then overwrites it. '
+          : `This test played another thread that added 1 right after each of your reads: counter[1] should have gained ${n(100 + theirs)}, ` +
+            `it gained ${n(counter[1]!)}. ${n(lost)} updates were lost, overwritten by your writes. `) +
+        'Atomics.add(counter, index, 1) does the three steps as one.',
+    ).toEqual({ plainReads: 0, plainWrites: 0 });
+  });
+
+  test('keeps an update that another thread makes between its read and its write', () => {
+    const counter = sharedInts(1);
+    const used = new Set<string>();
+    let theirs = 0;
+    let loads = 0;
+    const restore = spyOnAtomics((name, args, proceed) => {
+      if (args[0] !== counter) return proceed();
+      used.add(name);
+      const result = proceed();
+      // Right after every other Atomics.load, this test plays another thread that adds 1.
+      // (Not after every one: a compareExchange loop must get a chance to succeed.)
+      if (name === 'load' && ++loads % 2 === 1) {
+        realAtomics.add(counter, 0, 1);
+        theirs += 1;
+      }
+      return result;
+    });
+    try {
+      increment(counter, 0, 1000);
+    } finally {
+      restore();
+    }
+    const expected = 1000 + theirs;
+    const lost = expected - counter[0]!;
+    const how = used.has('compareExchange')
+      ? 'When another thread had written first, your Atomics.compareExchange failed and that increment was dropped. ' +
+        'compareExchange only tells you that you lost the race: retry (load again, compareExchange again) until it succeeds, or use Atomics.add.'
+      : `Your new value was written in a separate step (Atomics.${[...used].filter((name) => name !== 'load').join(', Atomics.') || '?'}) and overwrote theirs. ` +
+        'Each Atomics call is atomic on its own, but a load followed by a store is not: use Atomics.add, which reads, adds and writes as one step.';
+    expect(
+      counter[0],
+      `increment(counter, 0, 1000) read counter[0] with Atomics.load; right after ${n(theirs)} of those reads, this test played another ` +
+        `thread that added 1. counter[0] should be ${n(expected)}, it is ${n(counter[0]!)}: ${n(lost)} updates were lost. ${how}`,
+    ).toBe(expected);
+  });
+
+  test('four threads released together lose no update', async ({ annotate }) => {
+    const threads = 4;
+    const times = 1_000_000;
+    const timeline = new Timeline();
+    const race = async (kind: 'learner' | 'plain') => {
+      const counter = sharedInts(1);
+      const run = await runTogether({
+        harness: new URL('./race.harness.ts', import.meta.url),
+        parties: threads,
+        workerData: () => ({ counter, times, increment: kind }),
+        timeline,
+        label: (index) => `${kind === 'plain' ? 'plain ++' : 'increment'} ${index}`,
+        ms: 10_000,
+      });
+      return { ...run, total: counter[0]! };
+    };
+
+    const yours = await race('learner');
+    expect(
+      yours.stuck,
+      `Threads ${yours.stuck.join(', ')} were still inside increment(counter, 0, ${n(times)}) after 10 s.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    // The same race with counter[0]++, to show what Atomics.add protects against.
+    const plain = await race('plain');
+    const plainLost = threads * times - plain.total;
+    const yoursLost = threads * times - yours.total;
+    await annotate(`Released together, four threads lost ${n(plainLost)} of ${n(threads * times)} updates with plain counter[0]++; with your increment(), ${n(yoursLost)}.`);
+    expect(
+      yours.total,
+      `${threads} threads, released at the same moment by a start barrier, each called increment(counter, 0, ${n(times)}). ` +
+        `counter[0] should be ${n(threads * times)}, it is ${n(yours.total)}: ${n(yoursLost)} updates were lost. ` +
+        `(For comparison, plain counter[0]++ in the same threads lost ${n(plainLost)}.) ` +
+        'Two threads that read the same value both write back value + 1: one increment is gone. Use Atomics.add.\n' +
+        `${timeline.toText()}\n`,
+    ).toBe(threads * times);
+  });
+});
+
+describe('countInWorkers', () => {
+  test('counts in `threads` workers that share one counter, and waits for all of them', async () => {
+    const timeline = new Timeline();
+    const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+    let total: number;
+    let stillRunning: number;
+    try {
+      total = await within(10_000, countInWorkers(4, 250_000), 'countInWorkers(4, 250000) never resolved');
+      // Read at once: a worker that is still running now was not waited for.
+      stillRunning = spans.alive().length;
+    } finally {
+      spans.stop();
+    }
+    expect(spans.seen.length, `countInWorkers(4, 250000) started ${spans.seen.length} worker threads; expected 4, one per thread.`).toBe(4);
+    expect(
+      stillRunning,
+      `countInWorkers resolved while ${stillRunning} of its 4 workers were still running, so their increments may not be in yet. ` +
+        "Wait for every worker's 'exit' event before reading the total.\n" +
+        `${timeline.toText()}\n`,
+    ).toBe(0);
+    expect(
+      total,
+      `4 workers each added 1 to one shared counter 250,000 times: expected 1,000,000, got ${n(total)}. ` +
+        (total === 0 ? "A total of 0 means the workers counted on copies: is the counter's buffer a SharedArrayBuffer? " : '') +
+        'Does each worker call increment(counter, 0, times) on the counter it received?',
+    ).toBe(1_000_000);
+  });
+});

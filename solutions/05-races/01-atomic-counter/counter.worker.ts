@@ -1,0 +1,6 @@
+import { workerData } from 'node:worker_threads';
+import { increment } from './counter.ts';
+
+// One of countInWorkers' threads: it adds to the counter it was given, then ends.
+const { counter, times } = workerData as { counter: Int32Array; times: number };
+increment(counter, 0, times);
