@@ -89,3 +89,17 @@ export function recordRemoteRun(timeline: Timeline, label: string, run: RemoteRu
   span.end = run.endedAt - origin;
   return span;
 }
+
+/** The most spans that overlap at one moment (recorded ones included, unlike `timeline.maxInFlight`). */
+export function maxOverlap(spans: readonly Span[]): number {
+  const edges = spans.flatMap((s) => [
+    [s.start, 1],
+    [s.end ?? Infinity, -1],
+  ]);
+  // At equal times, ends come before starts: back-to-back tasks do not overlap.
+  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+  let running = 0;
+  let most = 0;
+  for (const [, delta] of edges) most = Math.max(most, (running += delta!));
+  return most;
+}
