@@ -1,0 +1,220 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { isNotImplemented, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { failureWithin, fileAppears, pidsStillAlive, reapChildren } from '#kata/testing/processes.ts';
+import { ChildFailed, runChild, sumOfSquaresInChild, type RunOptions } from './child.ts';
+import { moduleState } from './module-state.harness.ts';
+import type { TestRequest } from './test-child.harness.ts';
+
+/** The tests' own child: each request tells it to answer, to fail in some way, or to refuse to die. */
+const testChild = new URL('./test-child.harness.ts', import.meta.url);
+const ask = <Reply>(request: TestRequest, options?: RunOptions) => runChild<Reply>(testChild, request, options);
+
+interface Echo {
+  pid: number;
+  payload: unknown;
+}
+
+/** The child processes started since `before` (a spawnCounts().children value). */
+const startedSince = (before: number) => spawnLog().children.slice(before);
+
+const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}` : JSON.stringify(value));
+
+// No orphans: whatever a test started must be gone at its end.
+afterEach(async () => {
+  const left = await reapChildren(2_000);
+  expect(
+    left.map((child) => child.pid),
+    `${left.length} child process(es) still ran 2 s after the test ended (killed now). A child that runChild ` +
+      'started must be gone once its promise has settled (or soon after an abort).',
+  ).toEqual([]);
+});
+
+describe('runChild', () => {
+  test('runs the script in a child process of its own and resolves with its reply', async () => {
+    const timeline = new Timeline();
+    const before = spawnCounts().children;
+    const payload = { greeting: 'hello', numbers: [1, 2, 3] };
+    const running = ask<Echo>({ do: 'echo', payload });
+    const end = timeline.begin('echo child');
+    const reply = await within(5_000, running, 'runChild never settled for a child that replies at once and exits');
+    const span = end();
+    span.pid = reply?.pid ?? span.pid;
+
+    const started = startedSince(before);
+    expect(started.length, `runChild should start exactly one child process; it started ${started.length}.`).toBe(1);
+    expect(reply?.payload, `runChild should resolve with the message the child sent back (it echoes its input); it resolved with ${show(reply)}.`).toEqual(payload);
+    expect(reply.pid, 'The child replied from the test’s own pid: the script did not run in a separate process.').not.toBe(process.pid);
+    expect(reply.pid, `The reply came from pid ${reply.pid}, not from the child runChild started (pid ${started[0]!.pid}).\n${timeline.toText()}\n`).toBe(started[0]!.pid);
+  });
+
+  test('settles once the child has exited, not as soon as its reply arrives', async () => {
+    const timeline = new Timeline();
+    const before = spawnCounts().children;
+    // This child replies at once, then stays alive for another 300 ms before it exits with code 0.
+    const running = ask<Echo>({ do: 'echo', payload: 'done', lingerMs: 300 });
+    const end = timeline.begin('lingering child');
+    const reply = await within(5_000, running, 'runChild never settled for a child that replies, then exits after 300 ms');
+    const span = end();
+    const [child] = startedSince(before);
+    span.pid = child?.pid ?? span.pid;
+    expect(reply?.payload).toBe('done');
+    expect(
+      { exitCode: child?.exitCode, signal: child?.signalCode },
+      'runChild resolved while the child was still running (or after killing it): only the exit tells whether the ' +
+        'child succeeded, so resolve with the reply when the child has exited with code 0.\n' +
+        `${timeline.toText()}\n`,
+    ).toEqual({ exitCode: 0, signal: null });
+  });
+
+  test('the child has a memory of its own: neither side sees the other’s writes', async () => {
+    // The parent writes to its copy of a module before the child starts; the child reads and
+    // writes its own copy of the same module and reports both values.
+    moduleState.value = 'written by the parent';
+    try {
+      const seen = await within(5_000, ask<{ before: string; after: string }>({ do: 'touch-state' }), 'runChild never settled for a child that replies at once and exits');
+      expect(
+        seen?.before,
+        'The child saw the parent’s write. A forked Node child starts as a fresh process that loads every module anew; ' +
+          'it inherits no memory from its parent.',
+      ).toBe('initial');
+      expect(seen.after).toBe('written by the child');
+      expect(
+        moduleState.value,
+        'The parent’s copy of the module changed when the child wrote to its own: processes do not share memory.',
+      ).toBe('written by the parent');
+    } finally {
+      moduleState.value = 'initial';
+    }
+  });
+
+  test('a non-zero exit code becomes a ChildFailed carrying that code and the child’s stderr', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'exit', code: 3, stderr: 'cannot go on: the input file is missing\n' }), {
+      hung: 'runChild never settled for a child that exits with code 3',
+      resolved: 'runChild resolved although the child exited with code 3. Ignoring the exit code hides every failure in the ' +
+        'child: check the code in the "exit" (or "close") event and reject unless it is 0.',
+    });
+    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    const failed = error as ChildFailed;
+    expect(failed.exitCode, 'The ChildFailed should carry the child’s exit code.').toBe(3);
+    expect(
+      failed.stderr,
+      'The ChildFailed should carry what the child wrote to its stderr (here "cannot go on: ..."): without it nobody ' +
+        'can tell why the child failed. Pipe the child’s stderr (the `stdio` option of fork) and collect its text.',
+    ).toContain('cannot go on: the input file is missing');
+  });
+
+  test('an uncaught exception in the child becomes a ChildFailed with exit code 1 and the error in stderr', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'throw', message: 'something broke in the child' }), {
+      hung: 'runChild never settled for a child that throws',
+      resolved: 'runChild resolved although the child crashed with an uncaught exception (exit code 1). Ignoring the exit code ' +
+        'hides every failure in the child: reject unless the exit code is 0.',
+    });
+    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    const failed = error as ChildFailed;
+    expect(failed.exitCode, 'A Node process that dies of an uncaught exception exits with code 1.').toBe(1);
+    expect(failed.stderr, 'The ChildFailed should carry the child’s stderr, where Node printed the uncaught error.').toContain(
+      'Error: something broke in the child',
+    );
+  });
+
+  test.skipIf(process.platform === 'win32')('a child killed by a signal becomes a ChildFailed carrying the signal', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'kill-self' }), {
+      hung: 'runChild never settled for a child that is killed by SIGKILL',
+      resolved: 'runChild resolved although the child was killed by SIGKILL. A killed child has exit code null, and its signal ' +
+        'says why: `if (code)` or `code > 0` treats null as success. Reject unless the code is exactly 0.',
+    });
+    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    expect({ exitCode: (error as ChildFailed).exitCode, signal: (error as ChildFailed).signal }).toEqual({ exitCode: null, signal: 'SIGKILL' });
+  });
+
+  test('a child that exits with code 0 without replying is an error, not a hang', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'exit-without-reply' }), {
+      hung: 'runChild never settled for a child that exits with code 0 without a reply: wait for its exit, not only for a message',
+      resolved: 'runChild resolved although the child exited without sending a reply: there is no result to resolve with.',
+    });
+    expect(error, `runChild should reject with an Error; it rejected with ${show(error)}.`).toBeInstanceOf(Error);
+  });
+
+  test('an abort kills the child at once, even a child that ignores SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
+    const readyFile = path.join(dir, 'ready');
+    const sigtermFile = path.join(dir, 'sigterm');
+    const timeline = new Timeline();
+    try {
+      const controller = new AbortController();
+      const running = ask({ do: 'ignore-sigterm', readyFile, sigtermFile }, { signal: controller.signal });
+      const end = timeline.begin('stubborn child');
+      running.catch(() => {}); // Judged below, after the abort.
+
+      // Abort only once the child is up and ignoring SIGTERM: it writes its pid to readyFile then.
+      const ready = await Promise.race([
+        fileAppears(readyFile, 5_000),
+        running.then(
+          (value) => `resolved with ${show(value)}`,
+          (error: unknown) => {
+            if (isNotImplemented(error)) throw error;
+            return `rejected with ${show(error)}`;
+          },
+        ),
+      ]);
+      expect(ready, `runChild settled before its child had even started working: it ${ready}.`).toBe(true);
+      const pid = Number(readFileSync(readyFile, 'utf8'));
+      timeline.spans.at(-1)!.pid = pid;
+
+      controller.abort();
+      const [outcome, alive] = await Promise.allSettled([
+        within(3_000, running, 'runChild did not settle within 3 s of the abort'),
+        pidsStillAlive([pid], 3_000),
+      ]);
+      end();
+      const stillRunning = alive.status === 'fulfilled' && alive.value.length > 0;
+      expect(
+        stillRunning,
+        existsSync(sigtermFile)
+          ? `The child (pid ${pid}) ignores SIGTERM, and it is still running 3 s after the abort. A process may catch ` +
+              "or ignore SIGTERM; SIGKILL it cannot (fork's `killSignal` option, or child.kill('SIGKILL')).\n" +
+              `${timeline.toText()}\n`
+          : `The child (pid ${pid}) is still running 3 s after the abort: runChild never stopped it. Rejecting the ` +
+              "promise does not end the process; kill it (fork's `signal` option does, with `killSignal`).\n" +
+              `${timeline.toText()}\n`,
+      ).toBe(false);
+      expect(outcome.status, 'runChild resolved although the signal aborted it.').toBe('rejected');
+      const reason = (outcome as PromiseRejectedResult).reason as Error;
+      expect(reason?.name, `After an abort, runChild should reject with an AbortError; it rejected with ${show(reason)}.`).toBe('AbortError');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an already aborted signal rejects with an AbortError and leaves no child behind', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'echo', payload: 'too late' }, { signal: AbortSignal.abort() }), {
+      hung: 'runChild never settled when its signal was already aborted',
+      resolved: 'runChild resolved although its signal was already aborted: the work should not run at all.',
+    });
+    expect((error as Error)?.name, `runChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
+  });
+});
+
+describe('sumOfSquaresInChild', () => {
+  test('computes the sum in a child process and sends it back', async () => {
+    const timeline = new Timeline();
+    const before = spawnCounts().children;
+    const running = sumOfSquaresInChild(100_000);
+    const end = timeline.begin('sum of squares');
+    const sum = await within(5_000, running, 'sumOfSquaresInChild(100000) never settled');
+    const span = end();
+    const started = startedSince(before);
+    span.pid = started[0]?.pid ?? span.pid;
+
+    expect(started.length, `sumOfSquaresInChild should run its work in one child process; it started ${started.length}.`).toBe(1);
+    expect(
+      sum,
+      `sumOfSquaresInChild(100000) resolved with ${show(sum)}. Parent and child do not share memory: a result the ` +
+        'child stores in a variable or a module export changes only the child’s own copy. The child must send it ' +
+        'back as a message (process.send), and the parent resolve with that message.',
+    ).toBe(333_338_333_350_000);
+  });
+});

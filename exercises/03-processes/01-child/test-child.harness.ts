@@ -1,0 +1,69 @@
+/**
+ * The child the tests run through runChild. Each request says what to do: answer, fail in a
+ * chosen way, or refuse to die. It talks over IPC when it has a channel (fork), and in JSON lines
+ * on stdin/stdout when it has none (spawn), so either way of talking to a child passes.
+ */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { moduleState } from './module-state.harness.ts';
+
+export type TestRequest =
+  | { do: 'echo'; payload: unknown; lingerMs?: number }
+  | { do: 'exit'; code: number; stderr: string }
+  | { do: 'throw'; message: string }
+  | { do: 'kill-self' }
+  | { do: 'exit-without-reply' }
+  | { do: 'touch-state' }
+  | { do: 'ignore-sigterm'; readyFile: string; sigtermFile: string };
+
+function reply(message: unknown): void {
+  if (process.send) process.send(message);
+  else process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+function onRequest(handle: (request: TestRequest) => void): void {
+  // One request per child: `once`, so the child can end when its work is done.
+  if (process.send) {
+    process.once('message', handle);
+    return;
+  }
+  const lines = createInterface({ input: process.stdin });
+  lines.once('line', (line) => {
+    lines.close();
+    handle(JSON.parse(line) as TestRequest);
+  });
+}
+
+onRequest((request) => {
+  switch (request.do) {
+    case 'echo':
+      reply({ pid: process.pid, payload: request.payload });
+      // Stay alive a little after replying: the parent must wait for the exit, not the reply.
+      if (request.lingerMs) setTimeout(() => {}, request.lingerMs);
+      return;
+    case 'exit':
+      process.stderr.write(request.stderr);
+      // exitCode (not process.exit) lets stderr drain before the process ends.
+      process.exitCode = request.code;
+      return;
+    case 'throw':
+      throw new Error(request.message);
+    case 'kill-self':
+      process.kill(process.pid, 'SIGKILL');
+      return;
+    case 'exit-without-reply':
+      return;
+    case 'touch-state': {
+      const before = moduleState.value;
+      moduleState.value = 'written by the child';
+      reply({ before, after: moduleState.value });
+      return;
+    }
+    case 'ignore-sigterm':
+      // A child that will not stop politely: SIGTERM is caught and noted, never obeyed.
+      process.on('SIGTERM', () => appendFileSync(request.sigtermFile, 'SIGTERM\n'));
+      setInterval(() => {}, 1_000);
+      writeFileSync(request.readyFile, String(process.pid));
+      return;
+  }
+});
