@@ -1,0 +1,155 @@
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
+import { failureWithin, reapChildren } from '#kata/testing/processes.ts';
+import { CommandFailed, runCommand } from './command.ts';
+
+// Real programs: this very Node running two tiny scripts (the same on Linux, macOS and Windows).
+const node = process.execPath;
+const printArgs = fileURLToPath(new URL('./print-args.harness.ts', import.meta.url));
+const complain = fileURLToPath(new URL('./complain.harness.ts', import.meta.url));
+
+const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message.split('\n')[0]}` : JSON.stringify(value));
+
+// Each test runs in a fresh, empty temporary folder (plus one file for `*` to find): an injected
+// command leaves its `pwned` file there, not in your project.
+const home = process.cwd();
+let sandbox: string;
+beforeEach(() => {
+  sandbox = realpathSync(mkdtempSync(path.join(tmpdir(), 'kata-command-')));
+  writeFileSync(path.join(sandbox, 'secret.txt'), 'not for the shell to find\n');
+  process.chdir(sandbox);
+});
+afterEach(async () => {
+  process.chdir(home);
+  rmSync(sandbox, { recursive: true, force: true });
+  const left = await reapChildren(2_000);
+  expect(left.map((child) => child.pid), `${left.length} program(s) still ran 2 s after the test (killed now).`).toEqual([]);
+});
+
+/** What print-args printed, read from runCommand's result. */
+function printedBy(output: unknown): { args: string[]; pid: number } {
+  try {
+    return JSON.parse((output as { stdout: string }).stdout) as { args: string[]; pid: number };
+  } catch {
+    throw new Error(`runCommand resolved with ${show(output)}; expected { stdout, stderr } holding what the program printed.`);
+  }
+}
+
+/** Runs print-args with `args` through runCommand, on `timeline`, and returns the args it received. */
+async function argsReceived(timeline: Timeline, label: string, args: string[]): Promise<string[]> {
+  const running = runCommand(node, [printArgs, ...args]);
+  const end = timeline.begin(label);
+  const output = await within(5_000, running, `runCommand never settled for a program that prints its arguments and exits`);
+  const span = end();
+  const printed = printedBy(output);
+  span.pid = printed.pid;
+  return printed.args;
+}
+
+describe('runCommand', () => {
+  test('hands each argument to the program as one argument, exactly as given', async () => {
+    const timeline = new Timeline();
+    const args = ['hello', 'two words', '', 'tab\there', 'ünïcödé'];
+    const received = await argsReceived(timeline, 'print-args', args);
+    expect(
+      received,
+      `The program received ${show(received)} for the arguments ${show(args)}. Something split or dropped them on ` +
+        'the way: a shell splits a command line at spaces and drops empty words. Give the program an array of ' +
+        'arguments, without a shell in between.',
+    ).toEqual(args);
+  });
+
+  // Inputs an attacker would type, and what a shell would make of each.
+  const hostile: Array<[string, string]> = [
+    ['x; touch pwned', '; ends one command and starts the next'],
+    ['$(touch pwned)', '$( ) runs a command and pastes its output in'],
+    ['`touch pwned`', 'backquotes run a command and paste its output in'],
+    ['x && touch pwned', '&& runs a second command'],
+    ['x | touch pwned', '| starts a second command'],
+    ['x > pwned', '> writes a file'],
+    ['line one\ntouch pwned', 'a newline ends one command and starts the next'],
+    ["it's; touch pwned; echo 'ok", 'its quotes end the quotes put around it'],
+    ['"; touch pwned; echo "', 'its quotes end the quotes put around it'],
+    ['*', '* becomes the names of the files in the folder'],
+    ['$HOME', '$NAME becomes the value of a variable'],
+  ];
+
+  test.each(hostile)('passes %j through as one plain argument, and runs nothing', async (input, shellReading) => {
+    const timeline = new Timeline();
+    const running = runCommand(node, [printArgs, input]);
+    const end = timeline.begin('print-args');
+    const outcome = await within(5_000, running, `runCommand never settled for the argument ${show(input)}`).then(
+      (output) => ({ output }),
+      (error: unknown) => {
+        if (isNotImplemented(error)) throw error;
+        return { error };
+      },
+    );
+    end();
+
+    const injected = existsSync(path.join(sandbox, 'pwned')) || existsSync(path.join(home, 'pwned'));
+    rmSync(path.join(home, 'pwned'), { force: true });
+    const quoted = /['"]/.test(input)
+      ? ' Wrapping the input in quotes yourself does not save you: a quote in the input ends your quoting.'
+      : '';
+    expect(
+      injected,
+      `SHELL INJECTION: the argument ${show(input)} ran a command of its own (a file "pwned" appeared in the working ` +
+        `folder). A shell read the input as code, where ${shellReading}. That is what exec, or spawn/execFile with ` +
+        '`shell: true`, do with a command line built from input. Pass the input as an element of an argument array ' +
+        `to execFile or spawn, with no shell: then no character in it means anything.${quoted} (OWASP: OS command injection.)`,
+    ).toBe(false);
+
+    expect(
+      'error' in outcome ? show(outcome.error) : 'no error',
+      `runCommand failed for the argument ${show(input)}, which the program should simply have printed. A shell ` +
+        `parsed it, and ${shellReading}.${quoted} Pass arguments as an array, with no shell.`,
+    ).toBe('no error');
+    const printed = printedBy((outcome as { output: unknown }).output);
+    timeline.spans[0]!.pid = printed.pid;
+    expect(
+      printed.args,
+      `The program received ${show(printed.args)} instead of the one argument ${show(input)}: a shell rewrote it ` +
+        `(${shellReading}).${quoted} Pass arguments as an array, with no shell.`,
+    ).toEqual([input]);
+  });
+
+  test('resolves with what the program printed on stdout and stderr', async () => {
+    const output = await within(5_000, runCommand(node, [complain, '0']), 'runCommand never settled for a program that exits with code 0');
+    expect(output?.stdout, 'stdout should hold exactly what the program printed there').toBe('a line on stdout\n');
+    expect(output?.stderr, 'stderr should hold what the program printed there').toContain('cannot open "report.csv"');
+  });
+
+  test('a non-zero exit code becomes a CommandFailed carrying the code and stderr', async () => {
+    const error = await failureWithin(5_000, () => runCommand(node, [complain, '4']), {
+      hung: 'runCommand never settled for a program that exits with code 4',
+      resolved: 'runCommand resolved although the program exited with code 4. An exit code other than 0 is how a program ' +
+        'says it failed: reject with a CommandFailed.',
+    });
+    expect(error, `runCommand rejected, but with ${show(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
+    const failed = error as CommandFailed;
+    expect(failed.exitCode, 'The CommandFailed should carry the program’s exit code.').toBe(4);
+    expect(failed.stderr, 'The CommandFailed should carry what the program wrote to stderr: that is where it says why.').toContain(
+      'cannot open "report.csv"',
+    );
+  });
+
+  test('a program that does not exist is an ENOENT error, not a hang', async () => {
+    const error = await failureWithin(5_000, () => runCommand('kata-no-such-program', ['--version']), {
+      hung: 'runCommand never settled for a program that does not exist: listen for the "error" event',
+      resolved: 'runCommand resolved although the program does not exist.',
+    });
+    const code = (error as NodeJS.ErrnoException)?.code;
+    expect(
+      code,
+      `Expected Node's own error with code "ENOENT" (the program was not found), got ${show(error)}` +
+        (error instanceof CommandFailed && error.exitCode === 127
+          ? ': a shell answered with exit code 127, its "command not found". With no shell, Node reports ENOENT itself.'
+          : '.'),
+    ).toBe('ENOENT');
+  });
+});

@@ -1,0 +1,50 @@
+import { execFile, type ExecFileException } from 'node:child_process';
+import { promisify } from 'node:util';
+
+/** What a program printed. */
+export interface CommandOutput {
+  stdout: string;
+  stderr: string;
+}
+
+/** A program that ran but failed: its exit code (or the signal that killed it) and its output. */
+export class CommandFailed extends Error {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(program: string, exitCode: number | null, signal: NodeJS.Signals | null, output: CommandOutput) {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    super(`${program} ${how}${output.stderr ? `. Its stderr:\n${output.stderr}` : ''}`);
+    this.name = 'CommandFailed';
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.stdout = output.stdout;
+    this.stderr = output.stderr;
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs `program` with `args` and resolves with what it printed. The args may come from a user:
+ * each must reach the program as exactly one argument, unchanged, and nothing in them may run.
+ * Rejects with a CommandFailed if the program exits with a code other than 0 (or is killed), and
+ * with the error from Node (code 'ENOENT') if the program cannot be started at all.
+ */
+export async function runCommand(program: string, args: readonly string[]): Promise<CommandOutput> {
+  try {
+    // execFile starts the program itself, without a shell: `args` become the program's argv as
+    // they are, so no character in them (; | $( ) ` * quotes, newlines) means anything.
+    return await execFileAsync(program, args, { encoding: 'utf8' });
+  } catch (error) {
+    const failure = error as ExecFileException & CommandOutput;
+    // A numeric code (or a signal) means the program ran and failed; a string code such as
+    // 'ENOENT' means it never started, and that error is passed on as it is.
+    if (typeof failure.code === 'number' || failure.signal) {
+      throw new CommandFailed(program, typeof failure.code === 'number' ? failure.code : null, failure.signal ?? null, failure);
+    }
+    throw error;
+  }
+}
