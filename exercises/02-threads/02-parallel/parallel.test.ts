@@ -17,19 +17,32 @@ const cases = [
 ];
 // ~0.2 s of counting on one core: each part outlives the start-up of the workers.
 const medium = { from: 1e9, to: 1e9 + 150_000, count: 7242 };
-// ~0.6 s of counting on one core (an idle one): enough that start-up costs little, short enough to repeat.
+// ~0.6 s of counting on one core: enough that start-up costs little, short enough to repeat.
 const large = { from: 1e9, to: 1e9 + 450_000, count: 21_638 };
 
-/** The speed-up a right answer shows at least; wrong answers measure ~1.0 (their 2 threads take turns). */
+/**
+ * The speed-up a right answer must show: the CPU time the work costs on one thread, divided by
+ * the wall time it takes on two. A busy machine can only lower it (it stretches wall time, not
+ * CPU time), so a wrong answer whose threads take turns can never reach it: it stays at ~1.0.
+ */
 const minSpeedUp = 1.2;
-/** Below this, the tests' own 2-thread reference shows the machine has no second core free right now. */
+/** Below this, even the tests' own 2-thread split cannot show a speed-up: no second core is free right now. */
 const machineCanShow = 1.45;
 
-/** ms that `work` took. */
-async function timed(work: () => Promise<unknown>): Promise<number> {
+interface Cost {
+  wallMs: number;
+  /** CPU time of the whole process (every thread, exited ones included) while `work` ran. */
+  cpuMs: number;
+}
+
+/** What `work` cost, in wall time and in CPU time. */
+async function measure(work: () => Promise<unknown>): Promise<Cost> {
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await work();
-  return performance.now() - started;
+  const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** The tests' own split, on the tests' own worker: what this machine can do right now. */
@@ -39,6 +52,11 @@ async function referenceCount(from: number, to: number, threads: 1 | 2): Promise
   await Promise.all(
     parts.map((part) => once(new Worker(new URL('./reference.harness.ts', import.meta.url), { workerData: part }), 'message')),
   );
+}
+
+/** CPU time at 1 thread over wall time at 2, each the least disturbed of its runs. */
+function speedUpOf(runs: { 1: Cost[]; 2: Cost[] }): number {
+  return Math.min(...runs[1].map((run) => run.cpuMs)) / Math.min(...runs[2].map((run) => run.wallMs));
 }
 
 const ms = (value: number) => `${Math.round(value)} ms`;
@@ -89,37 +107,44 @@ describe('countPrimesParallel', () => {
     expect(counted, 'countPrimesParallel(2, 98, 2) should count 25 primes').toBe(25);
     if (availableParallelism() < 2) ctx.skip('this machine has a single CPU core: no speed-up to measure');
 
-    // Same work at 1 and at 2 threads, interleaved, three times: the fastest of each ratio,
-    // so start-up costs cancel out and a noisy neighbour only makes a run slower, never faster.
     const timeline = new Timeline();
     const workers = recordWorkerSpans(timeline);
-    const yours = { 1: [] as number[], 2: [] as number[] };
-    const reference = { 1: [] as number[], 2: [] as number[] };
+    const yours = { 1: [] as Cost[], 2: [] as Cost[] };
+    const reference = { 1: [] as Cost[], 2: [] as Cost[] };
+    const runYours = async (threads: 1 | 2) => {
+      const label = `yours, ${threads} thread${threads === 1 ? '' : 's'}`;
+      const work = () => timeline.run(label, () => countPrimesParallel(large.from, large.to, threads));
+      yours[threads].push(await measure(() => within(30_000, work(), `countPrimesParallel(..., ${threads}) never settled`)));
+    };
+    const runReference = async (threads: 1 | 2) => {
+      const work = () => timeline.run(`reference, ${threads}`, () => referenceCount(large.from, large.to, threads));
+      reference[threads].push(await measure(() => within(30_000, work(), 'the reference never settled')));
+    };
     try {
-      for (let round = 1; round <= 3; round += 1) {
-        for (const threads of [1, 2] as const) {
-          const label = `yours, ${threads} thread${threads === 1 ? '' : 's'}`;
-          yours[threads].push(
-            await timed(() =>
-              within(30_000, timeline.run(label, () => countPrimesParallel(large.from, large.to, threads)), `countPrimesParallel(..., ${threads}) never settled`),
-            ),
-          );
-        }
-        for (const threads of [1, 2] as const) {
-          const label = `reference, ${threads}`;
-          reference[threads].push(await timed(() => within(30_000, timeline.run(label, () => referenceCount(large.from, large.to, threads)), 'the reference never settled')));
+      // Up to three tries: a speed-up, once measured, cannot be luck (see minSpeedUp).
+      for (let round = 0; round < 3 && !(speedUpOf(yours) >= minSpeedUp); round += 1) {
+        await runYours(1);
+        await runYours(2);
+      }
+      if (speedUpOf(yours) < minSpeedUp) {
+        // Too slow, or a busy machine? Ask the tests' own split, and try yours again beside it.
+        for (let round = 0; round < 3; round += 1) {
+          await runReference(1);
+          await runReference(2);
+          await runYours(2);
         }
       }
     } finally {
       workers.stop();
     }
-    const speedUp = Math.min(...yours[1]) / Math.min(...yours[2]);
-    const possible = Math.min(...reference[1]) / Math.min(...reference[2]);
+    const speedUp = speedUpOf(yours);
+    const possible = reference[1].length > 0 ? speedUpOf(reference) : undefined;
     const measured =
-      `1 thread: ${yours[1].map(ms).join(', ')}; 2 threads: ${yours[2].map(ms).join(', ')} (speed-up ${speedUp.toFixed(2)}x). ` +
-      `The tests' own split on the same machine: ${possible.toFixed(2)}x.`;
-    await ctx.annotate(`speed-up ${speedUp.toFixed(2)}x at 2 threads (reference ${possible.toFixed(2)}x)`);
-    if (speedUp < minSpeedUp && possible < machineCanShow) {
+      `At 1 thread the count cost ${yours[1].map((run) => ms(run.cpuMs)).join(', ')} of CPU time; ` +
+      `at 2 threads it took ${yours[2].map((run) => ms(run.wallMs)).join(', ')} (speed-up ${speedUp.toFixed(2)}x).` +
+      (possible === undefined ? '' : ` The tests' own 2-thread split, measured alongside: ${possible.toFixed(2)}x.`);
+    await ctx.annotate(`speed-up ${speedUp.toFixed(2)}x at 2 threads${possible === undefined ? '' : ` (reference ${possible.toFixed(2)}x)`}`);
+    if (speedUp < minSpeedUp && possible !== undefined && possible < machineCanShow) {
       ctx.skip(`this machine is too busy to show a speed-up right now (the tests' own 2-thread split reached only ${possible.toFixed(2)}x). ${measured}`);
     }
     expect(

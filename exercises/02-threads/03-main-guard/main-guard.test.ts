@@ -57,9 +57,12 @@ async function runGuarded(job: Job): Promise<GuardedRun> {
       const event = JSON.parse(json) as GuardEvent;
       events.push(event);
       if (event.event === 'started') spans.set(event.threadId!, timeline.begin(`worker ${event.threadId}`, { threadId: event.threadId, pid }));
+      if (event.event === 'nested') spans.set(event.child!, timeline.begin(`worker ${event.child} (by ${event.parent})`, { threadId: event.child, pid }));
       if (event.event === 'exited') spans.get(event.threadId!)?.();
     },
   });
+  // Workers still open here died with their program (killed, or never reported as exited).
+  for (const end of spans.values()) end();
   endProgram();
   // Like any stub, the unfinished program says so: fail with its own message, before anything else.
   const notImplemented = /^\w*Error: (Not implemented yet.*)$/m.exec(run.stderr)?.[1];
