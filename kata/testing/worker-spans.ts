@@ -1,6 +1,6 @@
 import dc from 'node:diagnostics_channel';
 import type { Worker } from 'node:worker_threads';
-import type { Timeline } from './timeline.ts';
+import { Timeline } from './timeline.ts';
 
 /** A worker thread seen starting while a `WorkerSpans` recorder was on. */
 export interface SeenWorker {
@@ -43,4 +43,15 @@ export function recordWorkerSpans(timeline: Timeline, label = (threadId: number)
     alive: () => seen.filter(({ worker }) => !exited.has(worker)),
     stop: () => dc.unsubscribe('worker_threads', onWorker),
   };
+}
+
+/** Runs `work` with every worker thread it starts drawn on a timeline of its own. */
+export async function withWorkerSpans<T>(work: (workers: WorkerSpans, timeline: Timeline) => Promise<T>): Promise<T> {
+  const timeline = new Timeline();
+  const workers = recordWorkerSpans(timeline);
+  try {
+    return await work(workers, timeline);
+  } finally {
+    workers.stop();
+  }
 }

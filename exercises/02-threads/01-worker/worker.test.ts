@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
 import { failureOf, liveWorkers, Timeline, within } from '#kata/testing/index.ts';
 import { runProgram } from '#kata/testing/program.ts';
-import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';
+import { withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import type { Misbehaviour } from './misbehaving.harness.ts';
 import { countPrimesInWorker, runWorker } from './worker.ts';
 
@@ -20,9 +20,7 @@ const describeValue = (value: unknown) => (value === undefined ? 'undefined' : J
 
 describe('countPrimesInWorker', () => {
   test('counts the primes on a worker thread, not on the main thread', async () => {
-    const timeline = new Timeline();
-    const workers = recordWorkerSpans(timeline);
-    try {
+    await withWorkerSpans(async (workers, timeline) => {
       const result = await within(
         10_000,
         timeline.run('countPrimesInWorker', () => countPrimesInWorker(small.from, small.to)),
@@ -46,14 +44,14 @@ describe('countPrimesInWorker', () => {
         `The result says it came from thread ${result.threadId}, but the worker threads that could have run it are [${known.join(', ')}]. ` +
           'Post the worker\'s own threadId (import { threadId } from "node:worker_threads" inside the worker).',
       ).toContain(result.threadId);
-    } finally {
-      workers.stop();
-    }
+    });
   });
 
   test('keeps the main event loop turning while the worker counts', async () => {
-    const watch = await watchEventLoop(() =>
-      within(10_000, countPrimesInWorker(large.from, large.to), 'countPrimesInWorker never settled'),
+    const watch = await withWorkerSpans((_, timeline) =>
+      watchEventLoop(() =>
+        within(10_000, timeline.run('countPrimesInWorker', () => countPrimesInWorker(large.from, large.to)), 'countPrimesInWorker never settled'),
+      ),
     );
     expect(watch.result.count, `Wrong count of primes in [${large.from}, ${large.to})`).toBe(large.count);
     // Counting on the main thread stalls the loop for the whole count (~0.3 s and more); a worker
@@ -67,13 +65,15 @@ describe('countPrimesInWorker', () => {
 
   test('turns an error thrown inside the worker into a rejection', async () => {
     // countPrimesBetween throws a RangeError for 1.5; inside the worker, where it is called.
-    const error = await within(
-      5_000,
-      failureOf(
-        () => countPrimesInWorker(1.5, 10),
-        "countPrimesInWorker(1.5, 10) resolved, although the worker threw a RangeError: the worker's error was swallowed. Reject with the error from its 'error' event.",
+    const error = await withWorkerSpans(() =>
+      within(
+        5_000,
+        failureOf(
+          () => countPrimesInWorker(1.5, 10),
+          "countPrimesInWorker(1.5, 10) resolved, although the worker threw a RangeError: the worker's error was swallowed. Reject with the error from its 'error' event.",
+        ),
+        "countPrimesInWorker(1.5, 10) never settled, although the worker threw a RangeError at once: listen for the worker's 'error' event and reject with its error",
       ),
-      "countPrimesInWorker(1.5, 10) never settled, although the worker threw a RangeError at once: listen for the worker's 'error' event and reject with its error",
     );
     expect(
       (error as Error)?.message,
@@ -83,8 +83,7 @@ describe('countPrimesInWorker', () => {
   });
 
   test('does not pile up workers: three calls leave at most one worker alive', async () => {
-    const workers = recordWorkerSpans(new Timeline());
-    try {
+    await withWorkerSpans(async (workers) => {
       for (let call = 0; call < 3; call += 1) {
         const { count } = await within(10_000, countPrimesInWorker(2, 100), 'countPrimesInWorker never settled');
         expect(count, 'Wrong count of primes below 100').toBe(25);
@@ -95,18 +94,20 @@ describe('countPrimesInWorker', () => {
         `${alive.length} workers (threads ${alive.map((seen) => seen.threadId).join(', ')}) are still alive after 3 calls: each call left its worker running. ` +
           'A worker that holds its port open (parentPort.on("message")) never exits by itself: let it finish, or terminate it once it has answered.',
       ).toBeLessThanOrEqual(1);
-    } finally {
-      workers.stop();
-    }
+    });
   });
 
   test('lets a program exit by itself once it has its answer', async () => {
     // In this process first: a stub fails here, with its own message.
     await within(10_000, countPrimesInWorker(2, 100), 'countPrimesInWorker never settled');
+    const timeline = new Timeline();
+    let endProgram = () => {};
     const run = await runProgram(new URL('./exits.harness.ts', import.meta.url), ['2', '100'], {
       deadlineMs: 15_000,
       settleAfter: { output: /^count \d+$/m, thenMs: 3_000 },
+      onStart: (pid) => (endProgram = timeline.begin('program', { threadId: 0, pid })),
     });
+    endProgram();
     expect(run.stderr, 'A program that calls countPrimesInWorker(2, 100) failed').not.toMatch(/Error/);
     expect(
       run.stdout,
@@ -125,13 +126,15 @@ describe('countPrimesInWorker', () => {
 
 describe('runWorker', () => {
   test("rejects with the worker's own error when the worker throws", async () => {
-    const error = await within(
-      5_000,
-      failureOf(
-        () => misbehave('throw'),
-        `runWorker resolved, although its worker threw "${thrownMessage}": the worker's error was swallowed. Reject with the error from its 'error' event.`,
+    const error = await withWorkerSpans(() =>
+      within(
+        5_000,
+        failureOf(
+          () => misbehave('throw'),
+          `runWorker resolved, although its worker threw "${thrownMessage}": the worker's error was swallowed. Reject with the error from its 'error' event.`,
+        ),
+        `runWorker never settled, although its worker threw "${thrownMessage}" and exited: listen for the worker's 'error' event (and its 'exit')`,
       ),
-      `runWorker never settled, although its worker threw "${thrownMessage}" and exited: listen for the worker's 'error' event (and its 'exit')`,
     );
     expect(
       (error as Error)?.message,
@@ -142,33 +145,36 @@ describe('runWorker', () => {
   });
 
   test('rejects with the exit code when the worker exits with a non-zero code', async () => {
-    const error = await within(
-      5_000,
-      failureOf(
-        () => misbehave('exit-3'),
-        "runWorker resolved, although its worker called process.exit(3) without posting a result: a non-zero exit code means the worker failed. Reject with an error that names the exit code.",
+    const error = await withWorkerSpans(() =>
+      within(
+        5_000,
+        failureOf(
+          () => misbehave('exit-3'),
+          "runWorker resolved, although its worker called process.exit(3) without posting a result: a non-zero exit code means the worker failed. Reject with an error that names the exit code.",
+        ),
+        "runWorker never settled, although its worker called process.exit(3) and posted nothing: listen for the worker's 'exit' event, which tells you the exit code",
       ),
-      "runWorker never settled, although its worker called process.exit(3) and posted nothing: listen for the worker's 'exit' event, which tells you the exit code",
     );
     const message = String((error as Error)?.message ?? error);
     expect(message, `runWorker rejected with "${message}", which does not name the exit code 3: say which code the worker exited with.`).toMatch(/\b3\b/);
   });
 
   test('rejects when the worker exits without posting a result', async () => {
-    const error = await within(
-      5_000,
-      failureOf(
-        () => misbehave('exit-quietly'),
-        "runWorker resolved, although its worker exited (code 0) without posting anything: there is no result to resolve with. Reject when the worker exits before posting.",
+    const error = await withWorkerSpans(() =>
+      within(
+        5_000,
+        failureOf(
+          () => misbehave('exit-quietly'),
+          "runWorker resolved, although its worker exited (code 0) without posting anything: there is no result to resolve with. Reject when the worker exits before posting.",
+        ),
+        "runWorker never settled, although its worker ended (exit code 0) without posting anything: listen for the worker's 'exit' event; a worker that exits without a result is an error",
       ),
-      "runWorker never settled, although its worker ended (exit code 0) without posting anything: listen for the worker's 'exit' event; a worker that exits without a result is an error",
     );
     expect(error, 'runWorker should reject with an Error object').toBeInstanceOf(Error);
   });
 
   test('leaves no worker alive when it settles, even one that would keep running', async () => {
-    const workers = recordWorkerSpans(new Timeline());
-    try {
+    await withWorkerSpans(async (workers) => {
       const value = await within(
         5_000,
         misbehave<string>('linger'),
@@ -181,8 +187,6 @@ describe('runWorker', () => {
           "runWorker owns the worker it starts: once it has the result, end it with worker.terminate() and settle only when the worker is gone " +
           "(terminate() returns a promise; the 'exit' event follows).",
       ).toBe(0);
-    } finally {
-      workers.stop();
-    }
+    });
   });
 });

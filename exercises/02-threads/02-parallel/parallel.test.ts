@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { Timeline, within } from '#kata/testing/index.ts';
-import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';
+import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
 // Known answers, counted once with primes.ts.
@@ -64,10 +64,11 @@ const ms = (value: number) => `${Math.round(value)} ms`;
 describe('countPrimesParallel', () => {
   test('counts every number exactly once, however the range splits', async () => {
     for (const { from, to, threads, count } of cases) {
-      const counted = await within(20_000, countPrimesParallel(from, to, threads), `countPrimesParallel(${from}, ${to}, ${threads}) never settled`);
+      const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
+      const counted = await withWorkerSpans((_, timeline) => within(20_000, timeline.run(call, () => countPrimesParallel(from, to, threads)), `${call} never settled`));
       expect(
         counted,
-        `countPrimesParallel(${from}, ${to}, ${threads}) counted ${counted} primes, but there are ${count}. ` +
+        `${call} counted ${counted} primes, but there are ${count}. ` +
           `${to - from} numbers do not always divide evenly into ${threads} parts: make the parts cover [from, to) exactly once, ` +
           'the last part taking what is left over.',
       ).toBe(count);
@@ -76,14 +77,11 @@ describe('countPrimesParallel', () => {
 
   test('starts a worker thread per part, all before waiting for any', async () => {
     const threads = 3;
-    const timeline = new Timeline();
-    const workers = recordWorkerSpans(timeline);
-    let counted: number;
-    try {
-      counted = await within(30_000, countPrimesParallel(medium.from, medium.to, threads), 'countPrimesParallel never settled');
-    } finally {
-      workers.stop();
-    }
+    // Only the workers go on this timeline: its maxInFlight is how many ran at once.
+    const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
+      const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
+      return { counted: await within(30_000, call, 'countPrimesParallel never settled'), workers, timeline };
+    });
     expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
     const threadIds = new Set(workers.seen.map((seen) => seen.threadId));
     expect(
@@ -162,14 +160,10 @@ describe('sumInWorker', () => {
     const values = new Float64Array(4_000_000).map((_, index) => index % 1000);
     const bytes = values.byteLength;
     const expected = 4000 * ((999 * 1000) / 2);
-    const timeline = new Timeline();
-    const workers = recordWorkerSpans(timeline);
-    let sum: number;
-    try {
-      sum = await within(20_000, timeline.run('sumInWorker', () => sumInWorker(values)), 'sumInWorker never settled');
-    } finally {
-      workers.stop();
-    }
+    const { sum, workers } = await withWorkerSpans(async (workers, timeline) => {
+      const call = timeline.run('sumInWorker', () => sumInWorker(values));
+      return { sum: await within(20_000, call, 'sumInWorker never settled'), workers };
+    });
     expect(workers.seen.length, 'sumInWorker started no worker thread: post the array to a Worker, and sum it there.').toBeGreaterThanOrEqual(1);
     expect(sum, 'sumInWorker should resolve with the sum of the values, as computed by the worker').toBe(expected);
     expect(
