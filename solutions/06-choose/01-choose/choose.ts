@@ -77,12 +77,12 @@ async function runOnWorkers(jobs: readonly Job[], threads: number): Promise<Arra
 /** Sends one job to a worker and waits for its answer, its error, or its unexpected exit. */
 function ask(worker: Worker, job: Job): Promise<Answer | Crunched> {
   return new Promise((resolve, reject) => {
-    const settle = () => {
+    const stopListening = () => {
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
     };
-    const onMessage = (result: Answer | Crunched) => (settle(), resolve(result));
-    const onError = (error: Error) => (settle(), reject(error));
-    const onExit = (code: number) => (settle(), reject(new Error(`worker exited with code ${code} before answering`)));
+    const onMessage = (result: Answer | Crunched) => (stopListening(), resolve(result));
+    const onError = (error: Error) => (stopListening(), reject(error));
+    const onExit = (code: number) => (stopListening(), reject(new Error(`worker exited with code ${code} before answering`)));
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     worker.postMessage(job);
   });
