@@ -1,0 +1,304 @@
+// The tests' worker: plays one thread that uses the Mutex (or the Bank) under test. It reports
+// each step in a message, so the test can tell where it blocks, and the test stops it when its
+// time is up. Every blocking call happens here, never on the test's own thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
+import { announceThread } from '#kata/testing/harness-worker.ts';
+import { arriveAndWait } from '#kata/testing/start-barrier.ts';
+import { targetUrl } from '#kata/testing/target.ts';
+import type * as BankModule from './bank.ts';
+import type * as MutexModule from './mutex.ts';
+
+/** Where the test keeps its own counters, in `control` (shared memory of its own). */
+export interface ControlCells {
+  /** Threads of this harness asleep in Atomics.wait right now. */
+  parked: number;
+  /** Atomics calls this thread has made. */
+  calls: number;
+  /** The test sets it to 1 to make the holder let go. */
+  release: number;
+  /** Threads inside the critical section right now, and how often a second one came in. */
+  inside: number;
+  overlaps: number;
+}
+
+export interface HarnessData {
+  role:
+    | 'sequence'
+    | 'plain-probe'
+    | 'atomic-probe'
+    | 'holder'
+    | 'waiter'
+    | 'transfer-waiter'
+    | 'transfer-rules'
+    | 'transfer-trace'
+    | 'exclusion'
+    | 'transfers';
+  memory: Int32Array;
+  control: Int32Array;
+  cells: ControlCells;
+  /** Count this thread's Atomics calls and note when it sleeps in Atomics.wait. */
+  watch?: boolean;
+  /** holder: [cell, value] writes it makes while holding the lock, before unlock(). */
+  edits?: Array<[number, number]>;
+  lockIndex?: number;
+  from?: number;
+  to?: number;
+  amount?: number;
+  times?: number;
+  seed?: number;
+  gate?: Int32Array;
+  parties?: number;
+}
+
+const data = workerData as HarnessData;
+const { control, cells, memory } = data;
+const post = (type: string, details: object = {}) => parentPort!.postMessage({ type, ...details });
+/** Says which call comes next: if it never returns, the test names it. */
+const step = (call: string) => post('step', { call });
+
+// The spy goes in before the code under test is loaded, in case it keeps a reference to an Atomics function.
+// (Only in the roles that watch: the others run at full speed.)
+let onAtomicsCall: ((name: string, args: unknown[], proceed: () => unknown) => unknown) | undefined;
+if (data.watch || data.role === 'atomic-probe' || data.role === 'transfer-trace') {
+  spyOnAtomics((name, args, proceed) => (onAtomicsCall ? onAtomicsCall(name, args, proceed) : proceed()));
+}
+if (data.watch) {
+  onAtomicsCall = (name, _args, proceed) => {
+    realAtomics.add(control, cells.calls, 1);
+    if (name !== 'wait') return proceed();
+    realAtomics.add(control, cells.parked, 1);
+    try {
+      return proceed();
+    } finally {
+      realAtomics.sub(control, cells.parked, 1);
+    }
+  };
+}
+
+const { Mutex } = (await import(targetUrl(import.meta.url, './mutex.ts').href)) as typeof MutexModule;
+const { Bank, FIRST_ACCOUNT, LOCK_CELL } = (await import(targetUrl(import.meta.url, './bank.ts').href)) as typeof BankModule;
+
+/** Runs `call` and reports a TypeError as 'refused' (what every Atomics function does with a Proxy). */
+function unlessRefused<T>(call: () => T): T | 'refused' {
+  try {
+    return call();
+  } catch (error) {
+    if (error instanceof TypeError) return 'refused';
+    throw error;
+  }
+}
+
+switch (data.role) {
+  case 'sequence': {
+    // The lock is cell 1; its neighbours hold values that must survive.
+    const mutex = new Mutex(memory, 1);
+    step('tryLock() on a new mutex');
+    const first = mutex.tryLock();
+    step('a second tryLock()');
+    const second = mutex.tryLock();
+    step('unlock()');
+    mutex.unlock();
+    step('tryLock() after unlock()');
+    const afterUnlock = mutex.tryLock();
+    step('unlock()');
+    mutex.unlock();
+    step('lock() on a free mutex');
+    mutex.lock();
+    step('unlock() after lock()');
+    mutex.unlock();
+    post('done', { first, second, afterUnlock, cells: [...memory] });
+    break;
+  }
+
+  case 'plain-probe': {
+    // Right after the first plain read of a free lock, another thread (played here) takes it.
+    let tookIt = false;
+    const probe = watchIndexedAccess(memory, {
+      afterRead(index, value) {
+        if (value === 0 && !tookIt) {
+          realAtomics.store(memory, index, 1);
+          tookIt = true;
+        }
+      },
+    });
+    const mutex = new Mutex(probe.proxy, 0);
+    const result = unlessRefused(() => mutex.tryLock());
+    const tryLockAccess = { reads: probe.reads, writes: probe.writes };
+    // Now as if this thread held the lock, and let it go.
+    realAtomics.store(memory, 0, 1);
+    unlessRefused(() => mutex.unlock());
+    const unlockAccess = { reads: probe.reads - tryLockAccess.reads, writes: probe.writes - tryLockAccess.writes };
+    post('done', { result, tookIt, tryLockAccess, unlockAccess });
+    break;
+  }
+
+  case 'atomic-probe': {
+    // Right after the first Atomics.load that finds the lock free, another thread (played here) takes it.
+    let tookIt = false;
+    const used = new Set<string>();
+    const mutex = new Mutex(memory, 0);
+    onAtomicsCall = (name, args, proceed) => {
+      const result = proceed();
+      if (args[0] === memory) used.add(name);
+      if (name === 'load' && args[0] === memory && result === 0 && !tookIt) {
+        realAtomics.store(memory, args[1] as number, 1);
+        tookIt = true;
+      }
+      return result;
+    };
+    const result = mutex.tryLock();
+    onAtomicsCall = undefined;
+    post('done', { result, tookIt, used: [...used] });
+    break;
+  }
+
+  case 'holder': {
+    const mutex = new Mutex(memory, data.lockIndex ?? 0);
+    step('lock() on a free mutex');
+    mutex.lock();
+    post('held');
+    // Hold the lock until the test says so (bounded: the test stops this worker long before).
+    while (realAtomics.load(control, cells.release) === 0) realAtomics.wait(control, cells.release, 0, 1_000);
+    for (const [cell, value] of data.edits ?? []) memory[cell] = value;
+    step('unlock()');
+    mutex.unlock();
+    post('released');
+    break;
+  }
+
+  case 'waiter': {
+    const mutex = new Mutex(memory, data.lockIndex ?? 0);
+    announceThread();
+    post('calling lock');
+    mutex.lock();
+    post('acquired');
+    mutex.unlock();
+    post('done');
+    break;
+  }
+
+  case 'transfer-waiter': {
+    const bank = new Bank(memory);
+    post('calling transfer');
+    const moved = bank.transfer(data.from!, data.to!, data.amount!);
+    post('done', { moved });
+    break;
+  }
+
+  case 'transfer-rules': {
+    // Three accounts of 100 each.
+    const bank = new Bank(memory);
+    const balances = () => [...memory.subarray(FIRST_ACCOUNT)];
+    step('transfer(0, 1, 30)');
+    const partOf = { moved: bank.transfer(0, 1, 30), balances: balances() };
+    step('transfer(2, 0, 101)');
+    const tooMuch = { moved: bank.transfer(2, 0, 101), balances: balances() };
+    step('transfer(1, 2, 130)');
+    const all = { moved: bank.transfer(1, 2, 130), balances: balances() };
+    const invalid: Record<string, string> = {};
+    const lockProbe = new Mutex(memory, LOCK_CELL);
+    let lockHeldAfter: string | undefined;
+    for (const [from, to, amount] of [[0, 3, 5], [-1, 0, 5], [0, 1, 0], [0, 1, -5], [0, 1, 1.5]] as const) {
+      const call = `transfer(${from}, ${to}, ${amount})`;
+      step(call);
+      try {
+        invalid[call] = `returned ${bank.transfer(from, to, amount)}`;
+      } catch (error) {
+        invalid[call] = error instanceof RangeError ? 'RangeError' : `threw ${(error as Error).name}`;
+      }
+      // Is the lock free again? tryLock never waits, so this cannot hang.
+      step(`tryLock() after ${call}`);
+      if (!lockProbe.tryLock()) {
+        lockHeldAfter = call;
+        break;
+      }
+      lockProbe.unlock();
+    }
+    post('done', { partOf, tooMuch, all, invalid, lockHeldAfter, balances: balances() });
+    break;
+  }
+
+  case 'transfer-trace': {
+    // One transfer, no other thread: is the bank's lock held at every read and write of a balance?
+    const bank = new Bank(memory);
+    const real = { memory: bank.memory, balances: bank.balances };
+    const outside: string[] = [];
+    const note = (what: string, account: number) => {
+      if (realAtomics.load(memory, LOCK_CELL) === 0) outside.push(`${what} account ${account}`);
+    };
+    // Plain reads and writes, through whichever of the bank's arrays transfer() uses. (Its Mutex
+    // keeps the real memory, so the lock itself works as usual.)
+    const watched = (array: Int32Array, firstAccount: number) =>
+      watchIndexedAccess(array, {
+        afterRead: (index) => index >= firstAccount && note('read', index - firstAccount),
+        beforeWrite: (index) => index >= firstAccount && note('wrote', index - firstAccount),
+      }).proxy;
+    const instrumented = bank as { memory: Int32Array; balances: Int32Array };
+    instrumented.memory = watched(real.memory, FIRST_ACCOUNT);
+    instrumented.balances = watched(real.balances, 0);
+    step('transfer(0, 1, 10)');
+    let moved = unlessRefused(() => bank.transfer(0, 1, 10));
+    if (moved === 'refused') {
+      // transfer() uses Atomics on the balances, which refuse a Proxy: start again on the real
+      // arrays and watch its Atomics calls instead.
+      Object.assign(instrumented, real);
+      realAtomics.store(memory, LOCK_CELL, 0);
+      real.balances.fill(100);
+      outside.length = 0;
+      const dataCalls = new Set(['load', 'store', 'add', 'sub', 'exchange', 'compareExchange', 'and', 'or', 'xor']);
+      onAtomicsCall = (name, args, proceed) => {
+        const [array, index] = args as [unknown, number];
+        if (dataCalls.has(name)) {
+          if (array === real.balances) note(name === 'load' ? 'read' : 'wrote', index);
+          if (array === real.memory && index >= FIRST_ACCOUNT) note(name === 'load' ? 'read' : 'wrote', index - FIRST_ACCOUNT);
+        }
+        return proceed();
+      };
+      step('transfer(0, 1, 10)');
+      moved = bank.transfer(0, 1, 10);
+      onAtomicsCall = undefined;
+    }
+    post('done', { moved, outside, lockCell: realAtomics.load(memory, LOCK_CELL), balances: [...real.balances] });
+    break;
+  }
+
+  case 'exclusion': {
+    const mutex = new Mutex(memory, 0);
+    arriveAndWait(data.gate!, data.parties!);
+    post('started');
+    for (let done = 0; done < data.times!; done += 1) {
+      mutex.lock();
+      // Inside the critical section: is anyone else in here?
+      if (realAtomics.add(control, cells.inside, 1) !== 0) realAtomics.add(control, cells.overlaps, 1);
+      // A plain read-modify-write: exact only if no other thread is ever inside at the same time.
+      memory[1] = memory[1]! + 1;
+      realAtomics.sub(control, cells.inside, 1);
+      mutex.unlock();
+    }
+    post('done');
+    break;
+  }
+
+  case 'transfers': {
+    const bank = new Bank(memory);
+    const accounts = bank.accounts;
+    // A fixed sequence of pseudo-random transfers per thread (xorshift32), the same on every run.
+    let random = data.seed! | 1;
+    let moved = 0;
+    arriveAndWait(data.gate!, data.parties!);
+    post('started');
+    for (let done = 0; done < data.times!; done += 1) {
+      random ^= random << 13;
+      random ^= random >>> 17;
+      random ^= random << 5;
+      const bits = random >>> 0;
+      const from = bits % accounts;
+      const to = (from + 1 + ((bits >>> 8) % (accounts - 1))) % accounts;
+      const amount = 1 + ((bits >>> 16) % 50);
+      if (bank.transfer(from, to, amount)) moved += 1;
+    }
+    post('done', { moved });
+    break;
+  }
+}

@@ -1,0 +1,335 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { HarnessWorker, runTogether } from '#kata/testing/harness-worker.ts';
+import { sleep, Timeline } from '#kata/testing/index.ts';
+import { Bank, FIRST_ACCOUNT, LOCK_CELL } from './bank.ts';
+import type { ControlCells, HarnessData } from './mutex.harness.ts';
+
+// Every call into your Mutex runs in a worker (mutex.harness.ts): a lock that never returns must
+// not freeze the test's own thread, and a worker can be stopped when its time is up.
+const harness = new URL('./mutex.harness.ts', import.meta.url);
+const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4 };
+const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
+const n = (value: number) => value.toLocaleString('en-US');
+const plural = (count: number, what: string) => `${n(count)} ${what}${count === 1 ? '' : 's'}`;
+
+const started: HarnessWorker[] = [];
+function start(role: HarnessData['role'], data: Omit<HarnessData, 'role' | 'cells'>): HarnessWorker {
+  const worker = new HarnessWorker(harness, { role, cells, ...data });
+  started.push(worker);
+  return worker;
+}
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((worker) => worker.terminate()));
+});
+
+/** Waits up to `ms` for the worker's `done`; if it does not come, fails naming the call the worker is stuck in. */
+async function finish(worker: HarnessWorker, ms: number, stuck: (call: string) => string) {
+  const done = await worker.maybeMessage('done', ms);
+  if (done) return done;
+  const call = worker.received.filter((message) => message.type === 'step').at(-1)?.call;
+  throw new Error(`${stuck(String(call ?? 'its first call'))} (gave up after ${ms} ms)`);
+}
+
+/** Polls `condition` every few ms, for at most `ms`; true if it came true. */
+async function until(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+/** "Threads 1 and 3 of 4 were" / "All 4 threads were" */
+const stuckThreads = (stuck: number[], of: number) =>
+  stuck.length === of ? `All ${of} threads were` : `Thread${stuck.length > 1 ? 's' : ''} ${stuck.join(', ')} of ${of} (the others finished) ${stuck.length > 1 ? 'were' : 'was'}`;
+
+/**
+ * One thread takes the lock and holds it; a second thread then calls lock() (or a transfer) and
+ * must wait. Resolves once the second thread is asleep in Atomics.wait, or has got past the lock,
+ * or has had a second to get there.
+ */
+async function holdAndWait(
+  memory: Int32Array,
+  second: { role: 'waiter' | 'transfer-waiter'; data?: Partial<HarnessData>; calling: string },
+  /** [cell, value] writes the first thread makes while it holds the lock, just before unlock(). */
+  edits?: Array<[number, number]>,
+) {
+  const control = sharedInts(5);
+  const timeline = new Timeline();
+  const lockIndex = second.role === 'waiter' ? 0 : LOCK_CELL;
+  const holder = start('holder', { memory, control, lockIndex, edits });
+  await holder.message('held', 5_000, "The first thread's lock() on a free mutex never returned");
+  const endHold = timeline.begin('holds lock', { threadId: holder.threadId });
+  const waiter = start(second.role, { memory, control, lockIndex, watch: true, ...second.data });
+  await waiter.message(second.calling, 5_000, 'The second thread never started');
+  const endWait = timeline.begin('waits for it', { threadId: waiter.threadId });
+  const finished = second.role === 'waiter' ? 'acquired' : 'done';
+  const parked = await until(() => Atomics.load(control, cells.parked) > 0 || waiter.find(finished) !== undefined, 1_000);
+  return {
+    control,
+    timeline,
+    waiter,
+    asleep: parked && waiter.find(finished) === undefined,
+    /** Tells the holder to unlock; resolves when its unlock() has returned. */
+    async release() {
+      Atomics.store(control, cells.release, 1);
+      Atomics.notify(control, cells.release);
+      await holder.message('released', 5_000, "The first thread's unlock() never returned");
+      endHold();
+    },
+    /** Waits up to `ms` for the second thread to get past the lock. */
+    async through(ms: number) {
+      const message = await waiter.maybeMessage(finished, ms);
+      if (message) endWait();
+      return message;
+    },
+  };
+}
+
+describe('Mutex', () => {
+  test('tryLock takes a free lock; a second tryLock fails until unlock', async () => {
+    const memory = sharedInts(3);
+    memory.set([7, 0, 9]);
+    const thread = start('sequence', { memory, control: sharedInts(5) });
+    const done = await finish(thread, 5_000, (call) => `${call} never returned, on a mutex that no other thread was using.`);
+    expect(done.first, 'tryLock() on a new mutex (its cell at 0) returned false: 0 must mean "free".').toBe(true);
+    expect(
+      done.second,
+      'mutual exclusion broken: a second tryLock() succeeded while the lock was already held. ' +
+        'Two threads would both be inside the critical section. tryLock() must fail while the cell says "taken".',
+    ).toBe(false);
+    expect(done.afterUnlock, 'tryLock() failed after unlock(): unlock() must mark the cell free again.').toBe(true);
+    expect(done.cells, 'new Mutex(memory, 1) must use cell 1 only (the neighbours held 7 and 9), and leave it at 0 when unlocked.').toEqual([7, 0, 9]);
+  });
+
+  test('tryLock checks and takes the lock in one atomic step; unlock writes it atomically', async () => {
+    const plain = await start('plain-probe', { memory: sharedInts(1), control: sharedInts(5) }).message('done', 5_000, 'tryLock() or unlock() never returned');
+    const access = plain.tryLockAccess as { reads: number; writes: number };
+    expect(
+      access,
+      `tryLock() used plain indexing on the lock's cell (${plural(access.reads, 'plain read')}, ${plural(access.writes, 'plain write')}). Checking "is it 0?" and ` +
+        'then writing 1 is check-then-set: two steps, and another thread can take the lock in between. ' +
+        (plain.tookIt && plain.result === true
+          ? 'This test played that thread, right after your read, and your tryLock() still returned true: both threads now hold the lock. '
+          : '') +
+        'Use Atomics.compareExchange(cells, index, 0, 1), which checks and sets as one step.',
+    ).toEqual({ reads: 0, writes: 0 });
+    const unlockAccess = plain.unlockAccess as { reads: number; writes: number };
+    expect(
+      unlockAccess.writes,
+      'unlock() wrote the lock\'s cell with plain indexing. A plain write is not ordered with the writes made while holding the lock: ' +
+        'another thread may see the lock free before it sees your critical section\'s work. Use Atomics.store (or Atomics.exchange).',
+    ).toBe(0);
+
+    const atomic = await start('atomic-probe', { memory: sharedInts(1), control: sharedInts(5) }).message('done', 5_000, 'tryLock() never returned');
+    expect(
+      atomic.tookIt && atomic.result === true,
+      `tryLock() read the cell with Atomics.load, found the lock free, and wrote it in a separate step (${(atomic.used as string[]).join(', ')}). ` +
+        'Right after your load, this test played another thread that took the lock, and your tryLock() still returned true: both threads now hold it. ' +
+        'Each Atomics call is atomic, but check-then-set made of two calls is not: use Atomics.compareExchange(cells, index, 0, 1).',
+    ).toBe(false);
+  });
+
+  test('a thread waiting in lock() sleeps instead of spinning', async () => {
+    const memory = sharedInts(1);
+    const scene = await holdAndWait(memory, { role: 'waiter', calling: 'calling lock' });
+    // Watch the waiting thread for a while: the Atomics calls it makes, the CPU time it uses.
+    const calls = Atomics.load(scene.control, cells.calls);
+    const cpu = await scene.waiter.cpuTimeMs();
+    const since = performance.now();
+    const early = await scene.waiter.maybeMessage('acquired', 300);
+    const watched = performance.now() - since;
+    const callsMade = Atomics.load(scene.control, cells.calls) - calls;
+    const cpuAfter = await scene.waiter.cpuTimeMs();
+    // Undefined where the thread's CPU time cannot be read (Node 22 off Linux): the calls still tell.
+    const cpuShare = cpu === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpu) / watched;
+    expect(
+      early,
+      `mutual exclusion broken: lock() returned in the second thread while the first thread held the lock. lock() must wait until the lock is free.\n${scene.timeline.toText()}\n`,
+    ).toBeUndefined();
+    await scene.release();
+    const through = await scene.through(3_000);
+    // A thread asleep in Atomics.wait makes no calls and uses no CPU; a spinning one makes
+    // millions of calls a second and uses whatever CPU it gets (on a busy machine, maybe a tenth).
+    expect(
+      callsMade / watched < 5 && (cpuShare ?? 0) < 0.1,
+      `busy waiting: while the lock was held for ${Math.round(watched)} ms, the waiting thread made ${n(callsMade)} Atomics calls` +
+        (cpuShare === undefined ? '' : ` and used ${Math.round(cpuShare * 100)}% of a CPU`) +
+        '. A loop that keeps checking until the lock is free burns a core doing nothing, and takes it from the thread that holds the lock. ' +
+        'Sleep instead: Atomics.wait(cells, index, valueMeaningTaken) returns when unlock() notifies (or at once if the cell has already changed).\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBe(true);
+    expect(
+      through,
+      `wake-up: the second thread was still in lock() 3 s after the first thread's unlock(). A thread asleep in Atomics.wait wakes only ` +
+        'when notified: after freeing the cell, unlock() must call Atomics.notify(cells, index, 1).\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+  });
+
+  test('unlock() wakes a thread that is asleep in lock()', async () => {
+    const memory = sharedInts(1);
+    const scene = await holdAndWait(memory, { role: 'waiter', calling: 'calling lock' });
+    expect(
+      scene.waiter.find('acquired'),
+      `mutual exclusion broken: lock() returned in the second thread while the first thread held the lock.\n${scene.timeline.toText()}\n`,
+    ).toBeUndefined();
+    await scene.release();
+    const through = await scene.through(3_000);
+    expect(
+      through,
+      (scene.asleep ? 'wake-up: the second thread was asleep in Atomics.wait inside lock() when the first thread called unlock(), ' : 'wake-up: the second thread was waiting in lock() when the first thread called unlock(), ') +
+        'and 3 s later it was still waiting: it was never woken. A thread asleep in Atomics.wait wakes only when notified: ' +
+        'after storing 0, unlock() must call Atomics.notify(cells, index, 1). Without it, every waiter sleeps forever: a deadlock.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+  });
+
+  test('four threads locking half a million times each are never inside together', async () => {
+    const threads = 4;
+    const times = 500_000;
+    const memory = sharedInts(2);
+    const control = sharedInts(5);
+    const timeline = new Timeline();
+    const run = await runTogether({
+      harness,
+      parties: threads,
+      workerData: () => ({ role: 'exclusion', cells, memory, control, times }),
+      timeline,
+      label: (index) => `thread ${index}`,
+      ms: 8_000,
+    });
+    const overlaps = Atomics.load(control, cells.overlaps);
+    const count = Atomics.load(memory, 1);
+    expect(
+      overlaps,
+      `mutual exclusion broken: ${threads} threads, released together, each did lock(); count++; unlock() ${n(times)} times, and ${n(overlaps)} times ` +
+        'a thread got in while another was still inside.' +
+        (count === threads * times ? '' : ` The count, which only the lock protects, ended at ${n(count)} instead of ${n(threads * times)}.`) +
+        `\n${timeline.toText()}\n`,
+    ).toBe(0);
+    expect(
+      run.stuck,
+      `${stuckThreads(run.stuck, threads)} still in lock() after 8 s. A thread that sleeps in Atomics.wait ` +
+        'must be woken: does unlock() call Atomics.notify? And does lock() try again after waking up?\n' +
+        `${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(count, `Every increment was done under the lock, yet the count is ${n(count)}, not ${n(threads * times)}.`).toBe(threads * times);
+  });
+});
+
+describe('Bank.transfer', () => {
+  test('moves money only when the balance allows, and refuses bad input with a RangeError', async () => {
+    const bank = Bank.open(3, 100);
+    const thread = start('transfer-rules', { memory: bank.memory, control: sharedInts(5) });
+    const done = await finish(
+      thread,
+      5_000,
+      (call) =>
+        `${call} never returned, with no other thread in the bank. Was the lock left held by an earlier transfer? ` +
+        'Let go of it on every way out of transfer(), with try/finally.',
+    );
+    expect(done.partOf, 'transfer(0, 1, 30) on [100, 100, 100]').toEqual({ moved: true, balances: [70, 130, 100] });
+    expect(done.tooMuch, 'transfer(2, 0, 101) with only 100 in account 2 must refuse and change nothing').toEqual({ moved: false, balances: [70, 130, 100] });
+    expect(done.all, 'transfer(1, 2, 130) moves the whole balance of account 1').toEqual({ moved: true, balances: [70, 0, 230] });
+    expect(
+      done.lockHeldAfter,
+      `After ${String(done.lockHeldAfter)} threw, the bank's lock was still held: the next transfer would wait for it forever. ` +
+        'Check the input before taking the lock, or let go of the lock in a finally block so that every way out releases it.',
+    ).toBeUndefined();
+    expect(
+      done.invalid,
+      'Unknown accounts and amounts that are not positive integers must throw a RangeError (and move nothing).',
+    ).toEqual({
+      'transfer(0, 3, 5)': 'RangeError',
+      'transfer(-1, 0, 5)': 'RangeError',
+      'transfer(0, 1, 0)': 'RangeError',
+      'transfer(0, 1, -5)': 'RangeError',
+      'transfer(0, 1, 1.5)': 'RangeError',
+    });
+    expect(done.balances, 'The refused transfers changed balances').toEqual([70, 0, 230]);
+  });
+
+  test('holds the lock from its first read of a balance to its last write', async () => {
+    const bank = Bank.open(2, 100);
+    const thread = start('transfer-trace', { memory: bank.memory, control: sharedInts(5) });
+    const done = await finish(thread, 5_000, (call) => `${call} never returned, with no other thread in the bank.`);
+    const outside = done.outside as string[];
+    expect(
+      outside,
+      `transfer(0, 1, 10) touched the balances while the bank's lock was free: ${outside.join(', ')}. ` +
+        'A transfer reads two balances and writes two; whatever happens outside the lock, another transfer can ' +
+        'change the same balances in between, and money appears or vanishes. Take the lock before the first read ' +
+        'and let go of it after the last write.',
+    ).toEqual([]);
+    expect({ moved: done.moved, balances: done.balances }, 'transfer(0, 1, 10) on [100, 100]').toEqual({ moved: true, balances: [90, 110] });
+    expect(done.lockCell, "The bank's lock was still held after transfer() returned: let go of it on every way out.").toBe(0);
+  });
+
+  test('decides on the balance only while holding the lock', async () => {
+    const bank = Bank.open(2, 100);
+    // The first thread holds the bank's lock and, while holding it, spends 50 of account 0.
+    const scene = await holdAndWait(
+      bank.memory,
+      { role: 'transfer-waiter', data: { from: 0, to: 1, amount: 60 }, calling: 'calling transfer' },
+      [[FIRST_ACCOUNT + 0, 50]],
+    );
+    const early = scene.waiter.find('done');
+    expect(
+      early,
+      `transfer(0, 1, 60) returned ${String(early?.moved)} while another thread held the bank's lock. ` +
+        'A transfer reads two balances and writes two: without the lock, another transfer can change them in between. ' +
+        'Take the lock before you read a balance, and keep it until both are written.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeUndefined();
+    await scene.release();
+    const done = await scene.through(3_000);
+    expect(
+      done,
+      'transfer(0, 1, 60) was still waiting for the lock 3 s after the other thread had released it: it was never woken ' +
+        '(does unlock() call Atomics.notify?).\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+    const balances = [Atomics.load(bank.memory, FIRST_ACCOUNT), Atomics.load(bank.memory, FIRST_ACCOUNT + 1)];
+    expect(
+      { moved: done!.moved, balances },
+      `While transfer(0, 1, 60) waited for the lock, the thread holding it spent 50 of account 0's 100. ` +
+        `Your transfer then ${done!.moved ? 'moved the 60 anyway' : 'refused'}, leaving [${balances.join(', ')}]. ` +
+        'It decided on a balance it had read before taking the lock (check-then-act): read the balance only once you hold the lock.',
+    ).toEqual({ moved: false, balances: [50, 100] });
+  });
+
+  test('four threads making half a million transfers each keep the total and no balance goes negative', async () => {
+    const threads = 4;
+    const times = 500_000;
+    const bank = Bank.open(4, 100);
+    const timeline = new Timeline();
+    const run = await runTogether({
+      harness,
+      parties: threads,
+      workerData: (index) => ({ role: 'transfers', cells, memory: bank.memory, control: sharedInts(5), times, seed: 0x9e3779b9 * (index + 1) }),
+      timeline,
+      label: (index) => `thread ${index}`,
+      ms: 8_000,
+    });
+    const balances = Array.from({ length: 4 }, (_, account) => Atomics.load(bank.memory, FIRST_ACCOUNT + account));
+    const total = balances.reduce((sum, balance) => sum + balance, 0);
+    const moved = run.done.reduce((sum, message) => sum + Number(message?.moved ?? 0), 0);
+    expect(
+      run.stuck,
+      `${stuckThreads(run.stuck, threads)} still transferring after 8 s: a thread waiting for the lock was never woken. ` +
+        'Does unlock() call Atomics.notify?\n' +
+        `${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(
+      total,
+      `${threads} threads, released together, made ${n(threads * times)} transfers between 4 accounts of 100. Money cannot appear or vanish, ` +
+        `yet the balances are [${balances.join(', ')}], a total of ${n(total)} instead of 400. Two transfers interleaved: each read ` +
+        'a balance, and one wrote over the other. Every transfer must hold the bank\'s lock from its first read to its last write.\n' +
+        `${timeline.toText()}\n`,
+    ).toBe(400);
+    expect(balances.every((balance) => balance >= 0), `A balance went negative: [${balances.join(', ')}]. Check the balance while holding the lock.`).toBe(true);
+    expect(moved, 'No transfer succeeded: with 4 accounts of 100 and amounts of 1 to 50, most should.').toBeGreaterThan(0);
+  });
+});
