@@ -79,7 +79,7 @@ describe('createPool', () => {
 
     // A burst of 12 tasks at once, then 8 more one at a time with pauses between them, as a server's
     // requests come: a pool outlives its bursts.
-    await within(20_000, Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(job(`burst ${i}`)))), 'run() never resolved');
+    await within(15_000, Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(job(`burst ${i}`)))), 'run() never resolved');
     const afterBurst = spawnLog().workers.length;
     const reports: Report[] = [];
     for (let i = 0; i < 8; i++) {
@@ -124,20 +124,20 @@ describe('createPool', () => {
     const batch = async (pool: SquaresPool, name: string) => {
       const cpuBefore = process.cpuUsage();
       const started = performance.now();
-      await within(15_000, Promise.all(Array.from({ length: 8 }, (_, i) => pool.run({ n, cue: cue(`${name} #${i}`) }))), 'run() never resolved');
+      await within(20_000, Promise.all(Array.from({ length: 8 }, (_, i) => pool.run({ n, cue: cue(`${name} #${i}`) }))), 'run() never resolved');
       const wall = performance.now() - started;
       const { user, system } = process.cpuUsage(cpuBefore);
       return { wall, cores: (user + system) / 1_000 / wall };
     };
     // Alternate the two pools and keep each one's best batch: a noisy neighbour slows a batch, never speeds it up.
-    // At least two rounds; more (within a budget) while the machine has not let the 2-thread pool use two cores.
+    // Two rounds, more while the machine has not let the 2-thread pool use two cores, fewer if it is very slow.
     const alone: Array<{ wall: number; cores: number }> = [];
     const paired: Array<{ wall: number; cores: number }> = [];
     const budgetEnds = performance.now() + 10_000;
     for (let round = 1; round <= 5; round++) {
       alone.push(await batch(one, `1 thread r${round}`));
       paired.push(await batch(two, `2 threads r${round}`));
-      if (round >= 2 && (paired.some((run) => run.cores >= enoughCores) || performance.now() > budgetEnds)) break;
+      if ((round >= 2 && paired.some((run) => run.cores >= enoughCores)) || performance.now() > budgetEnds) break;
     }
     const best = (runs: Array<{ wall: number }>) => Math.min(...runs.map((run) => run.wall));
     const speedUp = best(alone) / best(paired);
@@ -227,7 +227,7 @@ describe('createPool', () => {
 
     expect(
       refused.status,
-      'The pool accepted a 6th task while 2 were running and 3 were waiting with maxQueue: 3: its queue is unbounded. ' +
+      'The pool accepted a 6th task while 2 were running and 3 were waiting with maxQueue: 3: its queue is unbounded (or bigger than asked). ' +
         `A bounded queue makes callers slow down instead of piling up work in memory: give piscina maxQueue.${picture}`,
     ).toBe('rejected');
     const reason = (refused as { reason: unknown }).reason;

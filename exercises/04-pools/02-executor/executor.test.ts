@@ -169,7 +169,7 @@ describe.each(kinds)('$name', (kind) => {
     const outcomes = Promise.all(tasks.map((task) => settle(task).finally(() => (settledCount += 1))));
 
     const closing = executor.shutdown();
-    await within(20_000, closing, 'shutdown() never resolved');
+    await within(15_000, closing, 'shutdown() never resolved');
     const settledAtShutdown = settledCount;
     const settled = await within(
       5_000,
