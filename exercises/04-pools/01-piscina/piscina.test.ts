@@ -18,7 +18,8 @@ function open(options: PoolOptions): SquaresPool {
 }
 
 async function probe(): Promise<TaskProbe> {
-  const started = await startTaskProbe(new Timeline());
+  // Tasks that `meet` give up after 3 s: long enough for a slow thread start, short enough to fail fast.
+  const started = await startTaskProbe(new Timeline(), { meetTimeoutMs: 3_000 });
   probes.push(started);
   return started;
 }
@@ -57,11 +58,11 @@ describe('createPool', () => {
     const reports = await within(
       10_000,
       Promise.all([pool.run({ n: 1_000, cue: cue('task 0', { meet: 2 }) }), pool.run({ n: 1_000, cue: cue('task 1', { meet: 2 }) })]),
-      'run() never resolved',
+      'Two tasks that wait for each other never both finished: the pool of 2 threads ran them one at a time, or not at all',
     );
     expect(
       unmet,
-      `Two tasks given to a pool of 2 threads never ran at the same time (they waited for each other in vain).\n${timeline.toText()}\n`,
+      `Two tasks given to a pool of 2 threads never ran at the same time: it ran them one at a time (they waited for each other in vain).\n${timeline.toText()}\n`,
     ).toEqual([]);
     const threads = new Set(reports.map((report) => report.threadId));
     expect(
