@@ -17,8 +17,9 @@ export interface Group {
   /** What the rows measure, in a sentence, for the table's heading and the report. */
   workload: string;
   cases: Case[];
-  /** Rows measured by hand rather than timed (memory), after the timed cases. */
+  /** Rows measured by hand rather than timed (memory), after the timed cases, and their samples in all. */
   extraRows?: (onSample: OnSample) => Promise<Row[]>;
+  extraSamples?: number;
   setup?: () => Promise<void>;
   teardown?: () => Promise<void>;
 }

@@ -77,11 +77,12 @@ for (const [name, svg] of Object.entries(charts)) if (svg) files[name] = svg;
 for (const [name, text] of Object.entries(files)) writeFileSync(path.join(options.out, name), text);
 
 const { summary } = all;
-console.log(`\nWrote ${Object.keys(files).join(', ')} to ${path.relative(process.cwd(), options.out) || '.'}`);
+const shown = path.relative(process.cwd(), options.out);
+console.log(`\nWrote ${Object.keys(files).join(', ')} to ${shown.startsWith('..') ? options.out : shown || '.'}`);
 console.log(
   `Summary: ${summary.cores} cores, Node ${summary.node}, ` +
-    `CPU speed-up ${fixed(summary.cpuSpeedup)}x at ${summary.cpuSpeedupThreads} threads (ideal ${summary.cores}x), ` +
-    `${summary.ioWaits} waits at once = ${fixed(summary.ioConcurrency)}x one wait, took ${summary.durationS.toFixed(0)} s`,
+    `CPU speed-up ${times(summary.cpuSpeedup)} at ${summary.cpuSpeedupThreads} threads (ideal ${summary.cores}x), ` +
+    `${summary.ioWaits} waits at once = ${times(summary.ioConcurrency)} one wait, took ${summary.durationS.toFixed(0)} s`,
 );
 
 // Everything measured has been stopped; if some handle still holds the process, do not hang on it.
@@ -90,8 +91,8 @@ setTimeout(() => {
   process.exit(1);
 }, 5_000).unref();
 
-function fixed(value: number | null): string {
-  return value === null ? 'n/a' : value.toFixed(2);
+function times(value: number | null): string {
+  return value === null ? 'not measured' : `${value.toFixed(2)}x`;
 }
 
 function describeMachine(): string {
@@ -101,7 +102,7 @@ function describeMachine(): string {
 
 /** A progress line on a terminal (one line per case elsewhere), with how far the whole run is. */
 function startProgress(all: Group[]) {
-  const total = all.reduce((sum, g) => sum + g.cases.reduce((s, c) => s + c.samples + c.warmup, 0) + (g.extraRows ? 10 : 0), 0);
+  const total = all.reduce((sum, g) => sum + g.cases.reduce((s, c) => s + c.samples + c.warmup, 0) + (g.extraSamples ?? 0), 0);
   const tty = process.stdout.isTTY;
   let done = 0;
   let lastLabel = '';
@@ -122,7 +123,7 @@ function startProgress(all: Group[]) {
         const share = Math.min(1, done / total);
         const bar = '█'.repeat(Math.round(share * 20)).padEnd(20, '░');
         const elapsed = ((now - started) / 1000).toFixed(0);
-        const line = `${bar} ${(share * 100).toFixed(0).padStart(3)}%  ${elapsed}s  ${group.title}: ${label}  ${warmup ? 'warm-up' : 'sample'} ${sample}/${of}`;
+        const line = `${bar} ${(share * 100).toFixed(0).padStart(3)}%  ${elapsed}s  ${warmup ? 'warm-up' : 'sample'} ${sample}/${of}  ${group.title}: ${label}`;
         process.stdout.write(`\r\x1b[2K${line.slice(0, (process.stdout.columns ?? 120) - 1)}`);
       },
     clear: () => tty && process.stdout.write('\r\x1b[2K'),

@@ -168,6 +168,7 @@ export function costsGroup(plan: Plan): Group {
       }),
     ],
     extraRows: async (onSample) => [await idleWorkerMemory(idleWorkers, memoryTrials, onSample), await childMemory(memoryTrials, onSample)],
+    extraSamples: memoryTrials * 2,
   };
 }
 

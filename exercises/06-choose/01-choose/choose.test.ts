@@ -255,8 +255,8 @@ describe('crunchTiny: many tiny tasks', () => {
     if (first.results !== undefined) return;
     const kind = first.started.children > 0 ? 'A process' : 'A thread';
     expect.fail(
-      `crunchTiny started ${said(first.started)} for ${sizes.length} tiny tasks before this test refused more (at most one ` +
-        `per core, ${cores}, may start). ${kind} per task costs thousands of times more than the task: each task is ~10 us ` +
+      `crunchTiny tried to start ${said(first.started)} for ${sizes.length} tiny tasks (this test lets one per core, ${cores}, ` +
+        `start, and stopped the rest). ${kind} per task costs thousands of times more than the task: each task is ~10 µs ` +
         `of work, and a process takes ~70 ms to start (a thread ~50 ms), while doing all ${sizes.length} right here takes ` +
         `${ms(timeInline())}. Run tiny tasks inline (or on a pool that is already warm).`,
     );
