@@ -16,7 +16,6 @@ export interface ProgramRun {
   peakThreads?: number;
   /** Killed because it ran more than `maxThreads` threads at once. */
   threadCapHit: boolean;
-  elapsedMs: number;
 }
 
 export interface ProgramOptions {
@@ -64,7 +63,6 @@ export function runProgram(file: string | URL, args: string[], options: ProgramO
     stderr: '',
     timedOut: false,
     threadCapHit: false,
-    elapsedMs: 0,
   };
   options.onStart?.(run.pid);
   const kill = () => child.kill('SIGKILL');
@@ -113,7 +111,7 @@ export function runProgram(file: string | URL, args: string[], options: ProgramO
     child.on('close', (code, signal) => {
       clearTimeout(deadline);
       clearInterval(watchdog);
-      Object.assign(run, { code, signal, elapsedMs: performance.now() - started });
+      Object.assign(run, { code, signal });
       resolve(run);
     });
   });

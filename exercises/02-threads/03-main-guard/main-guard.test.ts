@@ -84,7 +84,7 @@ function expectNoRunaway(run: GuardedRun, job: Job): void {
   ).toBeUndefined();
   expect(
     run.threadCapHit || run.events.some((event) => event.event === 'too-many'),
-    `The program ran more than ${maxWorkers} workers (or ${maxThreads} threads) for PRIMES_THREADS=${job.threads}, so the test killed it: ` +
+    `The program ran more than ${maxWorkers} workers or ${maxThreads} threads (seen: ${run.peakThreads ?? '?'} threads) for PRIMES_THREADS=${job.threads}, so the test killed it: ` +
       'are workers starting workers? Guard the program\'s part with `if (isMainThread)`.' + picture,
   ).toBe(false);
   expect(
