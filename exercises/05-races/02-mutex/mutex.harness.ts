@@ -20,6 +20,8 @@ export interface ControlCells {
   /** Threads inside the critical section right now, and how often a second one came in. */
   inside: number;
   overlaps: number;
+  /** Set to 1 when the waiter's wake-up was followed by another thread taking the lock. */
+  barged: number;
 }
 
 export interface HarnessData {
@@ -39,6 +41,8 @@ export interface HarnessData {
   cells: ControlCells;
   /** Count this thread's Atomics calls and note when it sleeps in Atomics.wait. */
   watch?: boolean;
+  /** With watch: the first time this thread is woken from Atomics.wait, another thread takes the lock before it can. */
+  bargeAfterWake?: boolean;
   /** holder: [cell, value] writes it makes while holding the lock, before unlock(). */
   edits?: Array<[number, number]>;
   lockIndex?: number;
@@ -64,15 +68,23 @@ if (data.watch || data.role === 'atomic-probe' || data.role === 'transfer-trace'
   spyOnAtomics((name, args, proceed) => (onAtomicsCall ? onAtomicsCall(name, args, proceed) : proceed()));
 }
 if (data.watch) {
-  onAtomicsCall = (name, _args, proceed) => {
+  onAtomicsCall = (name, args, proceed) => {
     realAtomics.add(control, cells.calls, 1);
     if (name !== 'wait') return proceed();
     realAtomics.add(control, cells.parked, 1);
+    let woken: unknown;
     try {
-      return proceed();
+      woken = proceed();
     } finally {
       realAtomics.sub(control, cells.parked, 1);
     }
+    // Between a wake-up and the waiter's next step, another thread (played here) can take the
+    // free lock first: nothing makes the thread that was woken the one that gets it.
+    const [array, index] = args as [Int32Array, number];
+    if (data.bargeAfterWake && woken === 'ok' && array === memory && realAtomics.load(control, cells.barged) === 0) {
+      if (realAtomics.compareExchange(memory, index, 0, 1) === 0) realAtomics.store(control, cells.barged, 1);
+    }
+    return woken;
   };
 }
 

@@ -7,7 +7,8 @@ import type { ControlCells, HarnessData } from './mutex.harness.ts';
 // Every call into your Mutex runs in a worker (mutex.harness.ts): a lock that never returns must
 // not freeze the test's own thread, and a worker can be stopped when its time is up.
 const harness = new URL('./mutex.harness.ts', import.meta.url);
-const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4 };
+const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4, barged: 5 };
+const controlCells = () => sharedInts(Object.keys(cells).length);
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
 const plural = (count: number, what: string) => `${n(count)} ${what}${count === 1 ? '' : 's'}`;
@@ -55,7 +56,7 @@ async function holdAndWait(
   /** [cell, value] writes the first thread makes while it holds the lock, just before unlock(). */
   edits?: Array<[number, number]>,
 ) {
-  const control = sharedInts(5);
+  const control = controlCells();
   const timeline = new Timeline();
   const lockIndex = second.role === 'waiter' ? 0 : LOCK_CELL;
   const holder = start('holder', { memory, control, lockIndex, edits });
@@ -91,7 +92,7 @@ describe('Mutex', () => {
   test('tryLock takes a free lock; a second tryLock fails until unlock', async () => {
     const memory = sharedInts(3);
     memory.set([7, 0, 9]);
-    const thread = start('sequence', { memory, control: sharedInts(5) });
+    const thread = start('sequence', { memory, control: controlCells() });
     const done = await finish(thread, 5_000, (call) => `${call} never returned, on a mutex that no other thread was using.`);
     expect(done.first, 'tryLock() on a new mutex (its cell at 0) returned false: 0 must mean "free".').toBe(true);
     expect(
@@ -104,7 +105,7 @@ describe('Mutex', () => {
   });
 
   test('tryLock checks and takes the lock in one atomic step; unlock writes it atomically', async () => {
-    const plain = await start('plain-probe', { memory: sharedInts(1), control: sharedInts(5) }).message('done', 5_000, 'tryLock() or unlock() never returned');
+    const plain = await start('plain-probe', { memory: sharedInts(1), control: controlCells() }).message('done', 5_000, 'tryLock() or unlock() never returned');
     const access = plain.tryLockAccess as { reads: number; writes: number };
     expect(
       access,
@@ -122,7 +123,7 @@ describe('Mutex', () => {
         'another thread may see the lock free before it sees your critical section\'s work. Use Atomics.store (or Atomics.exchange).',
     ).toBe(0);
 
-    const atomic = await start('atomic-probe', { memory: sharedInts(1), control: sharedInts(5) }).message('done', 5_000, 'tryLock() never returned');
+    const atomic = await start('atomic-probe', { memory: sharedInts(1), control: controlCells() }).message('done', 5_000, 'tryLock() never returned');
     expect(
       atomic.tookIt && atomic.result === true,
       `tryLock() read the cell with Atomics.load, found the lock free, and wrote it in a separate step (${(atomic.used as string[]).join(', ')}). ` +
@@ -186,11 +187,44 @@ describe('Mutex', () => {
     ).toBeDefined();
   });
 
+  test('a thread woken in lock() checks again: another thread may have taken the lock first', async () => {
+    const memory = sharedInts(1);
+    const scene = await holdAndWait(memory, { role: 'waiter', data: { bargeAfterWake: true }, calling: 'calling lock' });
+    await scene.release();
+    // The waiter is woken, and right then another thread (the test, acting in the waiter's
+    // thread) takes the lock. A correct lock() sees that and goes back to sleep.
+    const barged = () => Atomics.load(scene.control, cells.barged) === 1;
+    const acquired = () => scene.waiter.find('acquired') !== undefined;
+    await until(() => acquired() || (barged() && Atomics.load(scene.control, cells.parked) > 0), 3_000);
+    const endBarger = barged() ? scene.timeline.begin('takes it first') : undefined;
+    expect(
+      barged() && acquired(),
+      'mutual exclusion broken: lock() was woken, but between the wake-up and its next step another thread took the lock, ' +
+        'and lock() returned anyway: both threads now hold it. Being woken only means "the lock was free a moment ago": ' +
+        'after Atomics.wait returns, try to take the lock again with Atomics.compareExchange, and go back to sleep if that fails.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBe(false);
+    // The other thread lets go (as a correct unlock() would): now the waiter must get the lock.
+    Atomics.store(memory, 0, 0);
+    Atomics.notify(memory, 0, 1);
+    endBarger?.();
+    const through = await scene.through(3_000);
+    expect(
+      through,
+      (barged()
+        ? 'lock() never returned, although the other thread released the lock and notified. A woken thread must try to ' +
+          'take the lock again, and sleep only while the cell still says "taken".'
+        : 'wake-up: lock() never returned after the lock was released: the waiting thread was never woken. ' +
+          'unlock() must call Atomics.notify(cells, index, 1) after freeing the cell.') +
+        `\n${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+  });
+
   test('four threads locking half a million times each are never inside together', async () => {
     const threads = 4;
     const times = 500_000;
     const memory = sharedInts(2);
-    const control = sharedInts(5);
+    const control = controlCells();
     const timeline = new Timeline();
     const run = await runTogether({
       harness,
@@ -222,7 +256,7 @@ describe('Mutex', () => {
 describe('Bank.transfer', () => {
   test('moves money only when the balance allows, and refuses bad input with a RangeError', async () => {
     const bank = Bank.open(3, 100);
-    const thread = start('transfer-rules', { memory: bank.memory, control: sharedInts(5) });
+    const thread = start('transfer-rules', { memory: bank.memory, control: controlCells() });
     const done = await finish(
       thread,
       5_000,
@@ -253,7 +287,7 @@ describe('Bank.transfer', () => {
 
   test('holds the lock from its first read of a balance to its last write', async () => {
     const bank = Bank.open(2, 100);
-    const thread = start('transfer-trace', { memory: bank.memory, control: sharedInts(5) });
+    const thread = start('transfer-trace', { memory: bank.memory, control: controlCells() });
     const done = await finish(thread, 5_000, (call) => `${call} never returned, with no other thread in the bank.`);
     const outside = done.outside as string[];
     expect(
@@ -308,7 +342,7 @@ describe('Bank.transfer', () => {
     const run = await runTogether({
       harness,
       parties: threads,
-      workerData: (index) => ({ role: 'transfers', cells, memory: bank.memory, control: sharedInts(5), times, seed: 0x9e3779b9 * (index + 1) }),
+      workerData: (index) => ({ role: 'transfers', cells, memory: bank.memory, control: controlCells(), times, seed: 0x9e3779b9 * (index + 1) }),
       timeline,
       label: (index) => `thread ${index}`,
       ms: 8_000,
