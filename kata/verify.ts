@@ -54,7 +54,12 @@ const fixturesOf = new Map(selected.map((exercise) => [exercise, fixtures(exerci
 const fixtureTargets = new Map<Fixture, Target>();
 for (const [exercise, list] of fixturesOf) {
   for (const fixture of list) {
-    fixtureTargets.set(fixture, { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir: materialise(fixture), include: exercise.tests });
+    fixtureTargets.set(fixture, {
+      name: `${fixture.kind}:${exercise.id}/${fixture.name}`,
+      dir: materialise(fixture),
+      include: exercise.tests,
+      stopOnFailureWith: fixture.rejectedWith,
+    });
   }
 }
 const solutions: Target = { name: 'solutions', dir: solutionsDir, include: allTests };
@@ -62,10 +67,11 @@ const stubs: Target = { name: 'stubs', dir: exercisesDir, include: allTests };
 
 let passed = 0;
 let failed = 0;
-function check(ok: boolean, label: string, detail: string, indent = '  '): void {
+function check(ok: boolean, label: string, detail: string, indent = '  ', ms?: number): void {
   if (ok) passed += 1;
   else failed += 1;
-  console.log(`${indent}${ok ? '✓' : '✗'} ${label}${detail ? `  ${detail}` : ''}`);
+  const took = ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} s)`;
+  console.log(`${indent}${ok ? '✓' : '✗'} ${label}${took}${detail ? `  ${detail}` : ''}`);
 }
 
 const runs = await runTargets([solutions, stubs, ...fixtureTargets.values()], {
@@ -144,7 +150,7 @@ function judgeSolution(run: TargetRun): void {
   const detail = ok
     ? `${results.length - skipped} tests${skipped ? `, ${skipped} skipped` : ''}`
     : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run);
-  check(ok, 'the solution passes', detail);
+  check(ok, 'the solution passes', detail, '  ', run.ms);
 }
 
 function judgeStub(run: TargetRun): void {
@@ -154,7 +160,7 @@ function judgeStub(run: TargetRun): void {
   const detail = ok
     ? `${results.length} of ${results.length} tests fail with "Not implemented yet"`
     : wrongReason.map((o) => `\n      ${o.name}: ${o.state}${o.messages[0] ? `: ${firstLine(o.messages[0])}` : ''}`).join('') + unhandledDetail(run);
-  check(ok, 'the stub fails every test as not implemented', detail);
+  check(ok, 'the stub fails every test as not implemented', detail, '  ', run.ms);
 }
 
 function judgeFixture(fixture: Fixture, run: TargetRun): void {
@@ -163,7 +169,7 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   if (fixture.kind === 'right') {
     const bad = results.filter((o) => o.state === 'failed');
     const ok = results.length > 0 && bad.length === 0 && run.unhandled.length === 0;
-    check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ');
+    check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run.ms);
     return;
   }
   const failures = results.filter((o) => o.state === 'failed');
@@ -175,7 +181,7 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   else if (failures.length === 0) detail = `\n      passed every test: nothing rejects this mistake (expected a failure containing "${fixture.rejectedWith}")`;
   else if (timeouts.length > 0) detail = `\n      timed out instead of failing with a message: ${timeouts.map((o) => o.name).join(', ')}`;
   else detail = `\n      rejected, but no message contains "${fixture.rejectedWith}":${failures.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('')}`;
-  check(ok, label, detail, '    ');
+  check(ok, label, detail, '    ', run.ms);
 }
 
 function isOf(exercise: Exercise, item: TestModule | unknown): boolean {

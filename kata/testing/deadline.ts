@@ -1,3 +1,8 @@
+/** What `within` throws when the work did not finish in time. */
+export class DeadlineExceeded extends Error {
+  override name = 'DeadlineExceeded';
+}
+
 /**
  * Waits for `work`, but gives up after `ms` with `message`: a learner's deadlock or forgotten
  * resolve becomes a failed test that says what was being waited for, not a bare runner timeout.
@@ -5,7 +10,7 @@
 export async function within<T>(ms: number, work: Promise<T>, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const gaveUp = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (gave up after ${ms} ms)`)), ms);
+    timer = setTimeout(() => reject(new DeadlineExceeded(`${message} (gave up after ${ms} ms)`)), ms);
   });
   try {
     return await Promise.race([work, gaveUp]);
@@ -23,14 +28,23 @@ export function isNotImplemented(error: unknown): boolean {
 
 /**
  * Resolves with what `work` threw or rejected with; fails with `message` if it succeeded instead.
- * A stub's not-implemented error is never the failure a test is waiting for, so it is re-thrown.
+ * A stub's not-implemented error and a deadline that ran out (a hang) are never the failure a
+ * test is waiting for, so they are re-thrown with their own messages.
  */
 export async function failureOf(work: () => unknown, message: string): Promise<unknown> {
   try {
     await work();
   } catch (error) {
-    if (isNotImplemented(error)) throw error;
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
     return error;
   }
   throw new Error(message);
+}
+
+/**
+ * What `work` rejected with, waiting at most `ms`: fails with `messages.hung` if it never
+ * settles and with `messages.resolved` if it succeeds.
+ */
+export function failureWithin(ms: number, work: () => Promise<unknown>, messages: { hung: string; resolved: string }): Promise<unknown> {
+  return failureOf(() => within(ms, work(), messages.hung), messages.resolved);
 }

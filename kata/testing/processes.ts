@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { failureOf, sleep, within } from './deadline.ts';
+import { sleep } from './deadline.ts';
 import { liveChildren } from './spawned.ts';
 import type { Span, Timeline } from './timeline.ts';
 
@@ -15,27 +15,6 @@ export function isPidGone(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
-}
-
-/**
- * The error `work` fails with, within `ms`. Fails the test with `hung` if it has not settled by
- * then (a hang is not the failure being waited for), and with `resolved` if it succeeded.
- */
-export async function failureWithin(
-  ms: number,
-  work: () => Promise<unknown>,
-  messages: { hung: string; resolved: string },
-): Promise<unknown> {
-  let hungError: unknown;
-  const watched = () =>
-    within(ms, work(), messages.hung).catch((reason: unknown) => {
-      // within's own error, not the learner's: remember it, to fail with it below.
-      if (reason instanceof Error && reason.message === `${messages.hung} (gave up after ${ms} ms)`) hungError = reason;
-      throw reason;
-    });
-  const error = await failureOf(watched, messages.resolved);
-  if (hungError !== undefined) throw hungError;
-  return error;
 }
 
 /** Waits up to `ms` for every pid to be gone and returns those still alive then (empty: all gone). */

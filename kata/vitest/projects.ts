@@ -11,6 +11,8 @@ export interface Target {
   dir: string;
   /** Test files to run, relative to the repo root. */
   include: string[];
+  /** A wrong answer's run may stop at the first failure whose message contains this. */
+  stopOnFailureWith?: string;
 }
 
 const allTests = ['exercises/**/*.test.ts'];

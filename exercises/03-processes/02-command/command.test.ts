@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
-import { failureWithin, reapChildren } from '#kata/testing/processes.ts';
+import { failureWithin } from '#kata/testing/deadline.ts';
+import { reapChildren } from '#kata/testing/processes.ts';
 import { CommandFailed, runCommand } from './command.ts';
 
 // Real programs: this very Node running two tiny scripts (the same on Linux, macOS and Windows).

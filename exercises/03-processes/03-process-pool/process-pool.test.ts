@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
 import { liveChildren, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
-import { failureWithin, pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
+import { failureWithin } from '#kata/testing/deadline.ts';
+import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
 import type { SquaresReply, SquaresTask } from './squares.harness.ts';
 

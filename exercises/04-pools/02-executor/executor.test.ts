@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isChildAlive, liveChildren, liveWorkers, spawnLog, Timeline, within } from '#kata/testing/index.ts';
-import { rejectionOf, settle } from '#kata/testing/settle.ts';
+import { failureWithin } from '#kata/testing/deadline.ts';
+import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { type Executor, type ExecutorOptions, ProcessPoolExecutor, ThreadPoolExecutor } from './executor.ts';
 import type { Whereabouts } from './tasks.ts';
@@ -140,8 +141,8 @@ describe.each(kinds)('$name', (kind) => {
 
   test("a task's error reaches the caller as a rejection, and the executor keeps working", async () => {
     const executor = open({ maxWorkers: 2 });
-    const error = await rejectionOf(() => executor.submit('inverse', 0), 10_000, {
-      neverSettled: 'submit() never settled after its task threw: the error must reach the caller as a rejection, not only a log line',
+    const error = await failureWithin(10_000, () => executor.submit('inverse', 0), {
+      hung: 'submit() never settled after its task threw: the error must reach the caller as a rejection, not only a log line',
       resolved: 'submit() resolved although its task threw "cannot invert 0": the error vanished. Send it back and reject with it.',
     });
     expect(
@@ -151,8 +152,8 @@ describe.each(kinds)('$name', (kind) => {
     const after = await within(10_000, executor.submit('inverse', 4), 'After a task failed, the executor never ran the next one');
     expect(after, 'After a task failed, the next task resolved with the wrong value').toBe(0.25);
 
-    const mapped = await rejectionOf(() => executor.map('inverse', [1, 0, 2]), 10_000, {
-      neverSettled: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
+    const mapped = await failureWithin(10_000, () => executor.map('inverse', [1, 0, 2]), {
+      hung: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
       resolved: 'map() resolved although one of its tasks threw: the error vanished',
     });
     expect(
@@ -196,8 +197,8 @@ describe.each(kinds)('$name', (kind) => {
     const meanwhile = settle(executor.submit('square', 3));
     await within(10_000, closing, 'shutdown() never resolved');
 
-    const refusal = await rejectionOf(() => executor.submit('square', 4), 5_000, {
-      neverSettled: 'submit() after shutdown() never settled: refuse new tasks at once, with an error',
+    const refusal = await failureWithin(5_000, () => executor.submit('square', 4), {
+      hung: 'submit() after shutdown() never settled: refuse new tasks at once, with an error',
       resolved: 'submit() after shutdown() was accepted and ran: an executor that is shut down refuses new tasks with an error',
     });
     expect(
@@ -209,8 +210,8 @@ describe.each(kinds)('$name', (kind) => {
       early.status,
       'submit() made after shutdown() was called (before it resolved) was accepted: refuse new tasks from the moment shutdown() is called',
     ).toBe('rejected');
-    await rejectionOf(() => executor.map('square', [1, 2]), 5_000, {
-      neverSettled: 'map() after shutdown() never settled: refuse it at once, as submit() does',
+    await failureWithin(5_000, () => executor.map('square', [1, 2]), {
+      hung: 'map() after shutdown() never settled: refuse it at once, as submit() does',
       resolved: 'map() after shutdown() was accepted and ran: refuse it as submit() does',
     });
   });
