@@ -139,7 +139,7 @@ describe('Mutex', () => {
     const calls = Atomics.load(scene.control, cells.calls);
     const cpu = await scene.waiter.cpuTimeMs();
     const since = performance.now();
-    const early = await scene.waiter.maybeMessage('acquired', 300);
+    const early = await scene.waiter.maybeMessage('acquired', 500);
     const watched = performance.now() - since;
     const callsMade = Atomics.load(scene.control, cells.calls) - calls;
     const cpuAfter = await scene.waiter.cpuTimeMs();
@@ -152,9 +152,10 @@ describe('Mutex', () => {
     await scene.release();
     const through = await scene.through(3_000);
     // A thread asleep in Atomics.wait makes no calls and uses no CPU; a spinning one makes
-    // millions of calls a second and uses whatever CPU it gets (on a busy machine, maybe a tenth).
+    // millions of calls a second and uses whatever CPU it gets (beside a CPU hog on a busy
+    // two-core machine, 11% to 100% was measured).
     expect(
-      callsMade / watched < 5 && (cpuShare ?? 0) < 0.1,
+      callsMade / watched < 5 && (cpuShare ?? 0) < 0.05,
       `busy waiting: while the lock was held for ${Math.round(watched)} ms, the waiting thread made ${n(callsMade)} Atomics calls` +
         (cpuShare === undefined ? '' : ` and used ${Math.round(cpuShare * 100)}% of a CPU`) +
         '. A loop that keeps checking until the lock is free burns a core doing nothing, and takes it from the thread that holds the lock. ' +
