@@ -1,13 +1,22 @@
 /**
  * The charts of the report, as plain SVG written by hand: a speed-up plot against the ideal line,
- * and horizontal bar charts (median, with a whisker from the fastest to the slowest sample).
+ * and horizontal bar charts (median, with a whisker from the fastest sample to the 99th percentile).
  */
 import { type Row, toMs } from '../measure.ts';
 import { formatDurationMs } from './format.ts';
 import { findRow, type GroupResult, type Results } from './results.ts';
 
 const font = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
-const colors = { pool: '#2563eb', ideal: '#6b7280', workers: '#ea580c', processes: '#7c3aed', processPool: '#16a34a', async: '#dc2626', bar: '#60a5fa', grid: '#e5e7eb', text: '#111827', muted: '#6b7280' };
+const colors = { pool: '#2563eb', ideal: '#6b7280', workers: '#ea580c', processes: '#7c3aed', processPool: '#16a34a', async: '#dc2626', shared: '#0d9488', bar: '#60a5fa', grid: '#e5e7eb', text: '#111827', muted: '#6b7280' };
+
+const mechanisms = [
+  { name: 'shared memory, between threads', color: colors.shared, test: (id: string) => id.startsWith('increment') },
+  { name: 'child processes', color: colors.processes, test: (id: string) => /process|fork|child/.test(id) },
+  { name: 'worker threads', color: colors.workers, test: (id: string) => /worker|pool|piscina/.test(id) },
+  { name: 'main thread (event loop)', color: colors.bar, test: () => true },
+];
+const mechanismColor = (id: string) => mechanisms.find((m) => m.test(id))!.color;
+const legendOf = (rows: Row[]) => [...mechanisms].reverse().filter((m) => rows.some((row) => mechanismColor(row.id) === m.color)).map(({ name, color }) => ({ name, color }));
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const round = (n: number) => Math.round(n * 10) / 10;
@@ -42,7 +51,7 @@ export function speedupChart(results: Results): string | undefined {
   const height = 440;
   const plot = { left: 64, right: 500, top: 70, bottom: 380 };
   const maxThreads = Math.max(...points.map((p) => p.threads));
-  const speedupOf = (row: Row) => ({ median: sequential.stats.median / row.stats.median, low: sequential.stats.median / row.stats.max, high: sequential.stats.median / row.stats.min });
+  const speedupOf = (row: Row) => ({ median: sequential.stats.median / row.stats.median, low: sequential.stats.median / row.stats.p99, high: sequential.stats.median / row.stats.min });
 
   const markers = [
     { id: 'promise-all', name: 'Promise.all, main thread', color: colors.async, shape: 'cross' },
@@ -88,7 +97,7 @@ export function speedupChart(results: Results): string | undefined {
   body.push(`<polyline points="${ideal}" fill="none" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>`);
   body.push(`<line x1="${plot.left}" y1="${round(y(1))}" x2="${plot.right}" y2="${round(y(1))}" stroke="${colors.ideal}" stroke-width="1"/>`);
 
-  // The warm pool: medians joined, whiskers from the slowest to the fastest sample.
+  // The warm pool: medians joined, whiskers from the 99th percentile to the fastest sample.
   for (const p of points) {
     body.push(`<line x1="${round(x(p.threads))}" y1="${round(y(p.low))}" x2="${round(x(p.threads))}" y2="${round(y(p.high))}" stroke="${colors.pool}" stroke-width="2"/>`);
   }
@@ -118,7 +127,7 @@ export function speedupChart(results: Results): string | undefined {
     body.push(text(plot.right + 46, ly + 4, entry.name));
   });
   body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 12, 'dots: median of the samples;', `fill="${colors.muted}" font-size="11"`));
-  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 27, 'lines: slowest to fastest sample', `fill="${colors.muted}" font-size="11"`));
+  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 27, 'lines: 99th percentile to fastest sample', `fill="${colors.muted}" font-size="11"`));
   body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 48, `the others use ${cores} threads or processes`, `fill="${colors.muted}" font-size="11"`));
   return svgDocument(width, height, body);
 }
@@ -154,11 +163,11 @@ interface Panel {
   reference?: { value: number; label: string };
 }
 
-/** Horizontal bars, one per row: the median, and a whisker from the fastest to the slowest sample. */
+/** Horizontal bars, one per row: the median, and a whisker from the fastest sample to the 99th percentile. */
 function barPanel(panel: Panel, top: number, width: number): { svg: string[]; height: number } {
   const labelWidth = 330;
   const left = labelWidth + 10;
-  const right = width - 110;
+  const right = width - 190;
   const rowHeight = 22;
   const plotTop = top + 44;
   const plotBottom = plotTop + panel.bars.length * rowHeight;
@@ -211,7 +220,7 @@ function niceStep(rough: number): number {
   return ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
 }
 
-function stackPanels(results: Results, title: string, panels: Panel[]): string {
+function stackPanels(results: Results, title: string, panels: Panel[], legend: Array<{ name: string; color: string }> = []): string {
   const width = 940;
   const body = [text(12, 26, title, 'font-size="16" font-weight="600"'), text(12, 44, subtitleOf(results), `fill="${colors.muted}" font-size="11"`)];
   let top = 60;
@@ -220,7 +229,12 @@ function stackPanels(results: Results, title: string, panels: Panel[]): string {
     body.push(...svg);
     top += height + 10;
   }
-  body.push(text(12, top + 4, 'bars: median; whiskers: fastest to slowest sample', `fill="${colors.muted}" font-size="11"`));
+  let lx = 12;
+  for (const entry of legend) {
+    body.push(`<rect x="${lx}" y="${top - 6}" width="12" height="12" fill="${entry.color}"/>`, text(lx + 18, top + 4, entry.name));
+    lx += 40 + entry.name.length * 7;
+  }
+  body.push(text(lx, top + 4, 'bars: median; whiskers: fastest sample to 99th percentile', `fill="${colors.muted}" font-size="11"`));
   return svgDocument(width, top + 16, body);
 }
 
@@ -228,7 +242,7 @@ const barOf = (row: Row, toUnit: number, value: string, color?: string): Bar => 
   label: row.label,
   median: row.stats.median * toUnit,
   min: row.stats.min * toUnit,
-  max: row.stats.max * toUnit,
+  max: row.stats.p99 * toUnit,
   value,
   color,
 });
@@ -246,15 +260,17 @@ export function costsChart(results: Results): string | undefined {
       tick: powerOfTen,
       bars: timed.map((row) => {
         const scale = toMs[row.unit as 'ns'];
-        return barOf(row, scale, formatDurationMs(row.stats.median * scale), row.id.includes('startup') ? colors.workers : undefined);
+        return barOf(row, scale, formatDurationMs(row.stats.median * scale), mechanismColor(row.id));
       }),
     },
   ];
   if (memory.length > 0) {
-    panels.push({ title: 'Memory', log: false, tick: (v) => `${v} MB`, bars: memory.map((row) => barOf(row, 1, `${row.stats.median.toFixed(1)} MB`, colors.processes)) });
+    panels.push({ title: 'Memory', log: false, tick: (v) => `${v} MB`, bars: memory.map((row) => barOf(row, 1, `${row.stats.median.toFixed(1)} MB`, mechanismColor(row.id))) });
   }
-  return stackPanels(results, 'What concurrency costs before any work is done', panels);
+  return stackPanels(results, 'What concurrency costs before any work is done', panels, legendOf(costs.rows));
 }
+
+/** Bars by where the work ran: the main thread's event loop, worker threads, or child processes. */
 
 /** Every CPU and I/O approach's wall time, beside its yardstick (the sequential loop, one wait). */
 export function approachesChart(results: Results): string | undefined {
@@ -267,7 +283,7 @@ export function approachesChart(results: Results): string | undefined {
       log: false,
       tick: (v) => `${v} ms`,
       reference: { value: sequential.stats.median, label: 'sequential' },
-      bars: cpu.rows.map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(sequential.stats.median / row.stats.median).toFixed(2)}x)`)),
+      bars: cpu.rows.map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(sequential.stats.median / row.stats.median).toFixed(2)}x speed-up)`, mechanismColor(row.id))),
     });
   }
   const io = results.groups.find((g) => g.id === 'io');
@@ -279,8 +295,11 @@ export function approachesChart(results: Results): string | undefined {
       log: false,
       tick: (v) => `${v} ms`,
       reference: { value: one.stats.median, label: 'one wait' },
-      bars: io.rows.filter((row) => row.id.startsWith(`${kind}-`)).map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(row.stats.median / one.stats.median).toFixed(2)}x one wait)`)),
+      bars: io.rows
+        .filter((row) => row.id.startsWith(`${kind}-`))
+        .map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(row.stats.median / one.stats.median).toFixed(2)}x one wait)`, mechanismColor(row.id))),
     });
   }
-  return panels.length > 0 ? stackPanels(results, 'Each workload, every approach: wall time per run', panels) : undefined;
+  const legend = legendOf(results.groups.filter((g) => g.id !== 'costs').flatMap((g) => g.rows));
+  return panels.length > 0 ? stackPanels(results, 'Each workload, every approach: wall time per run', panels, legend) : undefined;
 }

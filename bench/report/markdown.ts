@@ -34,8 +34,8 @@ export function markdownReport(results: Results): string {
     '',
     `- Machine: ${summary.cores} cores (${summary.machine.cpu}), ${summary.machine.memoryGB} GB, ${summary.machine.os}`,
     `- Node.js ${summary.node}; load average before the run ${summary.loadBefore.join(' / ')} (1 / 5 / 15 min), after ${summary.loadAfter.join(' / ')}`,
-    `- **CPU speed-up**: a warm pool of ${summary.cpuSpeedupThreads} threads is **${summary.cpuSpeedup?.toFixed(2) ?? 'n/a'}x** faster than a sequential loop (ideal: ${cores}x)`,
-    `- **I/O overlap**: ${summary.ioWaits} waits at once take **${summary.ioConcurrency?.toFixed(2) ?? 'n/a'}x** the time of one wait (HTTP: ${summary.ioConcurrencyHttp?.toFixed(2) ?? 'n/a'}x)`,
+    `- **CPU speed-up** of a warm pool of ${summary.cpuSpeedupThreads} threads over a sequential loop: **${summary.cpuSpeedup?.toFixed(2) ?? 'n/a'}x** (ideal: ${cores}x)`,
+    `- **I/O overlap**: ${summary.ioWaits} waits at once take **${summary.ioConcurrency?.toFixed(2) ?? 'n/a'}x** the time of one wait (HTTP requests: ${summary.ioConcurrencyHttp?.toFixed(2) ?? 'n/a'}x; 1.00x is perfect)`,
     '',
     'Every row is the spread of its samples: median, 75th and 99th percentile, fastest, slowest, and the 95% margin of error of the mean (±rme). ' +
       'Other programs using the CPU during the run make every parallel figure look worse, never better.',

@@ -24,7 +24,7 @@ export interface Machine {
 export interface SpeedupPoint {
   threads: number;
   speedup: number;
-  /** Over the pool's slowest and fastest sample. */
+  /** Over the pool's 99th percentile and fastest sample. */
   low: number;
   high: number;
 }
@@ -82,7 +82,7 @@ export function summarise(groups: readonly GroupResult[], run: { mode: 'full' | 
     .map((row) => ({
       threads: Number(row.id.slice('pool-'.length)),
       speedup: sequential!.stats.median / row.stats.median,
-      low: sequential!.stats.median / row.stats.max,
+      low: sequential!.stats.median / row.stats.p99,
       high: sequential!.stats.median / row.stats.min,
     }));
   const waits = /(\d+) at once/.exec(findRow(groups, 'timer-promise-all')?.label ?? '')?.[1];
