@@ -79,21 +79,16 @@ for (const [name, text] of Object.entries(files)) writeFileSync(path.join(option
 const { summary } = all;
 const shown = path.relative(process.cwd(), options.out);
 console.log(`\nWrote ${Object.keys(files).join(', ')} to ${shown.startsWith('..') ? options.out : shown || '.'}`);
-console.log(
-  `Summary: ${summary.cores} cores, Node ${summary.node}, ` +
-    `CPU speed-up ${times(summary.cpuSpeedup)} at ${summary.cpuSpeedupThreads} threads (ideal ${summary.cores}x), ` +
-    `${summary.ioWaits} waits at once = ${times(summary.ioConcurrency)} one wait, took ${summary.durationS.toFixed(0)} s`,
-);
+const said = [`${summary.cores} cores`, `Node ${summary.node}`];
+if (summary.cpuSpeedup !== null) said.push(`CPU speed-up ${summary.cpuSpeedup.toFixed(2)}x at ${summary.cpuSpeedupThreads} threads (ideal ${summary.cores}x)`);
+if (summary.ioConcurrency !== null) said.push(`${summary.ioWaits} waits at once = ${summary.ioConcurrency.toFixed(2)}x one wait`);
+console.log(`Summary: ${said.join(', ')}, took ${summary.durationS.toFixed(0)} s`);
 
 // Everything measured has been stopped; if some handle still holds the process, do not hang on it.
 setTimeout(() => {
   console.error('bench: something was still running after the results were written; exiting anyway');
   process.exit(1);
 }, 5_000).unref();
-
-function times(value: number | null): string {
-  return value === null ? 'not measured' : `${value.toFixed(2)}x`;
-}
 
 function describeMachine(): string {
   const { cpu, cores, os } = machine();

@@ -92,9 +92,7 @@ export function speedupChart(results: Results): string | undefined {
     body.push(text(x(cores + 0.5) + 6, plot.top + 14, 'more threads than cores', `fill="${colors.muted}" font-size="11"`));
   }
 
-  // The ideal: each thread adds a core's worth of speed, until the cores run out.
-  const ideal = [[0.5, 0.5], [cores, cores], [maxThreads + 0.5, cores]].map(([t, s]) => `${round(x(t!))},${round(y(s!))}`).join(' ');
-  body.push(`<polyline points="${ideal}" fill="none" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>`);
+  // The sequential loop's level: 1x.
   body.push(`<line x1="${plot.left}" y1="${round(y(1))}" x2="${plot.right}" y2="${round(y(1))}" stroke="${colors.ideal}" stroke-width="1"/>`);
 
   // The warm pool: medians joined, whiskers from the 99th percentile to the fastest sample.
@@ -106,6 +104,11 @@ export function speedupChart(results: Results): string | undefined {
     body.push(`<circle cx="${round(x(p.threads))}" cy="${round(y(p.speedup))}" r="5" fill="${colors.pool}"/>`);
     body.push(text(x(p.threads) + 8, y(p.speedup) - 8, `${p.speedup.toFixed(2)}x`, `fill="${colors.pool}" font-weight="600"`));
   }
+
+  // The ideal, drawn over the pool's line so both show where they meet: each thread adds a
+  // core's worth of speed, until the cores run out.
+  const ideal = [[0.5, 0.5], [cores, cores], [maxThreads + 0.5, cores]].map(([t, s]) => `${round(x(t!))},${round(y(s!))}`).join(' ');
+  body.push(`<polyline points="${ideal}" fill="none" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>`);
 
   // The other approaches use as many threads or processes as there are cores: just left of that column.
   markers.forEach((m, i) => {
@@ -128,7 +131,7 @@ export function speedupChart(results: Results): string | undefined {
   });
   body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 12, 'dots: median of the samples;', `fill="${colors.muted}" font-size="11"`));
   body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 27, 'lines: 99th percentile to fastest sample', `fill="${colors.muted}" font-size="11"`));
-  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 48, `the others use ${cores} threads or processes`, `fill="${colors.muted}" font-size="11"`));
+  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 48, `symbols left of ${cores}: other approaches, ${cores} at once`, `fill="${colors.muted}" font-size="11"`));
   return svgDocument(width, height, body);
 }
 

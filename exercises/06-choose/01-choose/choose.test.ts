@@ -70,7 +70,7 @@ describe('fetchAll: waiting on an async API', () => {
         spawned.workers + spawned.children,
         `fetchAll started ${said(spawned)} to wait for ${REQUESTS} responses, and took ${ms(took)} (one response takes ${WAIT} ms). ` +
           `Waiting needs no thread: a request in flight is a socket the event loop watches, it costs no start-up and a few KB, ` +
-          `while a worker costs ~50 ms to start and ~8 MB, a process ~70 ms and ~40 MB. Threads (or processes) are for ` +
+          `while a worker costs ~30 ms to start and ~10 MB, a process ~60 ms and ~60 MB (bench/results/report.md). Threads (or processes) are for ` +
           `waits that block a thread, like legacyQuery; fetch does not block.\n${timeline.toText()}\n`,
       ).toBe(0);
       expect(
@@ -121,7 +121,7 @@ describe('queryAll: waiting through a blocking client', () => {
     expect(
       watch.elapsedMs,
       `${queries.length} queries of ${WAIT} ms took ${ms(watch.elapsedMs)}: waits that overlap cost about one wait, plus the ` +
-        `start-up of the threads that wait (~50 ms each, started together), not ${queries.length} waits.\n${timeline.toText()}\n`,
+        `start-up of the threads that wait (~30 ms each, started together), not ${queries.length} waits.\n${timeline.toText()}\n`,
     ).toBeLessThan(WAIT * 3);
   });
 });
@@ -168,7 +168,7 @@ describe('crunchAll: heavy CPU work', () => {
   });
 
   test('is faster with 2 threads than with 1, measured against itself', async ({ skip }) => {
-    // About 0.65 s of work in all: enough to dwarf a worker's start-up (~50 ms), and fixed, so
+    // About 0.65 s of work in all: enough to dwarf a worker's start-up (~30 ms), and fixed, so
     // that only work really done in parallel can make it faster.
     const heavy = [2.5e8, 2.5e8 + 1, 2.5e8 + 2, 2.5e8 + 3];
     const THRESHOLD = 1.25;
@@ -257,7 +257,7 @@ describe('crunchTiny: many tiny tasks', () => {
     expect.fail(
       `crunchTiny tried to start ${said(first.started)} for ${sizes.length} tiny tasks (this test lets one per core, ${cores}, ` +
         `start, and stopped the rest). ${kind} per task costs thousands of times more than the task: each task is ~10 µs ` +
-        `of work, and a process takes ~70 ms to start (a thread ~50 ms), while doing all ${sizes.length} right here takes ` +
+        `of work, and a process takes ~60 ms to start (a thread ~30 ms), while doing all ${sizes.length} right here takes ` +
         `${ms(timeInline())}. Run tiny tasks inline (or on a pool that is already warm).`,
     );
   }
@@ -277,7 +277,7 @@ describe('crunchTiny: many tiny tasks', () => {
     expect(
       second.started,
       `crunchTiny started ${said(second.started)} again on its second call, which took ${ms(second.took)}: a pool started ` +
-        `per call pays a start-up (~50-70 ms) every time, for ${ms(timeInline())} of work done inline. Run tiny tasks ` +
+        `per call pays a start-up (~30-60 ms) every time, for ${ms(timeInline())} of work done inline. Run tiny tasks ` +
         `inline, or keep one warm pool for all calls.`,
     ).toEqual({ workers: 0, children: 0 });
   });
