@@ -6,7 +6,6 @@
  * Flakiness becomes a number anyone can reproduce.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectExercises } from './catalog.ts';
 import { solutionsDir } from './paths.ts';
@@ -63,15 +62,11 @@ for (let run = 1; run <= runs; run += 1) {
   const result = (await runTargets([target])).get(target.name)!;
   const failed: string[] = [];
   let passed = 0;
-  for (const module of result.modules) {
-    const where = path.relative(process.cwd(), module.moduleId);
-    for (const error of module.errors()) failed.push(`${where} (file): ${error.message.split('\n')[0]}`);
-    for (const test of module.children.allTests()) {
-      if (test.result().state === 'failed') failed.push(`${where} > ${test.fullName}`);
-      else passed += 1;
-    }
+  for (const outcome of result.outcomes) {
+    if (outcome.state === 'failed') failed.push(`${outcome.file} > ${outcome.name}`);
+    else passed += 1;
   }
-  for (const error of result.unhandled) failed.push(`unhandled: ${String((error as Error).message ?? error).split('\n')[0]}`);
+  for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);
   for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
   if (failed.length === 0) passedRuns += 1;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -1,13 +1,24 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createVitest, type Reporter, type TestCase, type TestModule, type Vitest } from 'vitest/node';
 import { repoRoot, stateDir } from '../paths.ts';
 import type { Target } from './projects.ts';
 
+/** One test's result, or a test file that failed to load (state 'failed', name ending in "(file)"). */
+export interface Outcome {
+  file: string;
+  name: string;
+  state: 'passed' | 'failed' | 'skipped' | 'pending';
+  messages: string[];
+}
+
 export interface TargetRun {
   target: Target;
-  modules: TestModule[];
-  unhandled: unknown[];
+  outcomes: Outcome[];
+  /** Errors outside any test (an unhandled rejection, a crash in a worker), with the test file if known. */
+  unhandled: Array<{ message: string; file?: string }>;
   ms: number;
 }
 
@@ -31,6 +42,18 @@ class StopWhenProven implements Reporter {
   }
 }
 
+function outcomesOf(modules: TestModule[]): Outcome[] {
+  return modules.flatMap((module) => {
+    const file = path.relative(repoRoot, module.moduleId);
+    const crashed = module.errors().map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message] }));
+    const tests = [...module.children.allTests()].map((test): Outcome => {
+      const result = test.result();
+      return { file, name: test.fullName, state: result.state, messages: (result.errors ?? []).map((error) => error.message) };
+    });
+    return [...crashed, ...tests];
+  });
+}
+
 /**
  * Groups targets so that no two in a group run the same test file: within one Vitest instance,
  * a second run of a test file is served the module code of the first run's target (vitest 5.1,
@@ -48,9 +71,9 @@ function intoRounds(targets: Target[]): Target[][] {
 }
 
 /**
- * Runs the suite against each target in turn (one test file at a time, as always) and keeps each
- * target's results apart, unhandled errors included (Vitest reports those per run, not per
- * project, so every target gets a run of its own).
+ * Runs the suite against each target in turn, in this process (one test file at a time, as
+ * always), and keeps each target's results apart, unhandled errors included: Vitest reports
+ * those per run, not per project, so every target gets a run of its own.
  */
 export async function runTargets(
   targets: Target[],
@@ -77,7 +100,15 @@ export async function runTargets(
         stopper.phrase = target.stopOnFailureWith;
         const started = performance.now();
         const result = await vitest.runTestSpecifications(specifications.filter((spec) => spec.project.name === target.name));
-        runs.set(target.name, { target, modules: result.testModules, unhandled: result.unhandledErrors, ms: performance.now() - started });
+        runs.set(target.name, {
+          target,
+          outcomes: outcomesOf(result.testModules),
+          unhandled: result.unhandledErrors.map((error) => {
+            const { message, VITEST_TEST_PATH } = error as { message?: string; VITEST_TEST_PATH?: string };
+            return { message: message ?? String(error), file: VITEST_TEST_PATH && path.relative(repoRoot, VITEST_TEST_PATH) };
+          }),
+          ms: performance.now() - started,
+        });
       }
     } finally {
       await vitest.close();
@@ -85,4 +116,41 @@ export async function runTargets(
     }
   }
   return runs;
+}
+
+const thisFile = fileURLToPath(import.meta.url);
+
+/**
+ * Runs each group of targets in a lane of its own: a child process running this file, all
+ * lanes at once. A lane's output (the tests' children print to the terminal directly) goes to
+ * `logDir/lane-N.log` unless `verbose`, and its tail is shown if the lane crashes. One lane is
+ * exactly `runTargets`, in another process.
+ */
+export async function runInLanes(groups: Target[][], { logDir, verbose = false }: { logDir: string; verbose?: boolean }): Promise<Map<string, TargetRun>> {
+  mkdirSync(logDir, { recursive: true });
+  const lanes = groups.map(async (targets, lane) => {
+    const planFile = path.join(logDir, `lane-${lane}.plan.json`);
+    const resultFile = path.join(logDir, `lane-${lane}.result.json`);
+    const logFile = path.join(logDir, `lane-${lane}.log`);
+    writeFileSync(planFile, JSON.stringify({ targets, verbose }));
+    const log = verbose ? 'inherit' : openSync(logFile, 'w');
+    const child = spawn(process.execPath, [thisFile, planFile, resultFile], { stdio: ['ignore', log, log] });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (code !== 0) {
+      const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
+      throw new Error(`A lane running ${targets.map((t) => t.name).join(', ')} ended with code ${code}:\n${tail}`);
+    }
+    return JSON.parse(readFileSync(resultFile, 'utf8')) as Array<[string, TargetRun]>;
+  });
+  return new Map((await Promise.all(lanes)).flat());
+}
+
+if (process.argv[1] === thisFile) {
+  const [planFile, resultFile] = process.argv.slice(2) as [string, string];
+  const { targets, verbose } = JSON.parse(readFileSync(planFile, 'utf8')) as { targets: Target[]; verbose: boolean };
+  const runs = await runTargets(targets, { verbose });
+  writeFileSync(resultFile, JSON.stringify([...runs]));
+  // Vitest sets exit code 1 when tests fail, which is what wrong answers are for: the lane
+  // itself succeeded once its results are written.
+  process.exitCode = 0;
 }
