@@ -171,7 +171,9 @@ describe('crunchAll: heavy CPU work', () => {
     // About 0.65 s of work in all: enough to dwarf a worker's start-up (~30 ms), and fixed, so
     // that only work really done in parallel can make it faster.
     const heavy = [2.5e8, 2.5e8 + 1, 2.5e8 + 2, 2.5e8 + 3];
-    const THRESHOLD = 1.25;
+    // Two idle cores give ~1.8x; with a CPU hog beside the test, at most 4/3 (three busy threads
+    // share two cores), less start-up: a bar clearly above 1 but below 4/3, as in `parallel`.
+    const THRESHOLD = 1.15;
     const timeline = new Timeline();
     /** The fastest run seen at each parallelism, with the mean time one job took in it. */
     const best = new Map<number, { took: number; perJob: number }>();
