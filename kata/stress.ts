@@ -71,6 +71,7 @@ for (let run = 1; run <= runs; run += 1) {
   if (failed.length === 0) passedRuns += 1;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${passed} tests passed, ${seconds} s)`);
+  for (const name of failed) console.log(`  ✗ ${name}`);
 }
 
 stopHog();
