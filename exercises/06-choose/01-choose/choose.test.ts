@@ -205,13 +205,15 @@ describe('crunchAll: heavy CPU work', () => {
     if (ratio < THRESHOLD) {
       // Is the machine to blame? A job run here, alone, shows how much CPU time it needs. Jobs
       // that take much longer than that on free cores are impossible: other programs had them.
+      // One CPU hog beside two jobs already stretches each by 1.5 (three threads, two cores);
+      // jobs that take turns on free cores are not stretched (~1.0), so they are still judged.
       const cpuBefore = process.cpuUsage();
       crunch(heavy[0]!);
       const cpu = process.cpuUsage(cpuBefore);
       const jobCpuMs = (cpu.user + cpu.system) / 1000;
       const stretch = two.perJob / jobCpuMs;
       skip(
-        stretch > 1.5,
+        stretch > 1.3,
         `This machine is too busy to measure a speed-up right now: with 2 threads, each job took ${ms(two.perJob)}, though it ` +
           `needs only ${ms(jobCpuMs)} of CPU time (other programs had the cores). Run this test again when the machine is quieter.`,
       );
