@@ -62,15 +62,17 @@ for (let run = 1; run <= runs; run += 1) {
   const result = (await runTargets([target])).get(target.name)!;
   const failed: string[] = [];
   let passed = 0;
+  let skipped = 0;
   for (const outcome of result.outcomes) {
     if (outcome.state === 'failed') failed.push(`${outcome.file} > ${outcome.name}`);
+    else if (outcome.state === 'skipped') skipped += 1;
     else passed += 1;
   }
   for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);
   for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
   if (failed.length === 0) passedRuns += 1;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${passed} tests passed, ${seconds} s)`);
+  console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}, ${seconds} s)`);
   for (const name of failed) console.log(`  ✗ ${name}`);
 }
 
