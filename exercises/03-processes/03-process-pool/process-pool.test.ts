@@ -161,7 +161,8 @@ describe('ProcessPool', () => {
     const others = runAll(pool, smallTasks(10), timeline, 10_000);
     others.catch(() => {}); // Judged below, after the crashed task.
 
-    const error = await failureWithin(5_000, () => crashing, {
+    // The child crashes after a few milliseconds of work: 3 s leaves room for a slow fork.
+    const error = await failureWithin(3_000, () => crashing, {
       hung:
         'The task whose child crashed (exit code 7) never settled: the pool must notice a child’s exit and ' +
         'reject the task that child was running',

@@ -58,7 +58,8 @@ async function probe(): Promise<TaskProbe> {
 afterEach(async () => {
   // Releasing the probes' waiting tasks first lets shutdown() finish what it waits for.
   await Promise.all(probes.splice(0).map((p) => p.close()));
-  await Promise.allSettled(executors.splice(0).map((executor) => within(5_000, executor.shutdown(), 'shutdown() never resolved')));
+  // Only a clean-up: the shutdown tests judge shutdown(), so an executor that hangs here gets 2 s.
+  await Promise.allSettled(executors.splice(0).map((executor) => within(2_000, executor.shutdown(), 'shutdown() never resolved')));
   // Whatever an executor left running must not disturb the next test (the shutdown tests check this properly).
   await Promise.all(liveWorkers().map((worker) => worker.terminate()));
   await Promise.all(liveChildren().map((child) => (child.kill('SIGKILL'), once(child, 'exit'))));
@@ -100,8 +101,10 @@ describe.each(kinds)('$name', (kind) => {
     const { cue, timeline } = await probe();
     // Tasks meet in pairs, then the first of each pair naps longer: each pair finishes second-first.
     const items = [cue('a slow', { meet: 2, napMs: 300 }), cue('b fast', { meet: 2 }), cue('c slow', { meet: 2, napMs: 300 }), cue('d fast', { meet: 2 })];
+    // Two pairs that meet at once and nap 300 ms take well under a second; run one at a time, the
+    // first task alone waits 3 s for its partner, so 4 s is enough to tell the two apart.
     const results = await within(
-      12_000,
+      4_000,
       executor.map('probe', items),
       'map() never settled (its tasks wait for each other in pairs: run one at a time, they wait in vain)',
     );
@@ -141,7 +144,8 @@ describe.each(kinds)('$name', (kind) => {
 
   test("a task's error reaches the caller as a rejection, and the executor keeps working", async () => {
     const executor = open({ maxWorkers: 2 });
-    const error = await failureWithin(10_000, () => executor.submit('inverse', 0), {
+    // One warm worker inverts a number in microseconds: 3 s is plenty, even for a process to start.
+    const error = await failureWithin(3_000, () => executor.submit('inverse', 0), {
       hung: 'submit() never settled after its task threw: the error must reach the caller as a rejection, not only a log line',
       resolved: 'submit() resolved although its task threw "cannot invert 0": the error vanished. Send it back and reject with it.',
     });
@@ -152,7 +156,7 @@ describe.each(kinds)('$name', (kind) => {
     const after = await within(10_000, executor.submit('inverse', 4), 'After a task failed, the executor never ran the next one');
     expect(after, 'After a task failed, the next task resolved with the wrong value').toBe(0.25);
 
-    const mapped = await failureWithin(10_000, () => executor.map('inverse', [1, 0, 2]), {
+    const mapped = await failureWithin(3_000, () => executor.map('inverse', [1, 0, 2]), {
       hung: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
       resolved: 'map() resolved although one of its tasks threw: the error vanished',
     });
