@@ -13,11 +13,13 @@ export default defineConfig({
     // One file at a time, on every machine: the speed-up and event-loop tests measure the CPU,
     // and a second test file running beside them would steal it (vitest's default is cores - 1).
     fileParallelism: false,
+    // A test that measures a speed-up needs the cores to itself: \`npm run verify\` runs the tests
+    // with this tag on their own, after the rest (which it runs several at a time).
+    tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
     maxWorkers: 1,
     pool: 'forks',
-    // The persistent transform cache is keyed by the requested path, so it would hand the
-    // solutions' code to the exercises project (and back): every target must be transformed afresh.
-    fsModuleCache: false,
+    // fsModuleCache (Vitest keeps transformed modules on disk) stays on: serve-target.ts puts the
+    // target in the cache key of every module whose transform depends on it.
     // A backstop only: every test that can deadlock has its own, shorter deadline with a message.
     testTimeout: 20_000,
     hookTimeout: 20_000,
