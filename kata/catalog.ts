@@ -28,6 +28,8 @@ export interface Fixture {
   summary: string;
   /** For wrong answers: text the tests' failure message must contain. */
   rejectedWith?: string;
+  /** For wrong answers: the full name (`describe > test`) of the test that must fail with that text. */
+  rejectedBy?: string;
 }
 
 const numbered = (dir: string) =>
@@ -81,6 +83,7 @@ export function fixtures(exercise: Exercise): Fixture[] {
     const text = files.map((file) => readFileSync(path.join(dir, file), 'utf8')).join('\n');
     const summary = /^\/\/ (?:Wrong|Right): (.+)$/m.exec(text)?.[1];
     const rejectedWith = /^\/\/ Rejected with: (.+)$/m.exec(text)?.[1]?.trim();
+    const rejectedBy = /^\/\/ Rejected by: (.+)$/m.exec(text)?.[1]?.trim();
     if (files.length === 0) throw new Error(`${posix(dir)}: a fixture holds at least one .ts file`);
     // A fixture may add files (a separate worker file, say), but it must change the solution:
     // a fixture whose every name is misspelt would otherwise test the solution itself.
@@ -91,7 +94,10 @@ export function fixtures(exercise: Exercise): Fixture[] {
     if (kind === 'wrong' && !rejectedWith) {
       throw new Error(`${posix(dir)}: a wrong answer names the message that rejects it in a line "// Rejected with: ..."`);
     }
-    return { exercise, kind, name, dir, files, summary, rejectedWith };
+    if (kind === 'wrong' && !rejectedBy) {
+      throw new Error(`${posix(dir)}: a wrong answer names the test that rejects it in a line "// Rejected by: <describe> > <test>"`);
+    }
+    return { exercise, kind, name, dir, files, summary, rejectedWith, rejectedBy };
   });
 }
 

@@ -1,12 +1,16 @@
 /**
- * The kata's own test: `npm run verify [-- <exercise>...] [--verbose]`.
+ * The kata's own test: `npm run verify [-- <exercise>...] [--verbose] [--lanes N]`.
  *
  * Proves, for every exercise, that its tests judge correctly: the solution passes, the stub
  * fails every test with its not-implemented message, each wrong answer in fixtures/ is rejected
- * with the message about that mistake, and each right answer passes. Then the types check, and
- * every script in kata/checks/ runs (the benchmarks' smoke run, the browser test of Vitest UI).
+ * by the test it names, with the message about that mistake, and each right answer passes. Then
+ * the types check, and every script in kata/checks/ runs (the benchmarks' smoke run, the browser
+ * test of Vitest UI).
+ *
+ * Every test but the speed-up ones runs in N lanes at once (3 by default): they judge mechanisms,
+ * not speed, and pass beside a CPU hog (`npm run stress`). The speed-up tests run afterwards, alone.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,11 +19,16 @@ import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
 import { type Outcome, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 
-const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose]';
-let options: { verbose: boolean; ids: string[] };
+const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N]';
+let options: { verbose: boolean; ids: string[]; lanes: number };
 try {
-  const { values, positionals } = parseArgs({ options: { verbose: { type: 'boolean', default: false } }, allowPositionals: true });
-  options = { verbose: values.verbose, ids: positionals };
+  const { values, positionals } = parseArgs({
+    options: { verbose: { type: 'boolean', default: false }, lanes: { type: 'string', default: '3' } },
+    allowPositionals: true,
+  });
+  const lanes = Number(values.lanes);
+  if (!Number.isInteger(lanes) || lanes < 1) throw new Error(`--lanes takes a whole number of 1 or more, not "${values.lanes}"`);
+  options = { verbose: values.verbose, ids: positionals, lanes };
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
@@ -49,42 +58,59 @@ function materialise(fixture: Fixture): string {
 }
 
 const allTests = selected.flatMap((exercise) => exercise.tests);
+// Tests tagged speed-up need the CPU cores to themselves; every other test runs several at a time.
+const speedUp = 'speed-up';
+const allButSpeedUp = [`!${speedUp}`];
 const fixturesOf = new Map(selected.map((exercise) => [exercise, fixtures(exercise)]));
 const fixtureTargets = new Map<Fixture, Target>();
 for (const [exercise, list] of fixturesOf) {
   for (const fixture of list) {
-    fixtureTargets.set(fixture, {
-      name: `${fixture.kind}:${exercise.id}/${fixture.name}`,
-      dir: materialise(fixture),
-      include: exercise.tests,
-      stopOnFailureWith: fixture.rejectedWith,
-    });
+    const target: Target = { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir: materialise(fixture), include: exercise.tests };
+    // A wrong answer has to fail one test, the one it names; a right answer has to pass them all.
+    if (fixture.kind === 'wrong') target.testNames = [fixture.rejectedBy!];
+    else target.tagsFilter = allButSpeedUp;
+    fixtureTargets.set(fixture, target);
   }
 }
-const solutions: Target = { name: 'solutions', dir: solutionsDir, include: allTests };
+const solutions: Target = { name: 'solutions', dir: solutionsDir, include: allTests, tagsFilter: allButSpeedUp };
 const stubs: Target = { name: 'stubs', dir: exercisesDir, include: allTests };
+const mustPass = [solutions, ...[...fixtureTargets].filter(([fixture]) => fixture.kind === 'right').map(([, target]) => target)];
 
 let passed = 0;
 let failed = 0;
 function check(ok: boolean, label: string, detail: string, indent = '  ', ms?: number): void {
   if (ok) passed += 1;
   else failed += 1;
-  const took = ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} s)`;
+  const took = ms === undefined ? '' : ` (${seconds(ms / 1000)})`;
   console.log(`${indent}${ok ? '✓' : '✗'} ${label}${took}${detail ? `  ${detail}` : ''}`);
 }
 
-const wrongTargets = [...fixtureTargets].filter(([fixture]) => fixture.kind === 'wrong').map(([, target]) => target);
-const rightTargets = [...fixtureTargets].filter(([fixture]) => fixture.kind === 'right').map(([, target]) => target);
+// The scripts in kata/checks/ (README truth, a smoke run of the benchmarks, Vitest UI in a browser)
+// judge no timing, so they run beside the lanes; only for the whole kata, not for a few exercises.
+const checksDir = path.join(repoRoot, 'kata/checks');
+const checks =
+  options.ids.length > 0
+    ? []
+    : readdirSync(checksDir)
+        .filter((file) => file.endsWith('.ts'))
+        .sort()
+        .map(async (file) => ({ file, result: await runScript(path.join(checksDir, file)) }));
+
 const lanes = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
-// Right answers must pass every test, the timing ones included, so they run with the machine to
-// themselves. Stubs and wrong answers only have to fail, each with its own message: two lanes.
-progress('running the solutions and the right answers ...');
-const alone = await runInLanes([[solutions, ...rightTargets]], lanes('alone'));
-progress('running the stubs and the wrong answers, in two lanes ...');
-const odd = wrongTargets.filter((_, i) => i % 2 === 1);
-const even = wrongTargets.filter((_, i) => i % 2 === 0);
-const together = await runInLanes([[stubs, ...odd], even], lanes('together'));
-const runs = new Map([...alone, ...together]);
+progress(`running every test but the speed-up ones, in ${options.lanes} lanes ...`);
+const together = await runInLanes(deal([solutions, stubs, ...fixtureTargets.values()], options.lanes), lanes('together'));
+const timings = [`the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`];
+// The speed-up tests of the solutions and the right answers, one at a time, with the machine to
+// themselves. (No wrong answer is rejected by one: each mistake has a test that does not need quiet.)
+progress('running the speed-up tests alone ...');
+const quietStarted = performance.now();
+const quiet = mustPass.flatMap((target): Target[] => {
+  const files = filesTagged(together.runs.get(target.name)!, speedUp);
+  return files.length === 0 ? [] : [{ ...target, include: files, tagsFilter: [speedUp] }];
+});
+const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], lanes('alone'))).runs;
+timings.push(`the speed-up tests alone ${seconds((performance.now() - quietStarted) / 1000)}`);
+const runs = new Map([...together.runs].map(([name, run]) => [name, merged(run, alone.get(name))]));
 progress('');
 
 for (const exercise of selected) {
@@ -100,30 +126,81 @@ for (const exercise of selected) {
 }
 
 console.log('types');
+const typesStarted = performance.now();
 for (const [label, project] of typecheckProjects()) {
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', project], { encoding: 'utf8' });
   check(result.status === 0, label, result.status === 0 ? '' : `\n${result.stdout}${result.stderr}`);
 }
+timings.push(`types ${seconds((performance.now() - typesStarted) / 1000)}`);
 
-const checksDir = path.join(repoRoot, 'kata/checks');
-const extraChecks = readdirSync(checksDir).filter((file) => file.endsWith('.ts')).sort();
-if (extraChecks.length > 0 && options.ids.length === 0) {
+if (checks.length > 0) {
   console.log('checks');
-  for (const file of extraChecks) {
+  for (const { file, result } of await Promise.all(checks)) {
     // A check is a script: exit 0 passed, 77 skipped (it says why), anything else failed.
-    const result = spawnSync(process.execPath, [path.join(checksDir, file)], { encoding: 'utf8', cwd: repoRoot });
-    const said = `${result.stdout}${result.stderr}`.trim();
-    const last = said.split('\n').at(-1) ?? '';
-    if (result.status === 77) console.log(`  - ${file}: skipped: ${last}`);
-    else check(result.status === 0, file, result.status === 0 ? last : `\n${said}`);
+    const last = result.said.split('\n').at(-1) ?? '';
+    if (result.code === 77) console.log(`  - ${file}: skipped: ${last}`);
+    else check(result.code === 0, file, result.code === 0 ? last : `\n${result.said}`, '  ', result.ms);
   }
+  timings.push('the checks beside the lanes');
 }
 
-console.log(`\nverify took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`\nverify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Deals the targets out to `count` lanes, the longest first, each to the lane with the least work
+ * so far. The costs are rough guesses, in seconds: an exercise's tests take about 2 s on a right
+ * answer and 0.3 s on a stub (each fails at once); a wrong answer runs one test.
+ */
+function deal(targets: Target[], count: number): Target[][] {
+  const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 0.3 : 2));
+  const dealt = Array.from({ length: count }, () => ({ targets: [] as Target[], cost: 0 }));
+  for (const target of [...targets].sort((a, b) => cost(b) - cost(a))) {
+    const lane = dealt.reduce((least, lane) => (lane.cost < least.cost ? lane : least));
+    lane.targets.push(target);
+    lane.cost += cost(target);
+  }
+  return dealt.map((lane) => lane.targets).filter((lane) => lane.length > 0);
+}
+
+/** The test files in which the run saw a test with `tag`. */
+function filesTagged(run: TargetRun, tag: string): string[] {
+  return [...new Set(run.outcomes.filter((outcome) => outcome.tags.includes(tag)).map((outcome) => outcome.file))];
+}
+
+/** A target's results from both phases: each test as it ran in the phase that did not filter it out. */
+function merged(first: TargetRun, second: TargetRun | undefined): TargetRun {
+  if (second === undefined) return first;
+  const key = (outcome: Outcome) => `${outcome.file}\0${outcome.name}`;
+  const ran = new Map(second.outcomes.filter((outcome) => outcome.state !== 'skipped').map((outcome) => [key(outcome), outcome]));
+  const firstKeys = new Set(first.outcomes.map(key));
+  return {
+    ...first,
+    outcomes: [...first.outcomes.map((outcome) => ran.get(key(outcome)) ?? outcome), ...[...ran.values()].filter((outcome) => !firstKeys.has(key(outcome)))],
+    unhandled: [...first.unhandled, ...second.unhandled],
+    ms: first.ms + second.ms,
+  };
+}
+
+/** Runs a Node script from the repo root; says how it ended, what it printed and how long it took. */
+function runScript(file: string): Promise<{ code: number | null; said: string; ms: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  child.stdout.on('data', (chunk: Buffer) => (said += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (said += chunk));
+  return new Promise((resolve) => {
+    child.on('error', (error) => resolve({ code: null, said: error.message, ms: performance.now() - started }));
+    child.on('close', (code) => resolve({ code, said: said.trim(), ms: performance.now() - started }));
+  });
+}
+
+function seconds(value: number): string {
+  return `${value.toFixed(1)} s`;
+}
 
 function firstLine(text = ''): string {
   return text.split('\n')[0]!.slice(0, 160);
@@ -166,16 +243,14 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
     check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run.ms);
     return;
   }
-  const failures = results.filter((o) => o.state === 'failed');
-  const naming = failures.find((o) => o.messages.some((m) => m.includes(fixture.rejectedWith!)));
-  const timeouts = failures.filter(timedOut);
-  const ok = naming !== undefined && timeouts.length === 0;
-  let detail: string;
-  if (ok) detail = `rejected by "${naming.name}"`;
-  else if (failures.length === 0) detail = `\n      passed every test: nothing rejects this mistake (expected a failure containing "${fixture.rejectedWith}")`;
-  else if (timeouts.length > 0) detail = `\n      timed out instead of failing with a message: ${timeouts.map((o) => o.name).join(', ')}`;
-  else detail = `\n      rejected, but no message contains "${fixture.rejectedWith}":${failures.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('')}`;
-  check(ok, label, detail, '    ', run.ms);
+  const test = results.find((o) => o.name === fixture.rejectedBy);
+  const phrase = `"${fixture.rejectedWith}"`;
+  let problem = '';
+  if (test === undefined) problem = `no test is named "${fixture.rejectedBy}": correct the fixture's "// Rejected by:" line`;
+  else if (test.state !== 'failed') problem = `"${test.name}" ${test.state}: it does not reject this mistake (expected a failure containing ${phrase})`;
+  else if (timedOut(test)) problem = `"${test.name}" timed out instead of failing with a message: ${firstLine(test.messages[0])}`;
+  else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!))) problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;
+  check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run.ms);
 }
 
 /** Whether `file` (relative to the repo root) is one of this exercise's test files. */

@@ -11,8 +11,10 @@ export interface Target {
   dir: string;
   /** Test files to run, relative to the repo root. */
   include: string[];
-  /** A wrong answer's run may stop at the first failure whose message contains this. */
-  stopOnFailureWith?: string;
+  /** Only these tests, by full name (`describe > test`): a wrong answer runs the test that should reject it. */
+  testNames?: string[];
+  /** Only the tests these Vitest tag expressions select, e.g. `['!speed-up']`. */
+  tagsFilter?: string[];
 }
 
 const allTests = ['exercises/**/*.test.ts'];

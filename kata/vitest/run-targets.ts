@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createVitest, type Reporter, type TestCase, type TestModule, type Vitest } from 'vitest/node';
+import { createVitest, type TestModule, type TestSpecification } from 'vitest/node';
 import { repoRoot, stateDir } from '../paths.ts';
 import type { Target } from './projects.ts';
 
@@ -12,6 +12,7 @@ export interface Outcome {
   name: string;
   state: 'passed' | 'failed' | 'skipped' | 'pending';
   messages: string[];
+  tags: string[];
 }
 
 export interface TargetRun {
@@ -22,33 +23,19 @@ export interface TargetRun {
   ms: number;
 }
 
-/** Runs a target's tests only until one fails with `stopOnFailureWith`: enough to prove a wrong answer rejected. */
-class StopWhenProven implements Reporter {
-  phrase: string | undefined;
-  #vitest: Vitest | undefined;
-
-  onInit(vitest: Vitest): void {
-    this.#vitest = vitest;
-  }
-
-  onTestCaseResult(test: TestCase): void {
-    const result = test.result();
-    if (this.phrase === undefined || result.state !== 'failed') return;
-    if (result.errors.some((error) => error.message.includes(this.phrase!))) {
-      this.phrase = undefined;
-      // Not awaited: cancelling waits for the run, and this hook is part of the run.
-      void this.#vitest?.cancelCurrentRun('test-failure');
-    }
-  }
+/** The specification, limited to the tests the target names or the tags it filters by. */
+function narrowed(spec: TestSpecification, target: Target): TestSpecification {
+  if (!target.testNames && !target.tagsFilter) return spec;
+  return spec.project.createSpecification(spec.moduleId, { testNames: target.testNames, testTagsFilter: target.tagsFilter });
 }
 
 function outcomesOf(modules: TestModule[]): Outcome[] {
   return modules.flatMap((module) => {
     const file = path.relative(repoRoot, module.moduleId);
-    const crashed = module.errors().map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message] }));
+    const crashed = module.errors().map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message], tags: [] }));
     const tests = [...module.children.allTests()].map((test): Outcome => {
       const result = test.result();
-      return { file, name: test.fullName, state: result.state, messages: (result.errors ?? []).map((error) => error.message) };
+      return { file, name: test.fullName, state: result.state, messages: (result.errors ?? []).map((error) => error.message), tags: [...test.tags] };
     });
     return [...crashed, ...tests];
   });
@@ -86,23 +73,22 @@ export async function runTargets(
   for (const round of intoRounds(targets)) {
     writeFileSync(plan, JSON.stringify(round));
     process.env.KATA_PLAN = plan;
-    const stopper = new StopWhenProven();
     const vitest = await createVitest({
       config: path.join(repoRoot, 'vitest.config.ts'),
       watch: false,
       silent: !verbose,
-      reporters: verbose ? ['default', stopper] : [stopper],
+      reporters: verbose ? ['default'] : [],
     });
     try {
       const specifications = await vitest.globTestSpecifications();
       for (const target of round) {
         onStart?.(target);
-        stopper.phrase = target.stopOnFailureWith;
         const started = performance.now();
-        const result = await vitest.runTestSpecifications(specifications.filter((spec) => spec.project.name === target.name));
+        const result = await vitest.runTestSpecifications(specifications.filter((spec) => spec.project.name === target.name).map((spec) => narrowed(spec, target)));
         runs.set(target.name, {
           target,
-          outcomes: outcomesOf(result.testModules),
+          // Vitest lists every module it has run so far in this instance: keep this target's own.
+          outcomes: outcomesOf(result.testModules.filter((module) => module.project.name === target.name)),
           unhandled: result.unhandledErrors.map((error) => {
             const { message, VITEST_TEST_PATH } = error as { message?: string; VITEST_TEST_PATH?: string };
             return { message: message ?? String(error), file: VITEST_TEST_PATH && path.relative(repoRoot, VITEST_TEST_PATH) };
@@ -126,8 +112,13 @@ const thisFile = fileURLToPath(import.meta.url);
  * `logDir/lane-N.log` unless `verbose`, and its tail is shown if the lane crashes. One lane is
  * exactly `runTargets`, in another process.
  */
-export async function runInLanes(groups: Target[][], { logDir, verbose = false }: { logDir: string; verbose?: boolean }): Promise<Map<string, TargetRun>> {
+export async function runInLanes(
+  groups: Target[][],
+  { logDir, verbose = false }: { logDir: string; verbose?: boolean },
+): Promise<{ runs: Map<string, TargetRun>; laneSeconds: number[] }> {
   mkdirSync(logDir, { recursive: true });
+  const started = performance.now();
+  const laneSeconds: number[] = [];
   const lanes = groups.map(async (targets, lane) => {
     const planFile = path.join(logDir, `lane-${lane}.plan.json`);
     const resultFile = path.join(logDir, `lane-${lane}.result.json`);
@@ -140,9 +131,10 @@ export async function runInLanes(groups: Target[][], { logDir, verbose = false }
       const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
       throw new Error(`A lane running ${targets.map((t) => t.name).join(', ')} ended with code ${code}:\n${tail}`);
     }
+    laneSeconds[lane] = (performance.now() - started) / 1000;
     return JSON.parse(readFileSync(resultFile, 'utf8')) as Array<[string, TargetRun]>;
   });
-  return new Map((await Promise.all(lanes)).flat());
+  return { runs: new Map((await Promise.all(lanes)).flat()), laneSeconds };
 }
 
 if (process.argv[1] === thisFile) {

@@ -167,7 +167,7 @@ describe('crunchAll: heavy CPU work', () => {
     ).toBeLessThan(watch.elapsedMs / 2);
   });
 
-  test('is faster with 2 threads than with 1, measured against itself', async ({ skip }) => {
+  test('is faster with 2 threads than with 1, measured against itself', { tags: ['speed-up'] }, async ({ skip }) => {
     // About 0.65 s of work in all: enough to dwarf a worker's start-up (~30 ms), and fixed, so
     // that only work really done in parallel can make it faster.
     const heavy = [2.5e8, 2.5e8 + 1, 2.5e8 + 2, 2.5e8 + 3];
