@@ -7,11 +7,14 @@
  * the types check, and every script in kata/checks/ runs (the benchmarks' smoke run, the browser
  * test of Vitest UI).
  *
- * Every test but the speed-up ones runs in N lanes at once (3 by default): they judge mechanisms,
- * not speed, and pass beside a CPU hog (`npm run stress`). The speed-up tests run afterwards, alone.
+ * Every test but the speed-up ones runs in N lanes at once (by default 2 per CPU core, plus 1):
+ * they judge mechanisms, not speed, and pass beside a CPU hog (`npm run stress`). The tests are
+ * CPU-bound, not the lanes: more lanes than that only add contention. The speed-up tests run
+ * afterwards, alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
@@ -23,7 +26,7 @@ const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N]'
 let options: { verbose: boolean; ids: string[]; lanes: number };
 try {
   const { values, positionals } = parseArgs({
-    options: { verbose: { type: 'boolean', default: false }, lanes: { type: 'string', default: '3' } },
+    options: { verbose: { type: 'boolean', default: false }, lanes: { type: 'string', default: String(2 * availableParallelism() + 1) } },
     allowPositionals: true,
   });
   const lanes = Number(values.lanes);
@@ -96,9 +99,9 @@ const checks =
         .sort()
         .map(async (file) => ({ file, result: await runScript(path.join(checksDir, file)) }));
 
-const lanes = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
+const logs = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
 progress(`running every test but the speed-up ones, in ${options.lanes} lanes ...`);
-const together = await runInLanes(deal([solutions, stubs, ...fixtureTargets.values()], options.lanes), lanes('together'));
+const together = await runInLanes(batches([solutions, stubs, ...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') });
 const timings = [`the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`];
 // The speed-up tests of the solutions and the right answers, one at a time, with the machine to
 // themselves. (No wrong answer is rejected by one: each mistake has a test that does not need quiet.)
@@ -108,7 +111,7 @@ const quiet = mustPass.flatMap((target): Target[] => {
   const files = filesTagged(together.runs.get(target.name)!, speedUp);
   return files.length === 0 ? [] : [{ ...target, include: files, tagsFilter: [speedUp] }];
 });
-const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], lanes('alone'))).runs;
+const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], { lanes: 1, ...logs('alone') })).runs;
 timings.push(`the speed-up tests alone ${seconds((performance.now() - quietStarted) / 1000)}`);
 const runs = new Map([...together.runs].map(([name, run]) => [name, merged(run, alone.get(name))]));
 progress('');
@@ -151,19 +154,25 @@ process.exitCode = failed === 0 ? 0 : 1;
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Deals the targets out to `count` lanes, the longest first, each to the lane with the least work
- * so far. The costs are rough guesses, in seconds: an exercise's tests take about 2 s on a right
- * answer and 0.3 s on a stub (each fails at once); a wrong answer runs one test.
+ * Batches for the lanes, the longest first: the solutions and the stubs each alone, the fixtures
+ * in fours. A batch shares one Vitest instance, so no two of its targets run the same test file.
  */
-function deal(targets: Target[], count: number): Target[][] {
-  const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 0.3 : 2));
-  const dealt = Array.from({ length: count }, () => ({ targets: [] as Target[], cost: 0 }));
+function batches(targets: Target[]): Target[][] {
+  const size = 4;
+  // Rough guesses in seconds: a test file takes ~3 s on a right answer, ~1 s on a stub (its tests
+  // fail at once); a wrong answer runs a single test.
+  const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 1 : 3));
+  const made: Array<{ targets: Target[]; cost: number }> = [];
   for (const target of [...targets].sort((a, b) => cost(b) - cost(a))) {
-    const lane = dealt.reduce((least, lane) => (lane.cost < least.cost ? lane : least));
-    lane.targets.push(target);
-    lane.cost += cost(target);
+    const alone = target === solutions || target === stubs;
+    let batch = alone
+      ? undefined
+      : made.find((b) => b.targets.length < size && b.targets.every((other) => other !== solutions && other !== stubs && !other.include.some((file) => target.include.includes(file))));
+    if (!batch) made.push((batch = { targets: [], cost: 0 }));
+    batch.targets.push(target);
+    batch.cost += cost(target);
   }
-  return dealt.map((lane) => lane.targets).filter((lane) => lane.length > 0);
+  return made.sort((a, b) => b.cost - a.cost).map((batch) => batch.targets);
 }
 
 /** The test files in which the run saw a test with `tag`. */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,42 +107,61 @@ export async function runTargets(
 const thisFile = fileURLToPath(import.meta.url);
 
 /**
- * Runs each group of targets in a lane of its own: a child process running this file, all
- * lanes at once. A lane's output (the tests' children print to the terminal directly) goes to
- * `logDir/lane-N.log` unless `verbose`, and its tail is shown if the lane crashes. One lane is
- * exactly `runTargets`, in another process.
+ * Runs batches of targets in `lanes` child processes at once (each runs this file), handing the
+ * next batch to whichever lane is free, so that the lanes end together however long each batch
+ * turns out to be. Pass the longest batches first. A lane's output (the tests' children print to
+ * the terminal directly) goes to `logDir/lane-N.log` unless `verbose`; its tail is shown if the
+ * lane crashes, and then the other lanes are stopped.
  */
 export async function runInLanes(
-  groups: Target[][],
-  { logDir, verbose = false }: { logDir: string; verbose?: boolean },
+  batches: Target[][],
+  { lanes, logDir, verbose = false }: { lanes: number; logDir: string; verbose?: boolean },
 ): Promise<{ runs: Map<string, TargetRun>; laneSeconds: number[] }> {
   mkdirSync(logDir, { recursive: true });
   const started = performance.now();
+  const queue = [...batches];
+  const runs = new Map<string, TargetRun>();
   const laneSeconds: number[] = [];
-  const lanes = groups.map(async (targets, lane) => {
-    const planFile = path.join(logDir, `lane-${lane}.plan.json`);
-    const resultFile = path.join(logDir, `lane-${lane}.result.json`);
-    const logFile = path.join(logDir, `lane-${lane}.log`);
-    writeFileSync(planFile, JSON.stringify({ targets, verbose }));
+  const children: ChildProcess[] = [];
+  const lane = async (index: number) => {
+    const logFile = path.join(logDir, `lane-${index}.log`);
     const log = verbose ? 'inherit' : openSync(logFile, 'w');
-    const child = spawn(process.execPath, [thisFile, planFile, resultFile], { stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [thisFile], { stdio: ['ignore', log, log, 'ipc'] });
+    children.push(child);
+    let batch: Target[] | undefined;
+    const next = () => {
+      batch = queue.shift();
+      if (batch) child.send({ batch, verbose });
+      else child.disconnect();
+    };
+    child.on('message', (done: Array<[string, TargetRun]>) => {
+      for (const [name, run] of done) runs.set(name, run);
+      next();
+    });
+    next();
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) {
+    if (code !== 0 || batch) {
       const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
-      throw new Error(`A lane running ${targets.map((t) => t.name).join(', ')} ended with code ${code}:\n${tail}`);
+      throw new Error(`A lane running ${batch?.map((t) => t.name).join(', ') ?? 'nothing'} ended with code ${code}:\n${tail}`);
     }
-    laneSeconds[lane] = (performance.now() - started) / 1000;
-    return JSON.parse(readFileSync(resultFile, 'utf8')) as Array<[string, TargetRun]>;
-  });
-  return { runs: new Map((await Promise.all(lanes)).flat()), laneSeconds };
+    laneSeconds[index] = (performance.now() - started) / 1000;
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(lanes, batches.length) }, (_, index) => lane(index)));
+  } catch (error) {
+    for (const child of children) child.kill('SIGKILL');
+    throw error;
+  }
+  return { runs, laneSeconds };
 }
 
 if (process.argv[1] === thisFile) {
-  const [planFile, resultFile] = process.argv.slice(2) as [string, string];
-  const { targets, verbose } = JSON.parse(readFileSync(planFile, 'utf8')) as { targets: Target[]; verbose: boolean };
-  const runs = await runTargets(targets, { verbose });
-  writeFileSync(resultFile, JSON.stringify([...runs]));
-  // Vitest sets exit code 1 when tests fail, which is what wrong answers are for: the lane
-  // itself succeeded once its results are written.
-  process.exitCode = 0;
+  // A lane: runs each batch it is sent, answers with the results, and ends when the parent lets go.
+  process.on('message', async ({ batch, verbose }: { batch: Target[]; verbose: boolean }) => {
+    const runs = await runTargets(batch, { verbose });
+    // Vitest sets exit code 1 when tests fail, which is what wrong answers are for: the lane
+    // itself has done its job once its results are sent.
+    process.exitCode = 0;
+    process.send!([...runs]);
+  });
 }

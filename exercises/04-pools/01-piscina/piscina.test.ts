@@ -115,7 +115,9 @@ describe('createPool', () => {
     skip(os.availableParallelism() < 2, 'needs at least 2 CPU cores: with one core, two threads can only take turns');
     const { cue, timeline } = await probe();
     const n = 1.2e8; // ~85 ms per task on a laptop core; 8 tasks: ~0.7 s of work
-    const enoughCores = 1.2; // CPU time / wall time of a batch: at most 1 for one thread, up to 2 for two
+    // CPU time / wall time of a batch: at most 1 for one thread, up to 2 for two. One CPU hog beside
+    // the pool leaves its 2 threads ~1.33 cores, too few to show the bar below reliably: skip then.
+    const enoughCores = 1.5;
     const speedUpNeeded = 1.15;
 
     // Warm up: every thread of each pool has started and run the task once (the barrier proves both of `two`'s did).
@@ -134,7 +136,7 @@ describe('createPool', () => {
     // Alternate the two pools and keep each one's best batch: a noisy neighbour slows a batch, never speeds it up.
     // One round when it already shows two cores at work and the speed-up; otherwise two, and more while the
     // machine has not let the 2-thread pool use two cores, fewer if it is very slow. (Two cores at work cannot
-    // be luck: one thread never keeps more than one core busy, so a noisy 1-thread batch cannot pass alone.)
+    // be luck: one thread never keeps more than one core busy, so a pool of one thread never stops early.)
     const alone: Array<{ wall: number; cores: number }> = [];
     const paired: Array<{ wall: number; cores: number }> = [];
     const best = (runs: Array<{ wall: number }>) => Math.min(...runs.map((run) => run.wall));
