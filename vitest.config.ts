@@ -18,6 +18,9 @@ export default defineConfig({
     tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
     maxWorkers: 1,
     pool: 'forks',
+    // Each test file gets a process of its own (isolate, Vitest's default): that keeps one file's
+    // threads and children apart from the next. Vitest's hint to turn isolation off is noise here.
+    experimental: { diagnostics: { isolate: false } },
     // fsModuleCache (Vitest keeps transformed modules on disk) stays on: serve-target.ts puts the
     // target in the cache key of every module whose transform depends on it.
     // A backstop only: every test that can deadlock has its own, shorter deadline with a message.
