@@ -1,5 +1,5 @@
 /**
- * The kata's own test: `npm run verify [-- <exercise>...] [--verbose] [--lanes N]`.
+ * The kata's own test: `npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test]`.
  *
  * Proves, for every exercise, that its tests judge correctly: the solution passes, the stub
  * fails every test with its not-implemented message, each wrong answer in fixtures/ is rejected
@@ -11,6 +11,10 @@
  * they judge mechanisms, not speed, and pass beside a CPU hog (`npm run stress`). The tests are
  * CPU-bound, not the lanes: more lanes than that only add contention. The speed-up tests run
  * afterwards, alone.
+ *
+ * A wrong answer runs only the test that should reject it. With --every-test it runs every test
+ * of its exercise, none of which may end in Vitest's timeout: slower (minutes more), and it proves
+ * that a learner who writes that mistake gets a message from every test, never a hang.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,16 +26,20 @@ import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
 import { type Outcome, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 
-const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N]';
-let options: { verbose: boolean; ids: string[]; lanes: number };
+const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test]';
+let options: { verbose: boolean; ids: string[]; lanes: number; everyTest: boolean };
 try {
   const { values, positionals } = parseArgs({
-    options: { verbose: { type: 'boolean', default: false }, lanes: { type: 'string', default: String(2 * availableParallelism() + 1) } },
+    options: {
+      verbose: { type: 'boolean', default: false },
+      lanes: { type: 'string', default: String(2 * availableParallelism() + 1) },
+      'every-test': { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   });
   const lanes = Number(values.lanes);
   if (!Number.isInteger(lanes) || lanes < 1) throw new Error(`--lanes takes a whole number of 1 or more, not "${values.lanes}"`);
-  options = { verbose: values.verbose, ids: positionals, lanes };
+  options = { verbose: values.verbose, ids: positionals, lanes, everyTest: values['every-test'] };
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
@@ -70,7 +78,7 @@ for (const [exercise, list] of fixturesOf) {
   for (const fixture of list) {
     const target: Target = { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir: materialise(fixture), include: exercise.tests };
     // A wrong answer has to fail one test, the one it names; a right answer has to pass them all.
-    if (fixture.kind === 'wrong') target.testNames = [fixture.rejectedBy!];
+    if (fixture.kind === 'wrong' && !options.everyTest) target.testNames = [fixture.rejectedBy!];
     else target.tagsFilter = allButSpeedUp;
     fixtureTargets.set(fixture, target);
   }
@@ -259,6 +267,8 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   else if (test.state !== 'failed') problem = `"${test.name}" ${test.state}: it does not reject this mistake (expected a failure containing ${phrase})`;
   else if (timedOut(test)) problem = `"${test.name}" timed out instead of failing with a message: ${firstLine(test.messages[0])}`;
   else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!))) problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;
+  const hung = results.filter((o) => o !== test && timedOut(o)).map((o) => `"${o.name}"`);
+  if (!problem && hung.length > 0) problem = `rejected, but ${hung.join(', ')} ended in Vitest's timeout instead of failing with a message`;
   check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run.ms);
 }
 
