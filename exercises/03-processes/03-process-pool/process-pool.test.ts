@@ -12,6 +12,9 @@ const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${val
 
 /** Small CPU tasks, each a different fixed amount of work, so each has its own answer. */
 const smallTasks = (count: number): SquaresTask[] => Array.from({ length: count }, (_, i) => ({ n: 20_000 + i }));
+// Each small task is microseconds of work, and a fork takes ~70 ms: a batch that has not settled
+// in 4 s is stuck, and the learner hears so in 4 s rather than 10.
+const SMALL_TASKS_MS = 4_000;
 
 // Every pool a test opens is closed after it, and no child may outlive the test.
 const opened: ProcessPool[] = [];
@@ -158,7 +161,7 @@ describe('ProcessPool', () => {
     // Task 0's child exits with code 7 half-way through; tasks 1 to 10 are queued behind it.
     const crashing = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
     const end = timeline.begin('task 0 (crashes)');
-    const others = runAll(pool, smallTasks(10), timeline, 10_000);
+    const others = runAll(pool, smallTasks(10), timeline, SMALL_TASKS_MS);
     others.catch(() => {}); // Judged below, after the crashed task.
 
     // The child crashes after a few milliseconds of work: 3 s leaves room for a slow fork.
@@ -182,7 +185,7 @@ describe('ProcessPool', () => {
     ).toEqual([]);
 
     // At full strength again: the next tasks run on two children, one of them the replacement.
-    const after = replies(await runAll(pool, smallTasks(10), timeline, 10_000));
+    const after = replies(await runAll(pool, smallTasks(10), timeline, SMALL_TASKS_MS));
     const pidsAfter = new Set(after.map((reply) => reply.pid));
     const started = spawnLog().children.slice(before).length;
     const verdict =
@@ -199,13 +202,13 @@ describe('ProcessPool', () => {
   test('a child that dies while idle is replaced as well', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);
-    const first = replies(await runAll(pool, smallTasks(4), timeline, 10_000));
+    const first = replies(await runAll(pool, smallTasks(4), timeline, SMALL_TASKS_MS));
     const victim = first[0]?.pid;
     expect(victim, 'The first tasks should resolve with their replies.').toBeTypeOf('number');
     process.kill(victim!, 'SIGKILL');
     expect(await pidsStillAlive([victim!], 2_000), `The child ${victim} survived SIGKILL.`).toEqual([]);
 
-    const outcomes = await runAll(pool, smallTasks(10), timeline, 10_000);
+    const outcomes = await runAll(pool, smallTasks(10), timeline, SMALL_TASKS_MS);
     const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
     expect(
       failed,
