@@ -13,7 +13,7 @@ export default defineConfig({
     // One file at a time, on every machine: the speed-up and event-loop tests measure the CPU,
     // and a second test file running beside them would steal it (vitest's default is cores - 1).
     fileParallelism: false,
-    // A test that measures a speed-up needs the cores to itself: \`npm run verify\` runs the tests
+    // A test that measures a speed-up needs the cores to itself: `npm run verify` runs the tests
     // with this tag on their own, after the rest (which it runs several at a time).
     tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
     maxWorkers: 1,

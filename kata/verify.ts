@@ -109,7 +109,7 @@ const checks =
 
 const logs = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
 progress(`running every test but the speed-up ones, in ${options.lanes} lanes ...`);
-const together = await runInLanes(batches([solutions, stubs, ...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') });
+const together = await runInLanes(batches([...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') });
 const timings = [`the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`];
 // The speed-up tests of the solutions and the right answers, one at a time, with the machine to
 // themselves. (No wrong answer is rejected by one: each mistake has a test that does not need quiet.)
@@ -163,22 +163,20 @@ process.exitCode = failed === 0 ? 0 : 1;
 
 /**
  * Batches for the lanes, the longest first: the solutions and the stubs each alone, the fixtures
- * in fours. A batch shares one Vitest instance, so no two of its targets run the same test file.
+ * in fours. A batch shares one Vitest instance, so no two of its fixtures run the same test file.
  */
-function batches(targets: Target[]): Target[][] {
+function batches(fixtures: Target[]): Target[][] {
   const size = 4;
   // Rough guesses in seconds: a test file takes ~3 s on a right answer, ~1 s on a stub (its tests
   // fail at once); a wrong answer runs a single test.
   const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 1 : 3));
-  const made: Array<{ targets: Target[]; cost: number }> = [];
-  for (const target of [...targets].sort((a, b) => cost(b) - cost(a))) {
-    const alone = target === solutions || target === stubs;
-    let batch = alone
-      ? undefined
-      : made.find((b) => b.targets.length < size && b.targets.every((other) => other !== solutions && other !== stubs && !other.include.some((file) => target.include.includes(file))));
-    if (!batch) made.push((batch = { targets: [], cost: 0 }));
+  const made = [solutions, stubs].map((target) => ({ targets: [target], cost: cost(target), full: true }));
+  for (const target of [...fixtures].sort((a, b) => cost(b) - cost(a))) {
+    let batch = made.find((b) => !b.full && b.targets.every((other) => !other.include.some((file) => target.include.includes(file))));
+    if (!batch) made.push((batch = { targets: [], cost: 0, full: false }));
     batch.targets.push(target);
     batch.cost += cost(target);
+    batch.full = batch.targets.length === size;
   }
   return made.sort((a, b) => b.cost - a.cost).map((batch) => batch.targets);
 }

@@ -64,7 +64,7 @@ function intoRounds(targets: Target[]): Target[][] {
  */
 export async function runTargets(
   targets: Target[],
-  { verbose = false, onStart }: { verbose?: boolean; onStart?: (target: Target) => void } = {},
+  { verbose = false }: { verbose?: boolean } = {},
 ): Promise<Map<string, TargetRun>> {
   mkdirSync(stateDir, { recursive: true });
   process.env.CI ??= 'true';
@@ -82,7 +82,6 @@ export async function runTargets(
     try {
       const specifications = await vitest.globTestSpecifications();
       for (const target of round) {
-        onStart?.(target);
         const started = performance.now();
         const result = await vitest.runTestSpecifications(specifications.filter((spec) => spec.project.name === target.name).map((spec) => narrowed(spec, target)));
         runs.set(target.name, {
