@@ -1,17 +1,22 @@
 /**
- * `npm run stress [-- --runs N] [--no-hog] [<exercise>...]`
+ * `npm run stress [-- --runs N] [--no-hog] [--verify] [<exercise>...]`
  *
- * Runs the solutions' tests N times in a row with a CPU-bound process beside them, then prints
- * every test that failed with how often, and a closing line `N passed, M failed` counting runs.
- * Flakiness becomes a number anyone can reproduce.
+ * Runs the solutions' tests N times in a row with a CPU-bound process beside them (or, with
+ * --verify, the whole of `npm run verify`: solutions, stubs, every fixture), then prints every
+ * test that failed with how often, the distribution of every bound the tests compare a figure
+ * against, and a closing line `N passed, M failed` counting runs. Flakiness becomes a number
+ * anyone can reproduce, and the table shows how close right and wrong answers come to each bound.
  */
 import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectExercises } from './catalog.ts';
-import { solutionsDir } from './paths.ts';
+import { type Exercise, selectExercises } from './catalog.ts';
+import { repoRoot, solutionsDir, stateDir } from './paths.ts';
+import { readMeasures, thresholdRows, thresholdTable } from './thresholds.ts';
 import { runTargets } from './vitest/run-targets.ts';
 
-const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [<exercise>...]';
+const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [--verify] [<exercise>...]';
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
   process.exit(2);
@@ -19,10 +24,16 @@ function fail(message: string): never {
 
 let runs = 10;
 let hog = true;
+let verify = false;
 let ids: string[] = [];
 try {
   const { values, positionals } = parseArgs({
-    options: { runs: { type: 'string' }, 'no-hog': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    options: {
+      runs: { type: 'string' },
+      'no-hog': { type: 'boolean', default: false },
+      verify: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -34,31 +45,67 @@ try {
     if (!Number.isInteger(runs) || runs < 1) fail(`--runs takes a whole number of at least 1, not "${values.runs}"`);
   }
   hog = !values['no-hog'];
+  verify = values.verify;
   ids = positionals;
 } catch (error) {
   fail((error as Error).message);
 }
 
-let exercises;
+let exercises: Exercise[];
 try {
   exercises = selectExercises(ids);
 } catch (error) {
   fail((error as Error).message);
 }
 
+// Every run's log and measures, kept for a look afterwards; the previous stress run's are replaced.
+const outDir = path.join(stateDir, 'stress');
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+
 // One core kept busy the whole time: the timing tests must hold with a neighbour like this.
 const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
-const stopHog = () => cpuHog?.kill('SIGKILL');
-process.on('exit', stopHog);
+let verifyRun: ReturnType<typeof spawn> | undefined;
+const stopChildren = () => {
+  cpuHog?.kill('SIGKILL');
+  verifyRun?.kill('SIGKILL');
+};
+process.on('exit', stopChildren);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
-const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };
 const failures = new Map<string, number>();
+const measureFiles: string[] = [];
 let passedRuns = 0;
-console.log(`stress: ${runs} runs of ${exercises.length} exercises' tests against solutions/${hog ? ', a CPU hog beside them' : ''}`);
+const what = verify ? `npm run verify${ids.length ? ` -- ${ids.join(' ')}` : ''}` : `${exercises.length} exercises' tests against solutions/`;
+console.log(`stress: ${runs} runs of ${what} on Node ${process.version}${hog ? ', a CPU hog beside them' : ''}`);
 
 for (let run = 1; run <= runs; run += 1) {
   const started = performance.now();
+  const measures = path.join(outDir, `measures-${run}.jsonl`);
+  measureFiles.push(measures);
+  process.env.KATA_MEASURES = measures;
+  const { failed, summary } = verify ? await verifyOnce(run) : await solutionsOnce();
+  for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
+  if (failed.length === 0) passedRuns += 1;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${summary}, ${seconds} s)`);
+  for (const name of failed) console.log(`  ✗ ${name}`);
+}
+
+stopChildren();
+if (failures.size > 0) {
+  console.log('\nfailures by test:');
+  for (const [name, count] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${count}/${runs}  ${name}`);
+}
+const table = thresholdTable(thresholdRows(readMeasures(measureFiles)));
+writeFileSync(path.join(outDir, 'thresholds.md'), `${table}\n`);
+console.log(`\nbounds, closest first (also in ${path.relative(repoRoot, path.join(outDir, 'thresholds.md'))}):\n${table}`);
+console.log(`\n${passedRuns} passed, ${runs - passedRuns} failed`);
+process.exitCode = passedRuns === runs ? 0 : 1;
+
+/** One run of the solutions' tests, in this process. */
+async function solutionsOnce(): Promise<{ failed: string[]; summary: string }> {
+  const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };
   const result = (await runTargets([target])).get(target.name)!;
   const failed: string[] = [];
   let passed = 0;
@@ -69,17 +116,32 @@ for (let run = 1; run <= runs; run += 1) {
     else passed += 1;
   }
   for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);
-  for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
-  if (failed.length === 0) passedRuns += 1;
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}, ${seconds} s)`);
-  for (const name of failed) console.log(`  ✗ ${name}`);
+  return { failed, summary: `${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}` };
 }
 
-stopHog();
-if (failures.size > 0) {
-  console.log('\nfailures by test:');
-  for (const [name, count] of [...failures].sort((a, b) => b[1] - a[1])) console.log(`  ${count}/${runs}  ${name}`);
+/** One whole `npm run verify`, as a child process; its output goes to a log, its ✗ lines are the failures. */
+async function verifyOnce(run: number): Promise<{ failed: string[]; summary: string }> {
+  const logFile = path.join(outDir, `verify-${run}.log`);
+  const log = createWriteStream(logFile);
+  verifyRun = spawn(process.execPath, [path.join(repoRoot, 'kata/verify.ts'), ...ids], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [verifyRun.stdout!, verifyRun.stderr!]) {
+    stream.on('data', (chunk: Buffer) => {
+      output += chunk;
+      log.write(chunk);
+    });
+  }
+  const code = await new Promise<number | null>((resolve) => verifyRun!.on('close', resolve));
+  log.end();
+  const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
+  // A ✗ line names what failed; the exercise it belongs to is the last unindented line above it.
+  const failed: string[] = [];
+  let exercise = '';
+  for (const line of output.split('\n')) {
+    if (/^\S/.test(line)) exercise = line.split(' ')[0]!;
+    const cross = /^\s+✗ (.*)$/.exec(line);
+    if (cross) failed.push(`${exercise}: ${cross[1]!.slice(0, 200)}`);
+  }
+  if (failed.length === 0 && (code !== 0 || !closing)) failed.push(`verify ended with code ${code} without a ✗ line (see ${path.relative(repoRoot, logFile)})`);
+  return { failed, summary: closing ? `verify: ${closing[0]}` : `verify: exit ${code}` };
 }
-console.log(`\n${passedRuns} passed, ${runs - passedRuns} failed`);
-process.exitCode = passedRuns === runs ? 0 : 1;

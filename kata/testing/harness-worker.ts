@@ -83,23 +83,8 @@ export class HarnessWorker {
    * Linux's per-thread /proc counters (10 ms steps) once the harness has called `announceThread()`.
    * Undefined where neither exists.
    */
-  async cpuTimeMs(): Promise<number | undefined> {
-    const worker = this.worker as Worker & { cpuUsage?: () => Promise<{ user: number; system: number }> };
-    if (typeof worker.cpuUsage === 'function') {
-      // It rejects once the worker has exited: then there is nothing left to measure.
-      const used = await worker.cpuUsage().catch(() => undefined);
-      return used && (used.user + used.system) / 1000;
-    }
-    const proc = this.find('thread')?.proc;
-    if (typeof proc !== 'string') return undefined;
-    try {
-      // Fields 14 and 15 after the command name: user and system time, in clock ticks of 10 ms.
-      const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return undefined;
-    }
+  cpuTimeMs(): Promise<number | undefined> {
+    return workerCpuTimeMs(this.worker, this.find('thread')?.proc);
   }
 
   /** Stops the worker, even one asleep in Atomics.wait forever (that takes a few ms). */
@@ -155,6 +140,36 @@ export async function runTogether(options: TogetherOptions): Promise<TogetherRun
     return { done, stuck: done.flatMap((message, index) => (message ? [] : [index])) };
   } finally {
     await Promise.all(workers.map((harness) => harness.terminate()));
+  }
+}
+
+/**
+ * CPU time a worker's thread has used so far, in ms, read from outside while it runs (even while
+ * it is stuck in a loop or asleep in Atomics.wait): `worker.cpuUsage()` where Node has it (24),
+ * else Linux's per-thread /proc counters, found through `proc` (what `announceThread()` posted).
+ * Undefined where neither exists. Only the thread's own time: Vitest's threads, the garbage
+ * collector and the other threads of the test never count, so a sleeping thread reads ~0.
+ */
+export async function workerCpuTimeMs(worker: Worker, proc: unknown): Promise<number | undefined> {
+  const withUsage = worker as Worker & { cpuUsage?: () => Promise<{ user: number; system: number }> };
+  if (typeof withUsage.cpuUsage === 'function') {
+    // It rejects once the worker has exited: then there is nothing left to measure.
+    const used = await withUsage.cpuUsage().catch(() => undefined);
+    return used && (used.user + used.system) / 1000;
+  }
+  if (typeof proc !== 'string') return undefined;
+  try {
+    // The first field: nanoseconds on a CPU (where the kernel keeps scheduler statistics).
+    return Number(readFileSync(`/proc/${proc}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    try {
+      // Fields 14 and 15 after the command name: user and system time, in clock ticks of 10 ms.
+      const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return undefined;
+    }
   }
 }
 

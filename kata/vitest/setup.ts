@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeEach, type TestContext } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect, type TestContext } from 'vitest';
+import { measuringTest } from '../testing/measure.ts';
 import { liveChildren, liveWorkers, spawnLog } from '../testing/spawned.ts';
 import { collectTimelines, type Timeline } from '../testing/timeline.ts';
 
@@ -10,6 +11,7 @@ spawnLog();
 let stopCollecting: (() => Timeline[]) | undefined;
 beforeEach(() => {
   stopCollecting = collectTimelines();
+  measuringTest(expect.getState().currentTestName ?? '');
 });
 afterEach(async (context) => {
   const timelines = (stopCollecting?.() ?? []).filter((timeline) => timeline.spans.length > 0);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { failureOf, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, measured, sleep, Timeline, within } from '#kata/testing/index.ts';
 import { gatherAll, gatherSettled, type Task } from './gather.ts';
 
 /** Tasks that each wait `ms` on a timer and resolve with their own index, recorded on `timeline`. */
@@ -29,7 +29,7 @@ describe('gatherAll', () => {
     const started = performance.now();
     await within(2_000, gatherAll(waits(timeline, [200, 200, 200, 200])), 'gatherAll never resolved');
     const took = performance.now() - started;
-    expect(took, `Four 200 ms waits took ${Math.round(took)} ms: waits that overlap cost one wait, not four.\n${timeline.toText()}\n`).toBeLessThan(400);
+    expect(measured('gather: four 200 ms waits (ms)', took, 400), `Four 200 ms waits took ${Math.round(took)} ms: waits that overlap cost one wait, not four.\n${timeline.toText()}\n`).toBeLessThan(400);
   });
 
   test('resolves only after every task has finished', async () => {
@@ -69,7 +69,7 @@ describe('gatherAll', () => {
       'gatherAll resolved although task 1 failed: the rejection was dropped. Let a failure reach the caller as a rejection.',
     );
     const took = performance.now() - started;
-    expect(took, `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`).toBeLessThan(200);
+    expect(measured('gather: rejection beside a 400 ms task (ms)', took, 200), `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`).toBeLessThan(200);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { failureOf, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, measured, Timeline, within } from '#kata/testing/index.ts';
 import { type MainThreadWatch, watchMainThread } from '#kata/testing/main-thread.ts';
 import { countMatchingLines, countPrimes, deriveKey } from './blocking.ts';
 import { countMatchingLinesSync, countPrimesSync } from './original.ts';
@@ -74,7 +74,7 @@ describe('countPrimes: a CPU loop', () => {
   test(`counts the primes below ${PRIMES_BELOW.toLocaleString('en')} while the event loop keeps turning`, async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, `countPrimes(${PRIMES_BELOW})`, () => countPrimes(PRIMES_BELOW));
-    expect(seen.longestBusyMs, whyItBlocked(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
     expect(seen.result, `countPrimes(${PRIMES_BELOW}) must give the same count as countPrimesSync.`).toBe(PRIMES_BELOW_COUNT);
   });
 
@@ -94,7 +94,7 @@ describe('deriveKey: slow crypto', () => {
   test('derives the same key as the original while the event loop keeps turning', async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, 'deriveKey()', () => deriveKey(PASSWORD, SALT));
-    expect(seen.longestBusyMs, whyItBlocked('deriveKey()', seen, cryptoAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked('deriveKey()', seen, cryptoAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
     expect(Buffer.isBuffer(seen.result), 'deriveKey must resolve with a Buffer, like deriveKeySync.').toBe(true);
     expect(seen.result.toString('hex'), 'deriveKey must derive the same key as deriveKeySync (same iterations, length and digest).').toBe(KEY_HEX);
   });
@@ -142,7 +142,7 @@ describe('countMatchingLines: a big file', () => {
   test('counts the lines of a 64 MB file that mention a word, while the event loop keeps turning', async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, "countMatchingLines('app.log')", () => countMatchingLines(log, 'error'));
-    expect(seen.longestBusyMs, whyItBlocked("countMatchingLines('app.log', 'error')", seen, fileAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked("countMatchingLines('app.log', 'error')", seen, fileAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
     expect(
       seen.result,
       `The file has ${errorLines} lines that mention "error" (in any case). A chunk of a stream usually ends in the middle of a line, ` +

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { Timeline, within } from '#kata/testing/index.ts';
+import { measured as recorded, Timeline, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -150,7 +150,7 @@ describe('countPrimesParallel', () => {
       ctx.skip(`this machine is too busy to show a speed-up right now (the tests' own 2-thread split reached only ${possible.toFixed(2)}x). ${measured}`);
     }
     expect(
-      speedUp,
+      recorded('parallel: countPrimesParallel at 2 threads over 1 (x)', speedUp, minSpeedUp, 'min'),
       `Two threads were not clearly faster than one: ${measured} With no GIL, two workers each counting half the range ` +
         `finish in about half the time. Are both halves counted at the same time, each on its own worker?\n${timeline.toText()}\n`,
     ).toBeGreaterThanOrEqual(minSpeedUp);

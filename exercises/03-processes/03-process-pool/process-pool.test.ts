@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { liveChildren, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { liveChildren, measured, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
@@ -131,7 +131,7 @@ describe('ProcessPool', () => {
     // Measured on 2 cores shared with other test runs: the pool took 0.26-1.0 s, 20 forks 2.9-11.1 s,
     // speed-ups of 7.5 to 17 (5.6 to 17 beside a CPU hog). A pool that forks for every task scores about 1.
     expect(
-      speedUp,
+      measured('process-pool: pool over a process per task (x)', speedUp, 2.5, 'min'),
       `20 small tasks took ${Math.round(poolMs)} ms on the pool and ${Math.round(baselineMs)} ms with a new process ` +
         `for every task (2 at a time): a speed-up of ${speedUp.toFixed(2)}, expected at least 2.5. Starting a Node ` +
         'process costs tens of milliseconds, far more than each of these tasks: if the pool starts a new process for ' +

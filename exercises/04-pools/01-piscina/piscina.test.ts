@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { liveWorkers, sleep, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { liveWorkers, measured, sleep, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { createPool, type Job, type PoolOptions, type Report, type SquaresPool } from './piscina.ts';
@@ -169,7 +169,7 @@ describe('createPool', () => {
         `${cores.toFixed(2)} cores between them (${figures}). Run it again on a quieter machine.`,
     );
     expect(
-      speedUp,
+      measured('piscina: warm pool of 2 over a pool of 1 (x)', speedUp, speedUpNeeded, 'min'),
       `8 tasks of fixed CPU work took ${figures}: a speed-up of only ${speedUp.toFixed(2)}x for 2 threads over 1. ` +
         `Two threads should share the work between two cores.\n${timeline.toText()}\n`,
     ).toBeGreaterThan(speedUpNeeded);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { HarnessWorker, runTogether } from '#kata/testing/harness-worker.ts';
-import { sleep, Timeline } from '#kata/testing/index.ts';
+import { measured, sleep, Timeline } from '#kata/testing/index.ts';
 import { Bank, FIRST_ACCOUNT, LOCK_CELL } from './bank.ts';
 import type { ControlCells, HarnessData } from './mutex.harness.ts';
 
@@ -155,7 +155,8 @@ describe('Mutex', () => {
     // millions of calls a second and uses whatever CPU it gets (beside a CPU hog on a busy
     // two-core machine, 11% to 100% was measured).
     expect(
-      callsMade / watched < 5 && (cpuShare ?? 0) < 0.05,
+      measured('mutex: Atomics calls per ms of a waiter in lock()', callsMade / watched, 5) < 5 &&
+        measured('mutex: CPU share of a waiter in lock()', cpuShare ?? 0, 0.05) < 0.05,
       `busy waiting: while the lock was held for ${Math.round(watched)} ms, the waiting thread made ${n(callsMade)} Atomics calls` +
         (cpuShare === undefined ? '' : ` and used ${Math.round(cpuShare * 100)}% of a CPU`) +
         '. A loop that keeps checking until the lock is free burns a core doing nothing, and takes it from the thread that holds the lock. ' +

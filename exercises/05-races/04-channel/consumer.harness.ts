@@ -3,6 +3,7 @@
  * 1, 2, ... `count` that the producer sent: how many, in which order, what was missing or doubled.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
 import { CONSUMER_GATE, RECEIVED, waitAtGate } from './control.harness.ts';
@@ -37,6 +38,8 @@ const { channel, control, count, pauseAfter } = workerData as ConsumerData;
 const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
 const seen = new Uint8Array(count + 1);
 let distinct = 0;
+// So that the test can read this thread's own CPU time while it waits.
+announceThread();
 parentPort!.postMessage({ type: 'started', threadId });
 for (;;) {
   if (report.received === pauseAfter) {

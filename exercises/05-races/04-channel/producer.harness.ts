@@ -3,6 +3,7 @@
  * every send() that returns, so the test can see how far ahead of the consumer it got.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
 import { SENT } from './control.harness.ts';
@@ -16,6 +17,8 @@ export interface ProducerData {
 const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 const { channel, control, count } = workerData as ProducerData;
 
+// So that the test can read this thread's own CPU time while it waits.
+announceThread();
 parentPort!.postMessage({ type: 'started', threadId });
 for (let value = 1; value <= count; value += 1) {
   // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { threadId as mainThreadId } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { spawnCounts, Timeline, within } from '#kata/testing/index.ts';
+import { measured, spawnCounts, Timeline, within } from '#kata/testing/index.ts';
 import { startLoopbackServer } from '#kata/testing/loopback-server.ts';
 import { maxOverlap, recordRemoteRun } from '#kata/testing/processes.ts';
 import { limitSpawns, type Started } from '#kata/testing/spawn-limit.ts';
@@ -74,7 +74,7 @@ describe('fetchAll: waiting on an async API', () => {
           `waits that block a thread, like legacyQuery; fetch does not block.\n${timeline.toText()}\n`,
       ).toBe(0);
       expect(
-        took,
+        measured('choose: 8 overlapping 300 ms requests (ms)', took, WAIT * 2),
         `${REQUESTS} responses that each take ${WAIT} ms arrived after ${ms(took)}: waits that overlap cost about one wait, not ${REQUESTS}.\n${timeline.toText()}\n`,
       ).toBeLessThan(WAIT * 2);
     } finally {
@@ -113,13 +113,13 @@ describe('queryAll: waiting through a blocking client', () => {
     const watch = await watchEventLoop(() => within(10_000, queryAll(queries), 'queryAll never resolved'));
     onTimeline(timeline, watch.result, (answer) => `query ${answer.key}`);
     expect(
-      watch.maxDelayMs,
+      measured('choose: longest stall of the loop during queryAll (ms)', watch.maxDelayMs, watch.elapsedMs / 2),
       `The event loop was stuck for ${ms(watch.maxDelayMs)} of the ${ms(watch.elapsedMs)} the queries took: legacyQuery blocks the ` +
         `thread that calls it, and on the main thread that stops every timer, request and callback of the program. Call it ` +
         `from worker threads.\n${timeline.toText()}\n`,
     ).toBeLessThan(watch.elapsedMs / 2);
     expect(
-      watch.elapsedMs,
+      measured('choose: 4 overlapping 500 ms queries (ms)', watch.elapsedMs, WAIT * 3),
       `${queries.length} queries of ${WAIT} ms took ${ms(watch.elapsedMs)}: waits that overlap cost about one wait, plus the ` +
         `start-up of the threads that wait (~30 ms each, started together), not ${queries.length} waits.\n${timeline.toText()}\n`,
     ).toBeLessThan(WAIT * 3);
@@ -160,7 +160,7 @@ describe('crunchAll: heavy CPU work', () => {
     const watch = await watchEventLoop(() => within(15_000, crunchAll(sizes, 2), 'crunchAll never resolved'));
     onTimeline(timeline, watch.result, (_, i) => `job ${i}`);
     expect(
-      watch.maxDelayMs,
+      measured('choose: longest stall of the loop during crunchAll (ms)', watch.maxDelayMs, watch.elapsedMs / 2),
       `The event loop was stuck for ${ms(watch.maxDelayMs)} of the ${ms(watch.elapsedMs)} the work took: the computation ran on ` +
         `the main thread, where nothing else (timers, requests, callbacks) can run until it ends, async or not. Move it to ` +
         `worker threads.\n${timeline.toText()}\n`,
@@ -219,7 +219,7 @@ describe('crunchAll: heavy CPU work', () => {
       );
     }
     expect(
-      ratio,
+      measured('choose: crunchAll at 2 threads over 1 (x)', ratio, THRESHOLD, 'min'),
       `With 2 threads, crunchAll took ${ms(two.took)}; with 1, ${ms(one.took)} (the best of each): a speed-up of ` +
         `${ratio.toFixed(2)}x, where ${cores} cores allow up to 2x. Jobs that run at the same time on different threads ` +
         `should finish in about half the time.\n${timeline.toText()}\n`,
