@@ -6,51 +6,45 @@
  * Flakiness becomes a number anyone can reproduce.
  */
 import { spawn } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { selectExercises } from './catalog.ts';
+import { exitOnUsageError, parseCommandLine, UsageError, wholeNumber } from './cli/args.ts';
+import { cleanUpOnExit } from './cleanup.ts';
 import { solutionsDir } from './paths.ts';
 import { runTargets } from './vitest/run-targets.ts';
+import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [<exercise>...]';
-function fail(message: string): never {
-  console.error(`${message}\n${usage}`);
-  process.exit(2);
-}
 
 let runs = 10;
 let hog = true;
-let ids: string[] = [];
+let exercises;
 try {
-  const { values, positionals } = parseArgs({
-    options: { runs: { type: 'string' }, 'no-hog': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { runs: { type: 'string' }, 'no-hog': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
     allowPositionals: true,
   });
   if (values.help) {
     console.log(usage);
     process.exit(0);
   }
-  if (values.runs !== undefined) {
-    runs = Number(values.runs);
-    if (!Number.isInteger(runs) || runs < 1) fail(`--runs takes a whole number of at least 1, not "${values.runs}"`);
-  }
+  if (values.runs !== undefined) runs = wholeNumber(values.runs, '--runs', { min: 1, max: 1000 });
   hog = !values['no-hog'];
-  ids = positionals;
+  try {
+    exercises = selectExercises(positionals);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 } catch (error) {
-  fail((error as Error).message);
+  exitOnUsageError(error, usage);
 }
-
-let exercises;
-try {
-  exercises = selectExercises(ids);
-} catch (error) {
-  fail((error as Error).message);
-}
+prepareStateDir();
 
 // One core kept busy the whole time: the timing tests must hold with a neighbour like this.
 const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
 const stopHog = () => cpuHog?.kill('SIGKILL');
-process.on('exit', stopHog);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+// On exit, Ctrl-C and SIGTERM alike: no hog and no plan file left behind.
+cleanUpOnExit(stopHog);
 
 const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };
 const failures = new Map<string, number>();
