@@ -13,17 +13,17 @@ export class NotWritable extends Error {}
 
 export const stateDirFix = 'make it a folder you can write to (e.g. sudo chown -R "$USER" .kata), or move it away: it holds only the kata\'s own state';
 
-/** `dir` as the user would type it: relative to where they are, unless that climbs out. */
-function shownDir(dir: string): string {
-  const relative = path.relative(process.cwd(), dir);
-  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? dir : relative;
+/** A path as the user would type it: relative to where they are, unless that climbs out. */
+export function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 /** The one line for `error`, met while writing in `dir`: "Cannot write to .kata/ (EACCES: permission denied): <fix>". */
 export function notWritableMessage(dir: string, error: unknown, fix = stateDirFix): string {
   // Node's message is "EACCES: permission denied, mkdir '/x/.kata'": the part before the comma says what went wrong.
   const what = (error as Error).message?.split(',')[0] ?? String(error);
-  return `Cannot write to ${shownDir(dir)}/ (${what}): ${fix}.`;
+  return `Cannot write to ${shownPath(dir)}/ (${what}): ${fix}.`;
 }
 
 /** Creates `dir` if need be and writes a file in it; throws NotWritable when either fails. */
