@@ -46,9 +46,10 @@ export function parseCommandLine<T extends Config>(config: T): ReturnType<typeof
 /** Node's message, cut to what was wrong (the rest explains `--`, which nobody asked about). */
 function oneLine(message: string): string {
   const first = message.split('\n')[0]!;
-  const missing = /^Option '(-[^' ]+)(?: <value>)?' argument missing/.exec(first);
+  // Node names an option with a short form as '-r, --runs <value>': the long name is the one to show.
+  const missing = /^Option '(?:-\w, )?(-[^' ]+)(?: <value>)?' argument missing/.exec(first);
   if (missing) return `${missing[1]} needs a value`;
-  const ambiguous = /^Option '(-[^' ]+)' argument is ambiguous/.exec(first);
+  const ambiguous = /^Option '(?:-\w, )?(-[^' ]+)' argument is ambiguous/.exec(first);
   if (ambiguous) return `${ambiguous[1]} needs a value (for a value that starts with a dash: ${ambiguous[1]}=<value>)`;
   return first.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, '');
 }

@@ -36,7 +36,8 @@ export function unmatchedFilters(filters: string[], testFiles: string[], cwd = p
   const files = testFiles.map((file) => ({ absolute: path.resolve(cwd, file), relative: path.relative(cwd, path.resolve(cwd, file)).toLowerCase() }));
   return filters.filter((filter) => {
     const name = filter.replace(/:\d+$/, '');
-    const relative = (name.endsWith('/') ? `${path.relative(cwd, name)}/` : path.relative(cwd, name)).toLowerCase();
+    const fromCwd = path.relative(cwd, path.resolve(cwd, name));
+    const relative = (name.endsWith('/') ? `${fromCwd}/` : fromCwd).toLowerCase();
     return !files.some(
       (file) => (path.isAbsolute(name) && file.absolute.startsWith(name)) || file.relative.includes(name.toLowerCase()) || file.relative.includes(relative),
     );
