@@ -218,6 +218,7 @@ function merged(first: TargetRun, second: TargetRun | undefined): TargetRun {
 function runScript(file: string): Promise<{ code: number | null; said: string; ms: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanUpOnExit(() => child.kill('SIGTERM'));
   let said = '';
   child.stdout.on('data', (chunk: Buffer) => (said += chunk));
   child.stderr.on('data', (chunk: Buffer) => (said += chunk));
