@@ -7,17 +7,21 @@
  */
 import { spawn } from 'node:child_process';
 import { selectExercises } from './catalog.ts';
-import { exitOnUsageError, parseCommandLine, UsageError, wholeNumber } from './cli/args.ts';
+import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { solutionsDir } from './paths.ts';
 import { runTargets } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [<exercise>...]';
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
 
 let runs = 10;
 let hog = true;
-let exercises;
+let ids: string[] = [];
 try {
   const { values, positionals } = parseCommandLine({
     args: process.argv.slice(2),
@@ -30,20 +34,23 @@ try {
   }
   if (values.runs !== undefined) runs = wholeNumber(values.runs, '--runs', { min: 1, max: 1000 });
   hog = !values['no-hog'];
-  try {
-    exercises = selectExercises(positionals);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  ids = positionals;
 } catch (error) {
-  exitOnUsageError(error, usage);
+  fail((error as Error).message);
+}
+
+let exercises;
+try {
+  exercises = selectExercises(ids);
+} catch (error) {
+  fail((error as Error).message);
 }
 prepareStateDir();
 
 // One core kept busy the whole time: the timing tests must hold with a neighbour like this.
 const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
 const stopHog = () => cpuHog?.kill('SIGKILL');
-// On exit, Ctrl-C and SIGTERM alike: no hog and no plan file left behind.
+// On exit, Ctrl-C and SIGTERM alike (kata/cleanup.ts): no hog and no plan file left behind.
 cleanUpOnExit(stopHog);
 
 const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };

@@ -21,7 +21,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
-import { exitOnUsageError, parseCommandLine, wholeNumber } from './cli/args.ts';
+import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
@@ -55,7 +55,8 @@ try {
   const lanes = wholeNumber(values.lanes, '--lanes', { min: 1, max: 64 });
   options = { verbose: values.verbose, ids: positionals, lanes, everyTest: values['every-test'] };
 } catch (error) {
-  exitOnUsageError(error, usage);
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
 }
 
 let selected: Exercise[];
