@@ -1,10 +1,19 @@
 import { defineConfig } from 'vitest/config';
 import { ProgressReporter } from './kata/cli/progress-reporter.ts';
-import { plannedTargets, toProject } from './kata/vitest/projects.ts';
+import { exitOnUnknownExercise, vitestCommandLine } from './kata/vitest/command-line.ts';
+import { plannedTargets, toolingProject, toProject } from './kata/vitest/projects.ts';
+
+// Vitest's own command line (`npm test -- gather`); undefined when verify, stress or the kata
+// command create Vitest themselves.
+const commandLine = vitestCommandLine();
+// `npm test -- gahter`: the list of exercises, instead of Vitest's "No test files found".
+exitOnUnknownExercise(commandLine);
+// The tooling tests run only when asked for by name (`npm run test:tooling`).
+const tooling = commandLine?.projects.includes('tooling') ? [toolingProject] : [];
 
 export default defineConfig({
   test: {
-    projects: plannedTargets().map(toProject),
+    projects: [...plannedTargets().map(toProject), ...tooling],
     setupFiles: ['./kata/vitest/setup.ts'],
     // After Vitest's usual output, a run of the exercises project records the learner's progress
     // and ends with the progress bar and the next exercise (other projects are left alone;

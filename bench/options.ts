@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { decimalNumber, parseCommandLine, UsageError } from '../kata/cli/args.ts';
 import { repoRoot, stateDir } from '../kata/paths.ts';
 
 export const groupIds = ['cpu', 'io', 'costs'] as const;
@@ -32,40 +32,30 @@ Run it on a quiet machine: other programs using the CPU make every parallel figu
 /** One line, for when the arguments were wrong. */
 export const shortUsage = `Usage: npm run bench [-- --quick] [--only ${groupIds.join(',')}] [--samples <0.1-10>] [--out <dir>]   (--help says more)`;
 
-export class UsageError extends Error {}
-
 /** Parses the command line; throws a UsageError that says what was wrong. Returns undefined for --help. */
 export function parseOptions(args: string[]): Options | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        samples: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      samples: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
   const { values } = parsed;
   if (values.help) return undefined;
 
   const groups = values.only === undefined ? [...groupIds] : values.only.split(',').map((id) => id.trim());
   const unknown = groups.filter((id) => !(groupIds as readonly string[]).includes(id));
   if (unknown.length > 0 || groups.length === 0) {
-    throw new UsageError(`--only takes group names from ${groupIds.join(', ')}; got "${values.only}"`);
+    throw new UsageError(`--only takes group names from ${groupIds.join(', ')}, not "${values.only}"`);
   }
 
-  const samplesFactor = values.samples === undefined ? 1 : Number(values.samples);
-  if (!Number.isFinite(samplesFactor) || samplesFactor < 0.1 || samplesFactor > 10) {
-    throw new UsageError(`--samples takes a number from 0.1 to 10; got "${values.samples}"`);
-  }
+  const samplesFactor = values.samples === undefined ? 1 : decimalNumber(values.samples, '--samples', { min: 0.1, max: 10 });
 
   if (values.out !== undefined && values.out.trim() === '') throw new UsageError('--out needs a folder');
   const out = path.resolve(values.out ?? (values.quick ? path.join(stateDir, 'bench-quick') : path.join(repoRoot, 'bench/results')));

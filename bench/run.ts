@@ -5,12 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { exitOnUsageError } from '../kata/cli/args.ts';
+import { ensureWritable, NotWritable } from '../kata/writable.ts';
 import { costsGroup } from './groups/costs.ts';
 import { cpuGroup } from './groups/cpu.ts';
 import { ioGroup } from './groups/io.ts';
 import type { Group } from './group.ts';
 import { measure, type OnSample, type Row } from './measure.ts';
-import { type GroupId, type Options, parseOptions, shortUsage, usage, UsageError } from './options.ts';
+import { type GroupId, type Options, parseOptions, shortUsage, usage } from './options.ts';
 import { approachesChart, costsChart, speedupChart } from './report/charts.ts';
 import { markdownReport } from './report/markdown.ts';
 import { type GroupResult, machine, type Results, summarise } from './report/results.ts';
@@ -20,13 +22,19 @@ let options: Options | undefined;
 try {
   options = parseOptions(process.argv.slice(2));
 } catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  console.error(`npm run bench: ${error.message}\n${shortUsage}`);
-  process.exit(2);
+  exitOnUsageError(error, shortUsage);
 }
 if (options === undefined) {
   console.log(usage);
   process.exit(0);
+}
+// Minutes of measuring are lost if the results cannot be written at the end: check first.
+try {
+  ensureWritable(options.out, 'choose a folder you can write to with --out <dir>');
+} catch (error) {
+  if (!(error instanceof NotWritable)) throw error;
+  console.error(`npm run bench: ${error.message}`);
+  process.exit(1);
 }
 
 const builders: Record<GroupId, typeof cpuGroup> = { cpu: cpuGroup, io: ioGroup, costs: costsGroup };

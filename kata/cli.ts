@@ -5,20 +5,21 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { type Exercise, exercises, selectExercises } from './catalog.ts';
+import { parseCommandLine, UsageError, wholeNumber } from './cli/args.ts';
+import { sweepLeftovers } from './cleanup.ts';
 import { unifiedDiff } from './cli/diff.ts';
 import { listLines, nextExercise, paintFor, partTitle, shown, statusText } from './cli/format.ts';
 import { hintsOf } from './cli/hints.ts';
 import { codeFiles, learnerFiles, type Status } from './cli/progress.ts';
 import { refreshProgress } from './cli/refresh.ts';
 import { changedFiles, committedFiles, committedStub, resetExercise } from './cli/reset.ts';
+import { stateDir } from './paths.ts';
+import { ensureWritable, NotWritable } from './writable.ts';
 
 const paint = paintFor(process.stdout);
 const say = (...lines: string[]) => console.log(lines.join('\n'));
 
-/** A mistake in the command line: answered with the message and the usage, never a stack trace. */
-class UsageError extends Error {}
 /** A command that cannot go on (not passed yet, not confirmed): answered with the message alone. */
 class Refusal extends Error {}
 
@@ -38,17 +39,11 @@ function usage(): string {
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: { peek: { type: 'boolean', default: false }, yes: { type: 'boolean', short: 'y', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-      allowPositionals: true,
-    });
-  } catch (error) {
-    // Node's message goes on to explain `--`: the first sentence is the news.
-    throw new UsageError(`${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}.`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { peek: { type: 'boolean', default: false }, yes: { type: 'boolean', short: 'y', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+  });
   const [verb, ...rest] = positionals;
   if (values.help) return say(usage());
   if (values.peek && verb !== 'compare') throw new UsageError('--peek goes with compare.');
@@ -127,10 +122,7 @@ async function next(): Promise<void> {
 function hint(exercise: Exercise, levelText = '1'): void {
   const hints = hintsOf(exercise);
   if (hints.length === 0) throw new Refusal(`${exercise.id} has no hints yet (no "## 1" in ${shown(path.join(exercise.dir, 'hints.md'))}).`);
-  const level = /^\d+$/.test(levelText) ? Number(levelText) : NaN;
-  if (!(level >= 1 && level <= hints.length)) {
-    throw new Refusal(`${exercise.id} has ${hints.length} hint levels: ask for 1 to ${hints.length}, not "${levelText}".`);
-  }
+  const level = wholeNumber(levelText, `The hint level of ${exercise.id}`, { min: 1, max: hints.length }, 'must be');
   const after =
     level < hints.length
       ? `A stronger hint: ${paint.cyan(`npm run kata -- hint ${exercise.id} ${level + 1}`)}`
@@ -186,6 +178,8 @@ async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
   const changed = changedFiles(exercise, committed);
   if (changed.length === 0) return say(`${exercise.id} is the stub already: nothing to reset.`);
   const where = shown(exercise.dir);
+  // The backup goes to .kata/backups: no reset without a place for it, and no question asked in vain.
+  ensureWritable(stateDir);
   if (!confirmed) {
     if (!process.stdin.isTTY) {
       throw new Refusal(`reset replaces ${changed.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- reset ${exercise.id} --yes`);
@@ -199,13 +193,15 @@ async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
   say(`${paint.green(`${exercise.id} is the stub again.`)} Your files are kept in ${shown(backup)}/`);
 }
 
+// What a killed run left in .kata (a half-written progress file, verify's copies) goes first.
+sweepLeftovers();
 try {
   await main();
 } catch (error) {
   if (error instanceof UsageError) {
     console.error(`${error.message}\n\n${usage()}`);
     process.exitCode = 2;
-  } else if (error instanceof Refusal) {
+  } else if (error instanceof Refusal || error instanceof NotWritable) {
     console.error(error.message);
     process.exitCode = 1;
   } else {

@@ -6,7 +6,8 @@ export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const exercisesDir = path.join(repoRoot, 'exercises');
 export const solutionsDir = path.join(repoRoot, 'solutions');
 export const fixturesDir = path.join(repoRoot, 'fixtures');
-export const stateDir = path.join(repoRoot, '.kata');
+/** The kata's own state (progress, backups, verify's copies); the tooling tests point KATA_STATE_DIR elsewhere. */
+export const stateDir = process.env.KATA_STATE_DIR ? path.resolve(process.env.KATA_STATE_DIR) : path.join(repoRoot, '.kata');
 
 export function isInside(file: string, dir: string): boolean {
   const rel = path.relative(dir, file);

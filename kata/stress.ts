@@ -10,11 +10,13 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Exercise, selectExercises } from './catalog.ts';
+import { parseCommandLine, wholeNumber } from './cli/args.ts';
+import { cleanUpOnExit } from './cleanup.ts';
 import { repoRoot, solutionsDir, stateDir } from './paths.ts';
 import { readMeasures, thresholdRows, thresholdTable } from './thresholds.ts';
 import { runTargets } from './vitest/run-targets.ts';
+import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run stress [-- --runs N] [--no-hog] [--verify] [<exercise>...]';
 function fail(message: string): never {
@@ -27,12 +29,13 @@ let hog = true;
 let verify = false;
 let ids: string[] = [];
 try {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
     options: {
       runs: { type: 'string' },
       'no-hog': { type: 'boolean', default: false },
       verify: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
   });
@@ -40,10 +43,7 @@ try {
     console.log(usage);
     process.exit(0);
   }
-  if (values.runs !== undefined) {
-    runs = Number(values.runs);
-    if (!Number.isInteger(runs) || runs < 1) fail(`--runs takes a whole number of at least 1, not "${values.runs}"`);
-  }
+  if (values.runs !== undefined) runs = wholeNumber(values.runs, '--runs', { min: 1, max: 1000 });
   hog = !values['no-hog'];
   verify = values.verify;
   ids = positionals;
@@ -57,6 +57,7 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
+prepareStateDir();
 
 // Every run's log and measures, kept for a look afterwards; the previous stress run's are replaced.
 const outDir = path.join(stateDir, 'stress');
@@ -68,10 +69,11 @@ const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ig
 let verifyRun: ReturnType<typeof spawn> | undefined;
 const stopChildren = () => {
   cpuHog?.kill('SIGKILL');
-  verifyRun?.kill('SIGKILL');
+  // SIGTERM first: verify stops its own lanes and removes its files on it (kata/cleanup.ts).
+  verifyRun?.kill('SIGTERM');
 };
-process.on('exit', stopChildren);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+// On exit, Ctrl-C and SIGTERM alike (kata/cleanup.ts): no hog, no verify and no plan file left behind.
+cleanUpOnExit(stopChildren);
 
 const failures = new Map<string, number>();
 const measureFiles: string[] = [];

@@ -20,25 +20,39 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
+import { parseCommandLine, wholeNumber } from './cli/args.ts';
+import { cleanUpOnExit } from './cleanup.ts';
 import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
 import { type Outcome, runInLanes, type TargetRun } from './vitest/run-targets.ts';
+import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test]';
+const help = `${usage}
+The kata's own test (see the top of kata/verify.ts); without an exercise, all of them.
+
+  --lanes N       how many runs at once, 1 to 64 (default: 2 per core plus 1, here ${2 * availableParallelism() + 1})
+  --every-test    each wrong answer through every test of its exercise, none of which may hang
+  --verbose       Vitest's own output too
+  -h, --help      this help`;
 let options: { verbose: boolean; ids: string[]; lanes: number; everyTest: boolean };
 try {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
     options: {
       verbose: { type: 'boolean', default: false },
       lanes: { type: 'string', default: String(2 * availableParallelism() + 1) },
       'every-test': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
   });
-  const lanes = Number(values.lanes);
-  if (!Number.isInteger(lanes) || lanes < 1) throw new Error(`--lanes takes a whole number of 1 or more, not "${values.lanes}"`);
+  if (values.help) {
+    console.log(help);
+    process.exit(0);
+  }
+  const lanes = wholeNumber(values.lanes, '--lanes', { min: 1, max: 64 });
   options = { verbose: values.verbose, ids: positionals, lanes, everyTest: values['every-test'] };
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
@@ -52,11 +66,12 @@ try {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
 }
+prepareStateDir();
 
 const started = performance.now();
 // Each run lays out its fixtures in a folder of its own: two verify runs at once must not share one.
 const workDir = path.join(stateDir, `verify-${process.pid}`);
-process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
+cleanUpOnExit(() => rmSync(workDir, { recursive: true, force: true }));
 
 /** A fixture runs against a copy of the solution with the fixture's files laid over it. */
 function materialise(fixture: Fixture): string {
@@ -204,6 +219,7 @@ function merged(first: TargetRun, second: TargetRun | undefined): TargetRun {
 function runScript(file: string): Promise<{ code: number | null; said: string; ms: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanUpOnExit(() => child.kill('SIGTERM'));
   let said = '';
   child.stdout.on('data', (chunk: Buffer) => (said += chunk));
   child.stderr.on('data', (chunk: Buffer) => (said += chunk));

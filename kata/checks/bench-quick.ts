@@ -8,9 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Results } from '../../bench/report/results.ts';
+import { cleanUpOnExit } from '../cleanup.ts';
 import { repoRoot } from '../paths.ts';
 
-const out = mkdtempSync(path.join(tmpdir(), 'kata-bench-quick-'));
+// The pid in the name lets a later run sweep this folder if this one is killed (kata/cleanup.ts).
+const out = mkdtempSync(path.join(tmpdir(), `kata-bench-quick-${process.pid}-`));
+cleanUpOnExit(() => rmSync(out, { recursive: true, force: true }));
 const started = performance.now();
 const run = spawnSync(process.execPath, [path.join(repoRoot, 'bench/run.ts'), '--quick', '--out', out], { encoding: 'utf8', cwd: repoRoot, timeout: 120_000 });
 const seconds = (performance.now() - started) / 1000;

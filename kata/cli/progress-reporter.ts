@@ -9,7 +9,8 @@ import type { Reporter, TestModule, TestSpecification, Vitest } from 'vitest/nod
 import { type Exercise, exercises } from '../catalog.ts';
 import { repoRoot } from '../paths.ts';
 import { closingLines, paintFor } from './format.ts';
-import { exerciseHash, type FileResult, readProgress, saveResults, statusOf } from './progress.ts';
+import { NotWritable } from '../writable.ts';
+import { exerciseHash, type FileResult, readProgress, saveResults, statusOf, warnOnce } from './progress.ts';
 
 const project = 'exercises';
 
@@ -28,13 +29,21 @@ export class ProgressReporter implements Reporter {
   }
 
   onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
+    neverThrow(() => this.#remember(specifications));
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: string): void {
+    neverThrow(() => this.#record(modules, unhandledErrors, reason));
+  }
+
+  #remember(specifications: ReadonlyArray<TestSpecification>): void {
     for (const specification of specifications) {
       const exercise = specification.project.name === project ? exerciseOf(specification.moduleId) : undefined;
       if (exercise && !this.#hashes.has(exercise.id)) this.#hashes.set(exercise.id, exerciseHash(exercise));
     }
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: string): void {
+  #record(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: string): void {
     const hashes = new Map(this.#hashes);
     this.#hashes.clear();
     const own = modules.filter((module) => module.project.name === project);
@@ -67,13 +76,31 @@ export class ProgressReporter implements Reporter {
         at: new Date().toISOString(),
       };
     }
-    saveResults(results);
+    try {
+      saveResults(results);
+    } catch (error) {
+      // A .kata that cannot be written costs the record, not the run: the closing lines still come.
+      if (!(error instanceof NotWritable)) throw error;
+      warnOnce(`${error.message} Your progress is not saved.`);
+    }
 
     if (this.#summary && this.#vitest) {
       const progress = readProgress();
       const statuses = new Map(exercises().map((exercise) => [exercise, statusOf(exercise, progress)]));
       this.#vitest.logger.log(['', ...closingLines(statuses, paintFor(process.stdout)), ''].join('\n'));
     }
+  }
+}
+
+/**
+ * A reporter that throws inside Vitest turns a passing run red ("Unhandled Error"): whatever goes
+ * wrong while recording progress is one line on stderr instead.
+ */
+function neverThrow(record: () => void): void {
+  try {
+    record();
+  } catch (error) {
+    warnOnce(`The kata could not record your progress: ${(error as Error).message?.split('\n')[0] ?? String(error)}`);
   }
 }
 

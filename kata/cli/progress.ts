@@ -7,10 +7,12 @@
  * same; anything else is re-run (refresh.ts) before the kata command says done or not.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Exercise } from '../catalog.ts';
 import { isTestOwned, stateDir } from '../paths.ts';
+import { NotWritable, notWritableMessage, shownPath } from '../writable.ts';
+import { progressProblem } from './progress-file.ts';
 
 /** The last result of one test file. */
 export interface FileResult {
@@ -28,7 +30,7 @@ export interface FileResult {
   at: string;
 }
 
-interface ProgressFile {
+export interface ProgressFile {
   version: 1;
   /** Keyed by test file, relative to the repo root with forward slashes (`Exercise.tests`). */
   files: Record<string, FileResult>;
@@ -41,26 +43,83 @@ export type Status =
   | { state: 'broken' }
   | { state: 'not run'; reason: string };
 
-const progressFile = path.join(stateDir, 'progress.json');
+export const progressFile = path.join(stateDir, 'progress.json');
 
-export function readProgress(): ProgressFile {
+/** Results that could not be written (a read-only .kata), kept for the rest of this process. */
+const unsaved = new Map<string, Record<string, FileResult>>();
+
+/**
+ * The results in `file`. A file that is not a progress file (not JSON, `"files": null`, a list,
+ * an entry without its counts) is set aside as `<file>.broken-<time>`, with one line saying so,
+ * and the progress starts over: it is rebuilt from the next test runs.
+ */
+export function readProgress(file = progressFile): ProgressFile {
+  const progress: ProgressFile = { version: 1, files: {} };
+  let text: string | undefined;
   try {
-    const data = JSON.parse(readFileSync(progressFile, 'utf8')) as ProgressFile;
-    if (data.version === 1 && typeof data.files === 'object') return data;
+    text = readFileSync(file, 'utf8');
   } catch {
-    // No results yet, or a file from another version: start over.
+    // No results yet (or none readable: saving them will say what is wrong with the folder).
   }
-  return { version: 1, files: {} };
+  if (text !== undefined) {
+    let problem: string | undefined;
+    try {
+      const data: unknown = JSON.parse(text);
+      problem = progressProblem(data);
+      if (problem === undefined) progress.files = (data as ProgressFile).files;
+    } catch {
+      problem = 'it is not JSON';
+    }
+    if (problem !== undefined) setAside(file, problem);
+  }
+  Object.assign(progress.files, unsaved.get(file));
+  return progress;
 }
 
-/** Merges results into the file; re-read right before writing and renamed into place, so `npm test` and a kata command may both write. */
-export function saveResults(results: Record<string, FileResult>): void {
-  const progress = readProgress();
+function setAside(file: string, problem: string): void {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  let aside = `${file}.broken-${stamp}`;
+  // Never over an earlier broken file: each may be the one someone wants to look at.
+  for (let n = 2; existsSync(aside); n += 1) aside = `${file}.broken-${stamp}-${n}`;
+  try {
+    renameSync(file, aside);
+    warnOnce(`${shownPath(file)} was not a valid progress file (${problem}): kept as ${path.basename(aside)} beside it, and rebuilt from your test runs.`);
+  } catch (error) {
+    warnOnce(`${shownPath(file)} is not a valid progress file (${problem}), and it cannot be set aside. ${notWritableMessage(path.dirname(file), error)}`);
+  }
+}
+
+/**
+ * Merges results into the file; re-read right before writing and renamed into place, so `npm test`
+ * and a kata command may both write. When the folder cannot be written, the results are kept for
+ * this process and a NotWritable error says which folder and what to do.
+ */
+export function saveResults(results: Record<string, FileResult>, file = progressFile): void {
+  const progress = readProgress(file);
   Object.assign(progress.files, results);
-  mkdirSync(stateDir, { recursive: true });
-  const temporary = `${progressFile}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(progress, null, 2)}\n`);
-  renameSync(temporary, progressFile);
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(temporary, `${JSON.stringify(progress, null, 2)}\n`);
+    renameSync(temporary, file);
+    unsaved.delete(file);
+  } catch (error) {
+    unsaved.set(file, progress.files);
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Never written: the folder is the problem, and the message below names it.
+    }
+    throw new NotWritable(notWritableMessage(path.dirname(file), error));
+  }
+}
+
+/** Says `line` on stderr once per process: a broken file is read many times in one run. */
+const said = new Set<string>();
+export function warnOnce(line: string): void {
+  if (said.has(line)) return;
+  said.add(line);
+  console.error(line);
 }
 
 /** Code files below `dir`, relative with forward slashes (docs and an editor's swap files are not code). */

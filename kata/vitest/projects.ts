@@ -42,3 +42,13 @@ export function toProject(target: Target): TestProjectInlineConfiguration {
     },
   };
 }
+
+/**
+ * The kata's own tooling tests (the *.test.ts files below kata/: state files, command lines), run by
+ * `npm run test:tooling`. vitest.config.ts adds this project only when it is asked for, so a
+ * learner's run and verify never see it.
+ */
+export const toolingProject: TestProjectInlineConfiguration = {
+  extends: true,
+  test: { name: 'tooling', include: ['kata/**/*.test.ts'], testTimeout: 60_000 },
+};

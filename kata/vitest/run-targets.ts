@@ -3,6 +3,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVitest, type TestModule, type TestSpecification } from 'vitest/node';
+import { cleanUpOnExit } from '../cleanup.ts';
 import { repoRoot, stateDir } from '../paths.ts';
 import type { Target } from './projects.ts';
 
@@ -70,6 +71,7 @@ export async function runTargets(
   process.env.CI ??= 'true';
   const runs = new Map<string, TargetRun>();
   const plan = path.join(stateDir, `plan-${process.pid}.json`);
+  const forget = cleanUpOnExit(() => rmSync(plan, { force: true }));
   for (const round of intoRounds(targets)) {
     writeFileSync(plan, JSON.stringify(round));
     process.env.KATA_PLAN = plan;
@@ -100,6 +102,7 @@ export async function runTargets(
       rmSync(plan, { force: true });
     }
   }
+  forget();
   return runs;
 }
 
@@ -122,6 +125,8 @@ export async function runInLanes(
   const runs = new Map<string, TargetRun>();
   const laneSeconds: number[] = [];
   const children: ChildProcess[] = [];
+  // Lanes end with this process, also when a SIGTERM reached it alone; SIGTERM lets each remove its plan file.
+  const forget = cleanUpOnExit(() => children.forEach((child) => child.kill('SIGTERM')));
   const lane = async (index: number) => {
     const logFile = path.join(logDir, `lane-${index}.log`);
     const log = verbose ? 'inherit' : openSync(logFile, 'w');
@@ -150,6 +155,8 @@ export async function runInLanes(
   } catch (error) {
     for (const child of children) child.kill('SIGKILL');
     throw error;
+  } finally {
+    forget();
   }
   return { runs, laneSeconds };
 }
