@@ -29,7 +29,11 @@ describe('gatherAll', () => {
     const started = performance.now();
     await within(2_000, gatherAll(waits(timeline, [200, 200, 200, 200])), 'gatherAll never resolved');
     const took = performance.now() - started;
-    expect(measured('gather: four 200 ms waits (ms)', took, 400), `Four 200 ms waits took ${Math.round(took)} ms: waits that overlap cost one wait, not four.\n${timeline.toText()}\n`).toBeLessThan(400);
+    // 201-209 ms measured, beside a CPU hog too; one after another they take 800.
+    expect(
+      measured('gather: four 200 ms waits (ms)', took, 450),
+      `Four 200 ms waits took ${Math.round(took)} ms: waits that overlap cost one wait, not four.\n${timeline.toText()}\n`,
+    ).toBeLessThan(450);
   });
 
   test('resolves only after every task has finished', async () => {

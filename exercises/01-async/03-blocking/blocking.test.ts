@@ -19,12 +19,16 @@ const PASSWORD = 'correct horse battery staple';
 const SALT = 'concurrency-kata';
 const KEY_HEX = '3c5270337b3ef883fbecba30fc0dd41b72e2f5775687577dec618e075c83b366';
 const LOG_BYTES = 64 * 1024 * 1024;
+// How long one watched call may take. A right answer took up to 8.5 s on a machine loaded several
+// times over (verify's lanes and a CPU hog): the work is fixed, the CPU it gets is not.
+const OBSERVE_MS = 30_000;
+const observed = { timeout: OBSERVE_MS + 10_000 };
 
 /** Calls the learner's function while watching the event-loop thread, and records the call on `timeline`. */
 async function observe<T>(timeline: Timeline, label: string, call: () => Promise<T>): Promise<MainThreadWatch<T>> {
   const end = timeline.begin(label);
   try {
-    return await watchMainThread(() => within(15_000, call(), `${label} never settled`));
+    return await watchMainThread(() => within(OBSERVE_MS, call(), `${label} never settled`));
   } finally {
     end();
   }
@@ -71,7 +75,7 @@ const fileAdvice =
   'fs.promises.readFile and then splitting 64 MB at once still does all the scanning in one piece.';
 
 describe('countPrimes: a CPU loop', () => {
-  test(`counts the primes below ${PRIMES_BELOW.toLocaleString('en')} while the event loop keeps turning`, async () => {
+  test(`counts the primes below ${PRIMES_BELOW.toLocaleString('en')} while the event loop keeps turning`, observed, async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, `countPrimes(${PRIMES_BELOW})`, () => countPrimes(PRIMES_BELOW));
     expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
@@ -91,7 +95,7 @@ describe('countPrimes: a CPU loop', () => {
 });
 
 describe('deriveKey: slow crypto', () => {
-  test('derives the same key as the original while the event loop keeps turning', async () => {
+  test('derives the same key as the original while the event loop keeps turning', observed, async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, 'deriveKey()', () => deriveKey(PASSWORD, SALT));
     expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked('deriveKey()', seen, cryptoAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
@@ -139,7 +143,7 @@ describe('countMatchingLines: a big file', () => {
     await rm(folder, { recursive: true, force: true });
   });
 
-  test('counts the lines of a 64 MB file that mention a word, while the event loop keeps turning', async () => {
+  test('counts the lines of a 64 MB file that mention a word, while the event loop keeps turning', observed, async () => {
     const timeline = new Timeline();
     const seen = await observe(timeline, "countMatchingLines('app.log')", () => countMatchingLines(log, 'error'));
     expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked("countMatchingLines('app.log', 'error')", seen, fileAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
@@ -195,7 +199,7 @@ describe('countMatchingLines: a big file', () => {
       "countMatchingLines never settled for a missing file: a stream reports a failure as an 'error' event, and " +
       "nothing rejected your promise when it came (for await over the stream does; so does stream.on('error', reject))";
     const error = await failureOf(
-      () => within(2_000, countMatchingLines(missing, 'error'), neverSettled),
+      () => within(5_000, countMatchingLines(missing, 'error'), neverSettled),
       'countMatchingLines resolved for a file that does not exist: it must reject with the ENOENT error.',
     );
     if (error instanceof Error && error.message.startsWith(neverSettled)) throw error;

@@ -28,8 +28,12 @@ const large = { from: 1e9, to: 1e9 + 600_000, count: 28_813 };
  * two cores), less start-up: hence a bar clearly above 1 but below 4/3.
  */
 const minSpeedUp = 1.15;
-/** Below this, even the tests' own 2-thread split cannot show a speed-up: no second core is free right now. */
-const machineCanShow = 1.45;
+/**
+ * Below this, the tests' own 2-thread split shows that no second core is really free right now, and
+ * a failure is not judged. Right answers beside a CPU hog measured 1.21-1.43 while the split reached
+ * 1.45: at 1.6 the split leaves a right answer far above the bar, or the test skips.
+ */
+const machineCanShow = 1.6;
 
 interface Cost {
   wallMs: number;

@@ -3,7 +3,7 @@
  * chosen way, or refuse to die. It talks over IPC when it has a channel (fork), and in JSON lines
  * on stdin/stdout when it has none (spawn), so either way of talking to a child passes.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { moduleState } from './module-state.harness.ts';
 
@@ -63,7 +63,9 @@ onRequest((request) => {
       // A child that will not stop politely: SIGTERM is caught and noted, never obeyed.
       process.on('SIGTERM', () => appendFileSync(request.sigtermFile, 'SIGTERM\n'));
       setInterval(() => {}, 1_000);
-      writeFileSync(request.readyFile, String(process.pid));
+      // Written aside and renamed into place, so the test never reads the file half-written.
+      writeFileSync(`${request.readyFile}.partial`, String(process.pid));
+      renameSync(`${request.readyFile}.partial`, request.readyFile);
       return;
   }
 });

@@ -101,10 +101,10 @@ describe.each(kinds)('$name', (kind) => {
     const { cue, timeline } = await probe();
     // Tasks meet in pairs, then the first of each pair naps longer: each pair finishes second-first.
     const items = [cue('a slow', { meet: 2, napMs: 300 }), cue('b fast', { meet: 2 }), cue('c slow', { meet: 2, napMs: 300 }), cue('d fast', { meet: 2 })];
-    // Two pairs that meet at once and nap 300 ms take well under a second; run one at a time, the
-    // first task alone waits 3 s for its partner, so 4 s is enough to tell the two apart.
+    // Two pairs that meet at once and nap 300 ms take well under a second (3.5 s at worst, beside a
+    // CPU hog, processes included); run one at a time, each task waits 3 s for its partner in vain.
     const results = await within(
-      4_000,
+      10_000,
       executor.map('probe', items),
       'map() never settled (its tasks wait for each other in pairs: run one at a time, they wait in vain)',
     );
@@ -121,10 +121,10 @@ describe.each(kinds)('$name', (kind) => {
     const { cue, timeline, unmet } = await probe();
     // Each task waits until another one is waiting too: they can only finish if two run at once.
     const items = Array.from({ length: 6 }, (_, i) => cue(`task ${i}`, { meet: 2, napMs: 20 }));
-    // Three pairs that meet at once finish in well under a second; run one at a time, every task
-    // waits 3 s for a partner in vain, so two of them already take 6 s.
+    // Three pairs that meet at once finish in well under a second (2.8 s at worst, beside a CPU hog,
+    // processes included); run one at a time, every task waits 3 s for a partner in vain: 18 s.
     const results = await within(
-      5_000,
+      10_000,
       executor.map('probe', items),
       'map() of 6 tasks that wait for each other in pairs did not finish: they never met, so the executor ran them one at a time',
     );
@@ -146,8 +146,8 @@ describe.each(kinds)('$name', (kind) => {
 
   test("a task's error reaches the caller as a rejection, and the executor keeps working", async () => {
     const executor = open({ maxWorkers: 2 });
-    // One warm worker inverts a number in microseconds: 3 s is plenty, even for a process to start.
-    const error = await failureWithin(3_000, () => executor.submit('inverse', 0), {
+    // One warm worker inverts a number in microseconds; a process starting beside a CPU hog took 1.5 s.
+    const error = await failureWithin(6_000, () => executor.submit('inverse', 0), {
       hung: 'submit() never settled after its task threw: the error must reach the caller as a rejection, not only a log line',
       resolved: 'submit() resolved although its task threw "cannot invert 0": the error vanished. Send it back and reject with it.',
     });
@@ -158,7 +158,7 @@ describe.each(kinds)('$name', (kind) => {
     const after = await within(10_000, executor.submit('inverse', 4), 'After a task failed, the executor never ran the next one');
     expect(after, 'After a task failed, the next task resolved with the wrong value').toBe(0.25);
 
-    const mapped = await failureWithin(3_000, () => executor.map('inverse', [1, 0, 2]), {
+    const mapped = await failureWithin(6_000, () => executor.map('inverse', [1, 0, 2]), {
       hung: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
       resolved: 'map() resolved although one of its tasks threw: the error vanished',
     });
