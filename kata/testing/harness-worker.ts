@@ -173,6 +173,43 @@ export async function workerCpuTimeMs(worker: Worker, proc: unknown): Promise<nu
   }
 }
 
+/** How often a thread was found running, or ready to run, while a test looked at it. */
+export interface RunnableLooks {
+  /** Looks that found the thread running or waiting only for a core ('R'). */
+  runnable: number;
+  looks: number;
+}
+
+/**
+ * Looks at a thread (by what `announceThread()` posted) every few ms for `ms`, and counts how often
+ * Linux had it running or ready to run. A thread asleep in Atomics.wait, or in an idle event loop,
+ * is never found so; one that spins always is, whether or not the machine gives it a core at that
+ * moment. Unlike its CPU time, this does not depend on how busy the machine is. Undefined off Linux.
+ */
+export async function lookAtThread(proc: unknown, ms: number): Promise<RunnableLooks | undefined> {
+  if (typeof proc !== 'string' || threadState(proc) === undefined) return undefined;
+  const looks: RunnableLooks = { runnable: 0, looks: 0 };
+  const ends = performance.now() + ms;
+  while (performance.now() < ends) {
+    const state = threadState(proc);
+    if (state === undefined) break; // the thread has ended
+    looks.looks += 1;
+    if (state === 'R') looks.runnable += 1;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return looks;
+}
+
+/** The state letter in /proc/<pid>/task/<tid>/stat: R running or runnable, S asleep, D in I/O, ... */
+function threadState(proc: string): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Harness side: tells the test which OS thread this worker is (Linux), so that `cpuTimeMs()` can
  * read its CPU time where Node has no `worker.cpuUsage()`.

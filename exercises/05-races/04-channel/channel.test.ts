@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
+import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
 import { measured, sleep, Timeline, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, HEAD, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
@@ -14,12 +14,13 @@ const CAPACITY = 16;
 /** How long nothing may move before a run counts as deadlocked. */
 const STALL_MS = 3_000;
 /**
- * How long the test watches a waiting thread, and the share of a CPU it may use meanwhile. Only
- * that thread's own CPU time counts (not Vitest's threads, the garbage collector or the other
- * side): asleep in Atomics.wait it uses next to nothing, spinning it uses whatever the machine
- * gives it (CONTRIBUTING.md has the figures).
+ * How long the test watches a waiting thread. Asleep in Atomics.wait (or in its idle event loop),
+ * the thread is never found ready to run and uses next to no CPU; spinning, it is always found
+ * ready to run, and uses whatever CPU the machine gives it. Its state judges where Linux shows it;
+ * elsewhere its own CPU share (CONTRIBUTING.md has the figures for both).
  */
 const CPU_WINDOW_MS = 400;
+const MAX_RUNNABLE_SHARE = 0.5;
 const MAX_CPU_SHARE = 0.05;
 
 interface Message {
@@ -220,38 +221,49 @@ class Pipe {
   }
 }
 
-/** What a waiting thread did with the CPU while the test watched it for `ms`. */
-interface CpuWhileWaiting {
+/** What a waiting thread did while the test watched it for `ms`. */
+interface WhileWaiting {
+  /** How often it was found running or ready to run (Linux only). */
+  looks: RunnableLooks | undefined;
   /** CPU ms the waiting thread used, or, where its own time cannot be read, the whole process. */
   cpuMs: number;
   share: number;
   whose: string;
 }
 
-async function cpuWhileWaiting(side: Side, ms: number): Promise<CpuWhileWaiting> {
+async function whileWaiting(side: Side, ms: number): Promise<WhileWaiting> {
   const proc = side.has('thread')?.proc;
   const threadBefore = await workerCpuTimeMs(side.worker, proc);
   const processBefore = process.cpuUsage();
   const started = performance.now();
-  await side.watch(sleep(ms));
+  const [looks] = await side.watch(Promise.all([lookAtThread(proc, ms), sleep(ms)]));
   const watched = performance.now() - started;
   const threadAfter = await workerCpuTimeMs(side.worker, proc);
   if (threadBefore !== undefined && threadAfter !== undefined) {
     const cpuMs = threadAfter - threadBefore;
-    return { cpuMs, share: cpuMs / watched, whose: 'its thread' };
+    return { looks, cpuMs, share: cpuMs / watched, whose: 'its thread' };
   }
   // Node 22 off Linux: the whole process, every thread of it, is all there is to read.
   const used = process.cpuUsage(processBefore);
   const cpuMs = (used.user + used.system) / 1000;
-  return { cpuMs, share: cpuMs / watched, whose: 'the whole process' };
+  return { looks, cpuMs, share: cpuMs / watched, whose: 'the whole process' };
 }
 
-function expectAsleep(seen: CpuWhileWaiting, who: string, waitingFor: string, advice: string): void {
+function expectAsleep(seen: WhileWaiting, who: string, waitingFor: string, advice: string): void {
+  const cpu = `${seen.whose} used ${seen.cpuMs.toFixed(1)} ms of CPU (${Math.round(seen.share * 100)}% of a core)`;
+  const busy = `it waits in a busy loop, burning a core to check again and again. ${advice}`;
+  const { looks } = seen;
+  if (looks && looks.looks > 0) {
+    expect(
+      measured(`channel: share of looks finding a ${who} waiting ${waitingFor} ready to run`, looks.runnable / looks.looks, MAX_RUNNABLE_SHARE),
+      `While the ${who} waited ${CPU_WINDOW_MS} ms ${waitingFor}, its thread was found running or ready to run in ${looks.runnable} ` +
+        `of ${looks.looks} looks (a thread asleep in Atomics.wait never is), and ${cpu}: ${busy}`,
+    ).toBeLessThan(MAX_RUNNABLE_SHARE);
+    return;
+  }
   expect(
     measured(`channel: CPU share of a ${who} waiting ${waitingFor}`, seen.share, MAX_CPU_SHARE),
-    `While the ${who} waited ${CPU_WINDOW_MS} ms ${waitingFor}, ${seen.whose} used ${seen.cpuMs.toFixed(1)} ms of CPU ` +
-      `(${Math.round(seen.share * 100)}% of a core; a thread asleep in Atomics.wait uses next to none): it waits in a busy loop, ` +
-      `burning a core to check again and again. ${advice}`,
+    `While the ${who} waited ${CPU_WINDOW_MS} ms ${waitingFor}, ${cpu}; a thread asleep in Atomics.wait uses next to none: ${busy}`,
   ).toBeLessThan(MAX_CPU_SHARE);
 }
 
@@ -271,7 +283,7 @@ describe('channel between two worker threads', () => {
     for (let waited = 0; pipe.sent < stopsAt && !pipe.producer!.has('done') && waited < 2_000; waited += 5) {
       await pipe.producer!.watch(sleep(5));
     }
-    const cpu = await cpuWhileWaiting(pipe.producer!, CPU_WINDOW_MS);
+    const cpu = await whileWaiting(pipe.producer!, CPU_WINDOW_MS);
     const sent = pipe.sent;
     const picture = `\n${pipe.timeline.toText()}\n`;
     const ahead = `The consumer took ${pauseAfter} items and paused; by then ${sent} sends had returned (${pipe.indices}).`;
@@ -298,7 +310,7 @@ describe('channel between two worker threads', () => {
     await within(10_000, pipe.consumer.next('started'), 'the consumer thread never started');
     // Let it reach its first receive() on the empty channel.
     await pipe.consumer.watch(sleep(50));
-    const cpu = await cpuWhileWaiting(pipe.consumer, CPU_WINDOW_MS);
+    const cpu = await whileWaiting(pipe.consumer, CPU_WINDOW_MS);
     pipe.produceHere();
     const report = await pipe.finish();
     expectAsleep(cpu, 'consumer', 'on an empty channel', 'Make receive() sleep with Atomics.wait on TAIL until the producer notifies.');
