@@ -1,3 +1,6 @@
+// First: on an unsupported Node (`npx vitest` on Node 20), one line says so, before Vitest fails
+// in ways that do not (npm's scripts run the same check before they start Vitest).
+import './kata/node-check.mjs';
 import { defineConfig } from 'vitest/config';
 import { ProgressReporter } from './kata/cli/progress-reporter.ts';
 import { exitOnUnknownExercise, vitestCommandLine } from './kata/vitest/command-line.ts';
