@@ -6,15 +6,16 @@
  */
 import type { Plugin } from 'vite';
 import type { VitestPluginContext } from 'vitest/node';
-import { ProgressReporter } from '../cli/progress-reporter.ts';
+import { isProgressReporter, ProgressReporter } from '../cli/progress-reporter.ts';
 
 export function recordProgress(): Plugin {
   return {
     name: 'kata:record-progress',
     configureVitest({ vitest }: VitestPluginContext) {
       const reporters = vitest.config.reporters;
-      // The kata command brings its own (without the closing lines): one is enough.
-      if (!reporters.some((reporter) => reporter instanceof ProgressReporter)) reporters.push(new ProgressReporter());
+      // The kata command brings its own (without the closing lines): one is enough. Told apart by a
+      // brand, not instanceof: this file and the kata command load different copies of the class.
+      if (!reporters.some(isProgressReporter)) reporters.push(new ProgressReporter());
     },
   };
 }
