@@ -1,5 +1,7 @@
+// First: on an unsupported Node (`npx vitest` on Node 20), one line says so, before Vitest fails
+// in ways that do not (npm's scripts run the same check before they start Vitest).
+import './kata/node-check.mjs';
 import { defineConfig } from 'vitest/config';
-import { ProgressReporter } from './kata/cli/progress-reporter.ts';
 import { exitOnUnknownExercise, vitestCommandLine } from './kata/vitest/command-line.ts';
 import { plannedTargets, toolingProject, toProject } from './kata/vitest/projects.ts';
 
@@ -16,9 +18,8 @@ export default defineConfig({
     projects: [...plannedTargets().map(toProject), ...tooling],
     setupFiles: ['./kata/vitest/setup.ts'],
     // After Vitest's usual output, a run of the exercises project records the learner's progress
-    // and ends with the progress bar and the next exercise (other projects are left alone;
-    // verify and the kata command bring reporters of their own).
-    reporters: ['default', new ProgressReporter()],
+    // and ends with the progress bar and the next exercise: a plugin of that project adds the
+    // reporter that does it (kata/vitest/record-progress.ts), so `--reporter=dot` keeps it too.
     // One file at a time, on every machine: the speed-up and event-loop tests measure the CPU,
     // and a second test file running beside them would steal it (vitest's default is cores - 1).
     fileParallelism: false,

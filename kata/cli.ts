@@ -2,20 +2,21 @@
  * The kata command: `npm run kata -- <command>`. Progress comes from real test runs (see
  * cli/progress.ts): the tests of any exercise changed since its last run are run again first.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { type Exercise, exercises, selectExercises } from './catalog.ts';
 import { parseCommandLine, UsageError, wholeNumber } from './cli/args.ts';
 import { sweepLeftovers } from './cleanup.ts';
 import { unifiedDiff } from './cli/diff.ts';
-import { listLines, nextExercise, paintFor, partTitle, shown, statusText } from './cli/format.ts';
+import { backUp, backupsOf, filesIn, isLearners, latestBackup, restoreFiles } from './cli/backups.ts';
+import { listLines, nextExercise, paintFor, partTitle, shown, statusText, when } from './cli/format.ts';
 import { hintsOf } from './cli/hints.ts';
 import { codeFiles, learnerFiles, type Status } from './cli/progress.ts';
 import { refreshProgress } from './cli/refresh.ts';
-import { changedFiles, committedFiles, committedStub, resetExercise } from './cli/reset.ts';
+import { changedFiles, committedFiles, committedStub, resetExercise, sameText } from './cli/reset.ts';
 import { stateDir } from './paths.ts';
-import { ensureWritable, NotWritable } from './writable.ts';
+import { ensureWritable, NotWritable, shownPath } from './writable.ts';
 
 const paint = paintFor(process.stdout);
 const say = (...lines: string[]) => console.log(lines.join('\n'));
@@ -33,6 +34,8 @@ function usage(): string {
     `  ${paint.bold('compare')} <exercise>         your files against the reference solution, once your tests pass`,
     `                             (--peek: before they pass)`,
     `  ${paint.bold('reset')} <exercise>           the stub back, your files kept in .kata/backups (--yes: do not ask)`,
+    `  ${paint.bold('restore')} <exercise>         your files back from the latest backup reset made (--yes: do not ask)`,
+    `  ${paint.bold('help')}                       this list (also --help)`,
     '',
     `Exercises: ${exercises().map((exercise) => exercise.id).join(', ')}`,
   ].join('\n');
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   const [verb, ...rest] = positionals;
   if (values.help) return say(usage());
   if (values.peek && verb !== 'compare') throw new UsageError('--peek goes with compare.');
-  if (values.yes && verb !== 'reset') throw new UsageError('--yes goes with reset.');
+  if (values.yes && verb !== 'reset' && verb !== 'restore') throw new UsageError('--yes goes with reset or restore.');
 
   switch (verb) {
     case undefined:
@@ -68,6 +71,12 @@ async function main(): Promise<void> {
     case 'reset':
       expectArguments(verb, rest, 1);
       return reset(exerciseNamed(rest[0]!), values.yes);
+    case 'restore':
+      expectArguments(verb, rest, 1);
+      return restore(exerciseNamed(rest[0]!), values.yes);
+    case 'help':
+      expectArguments(verb, rest, 0);
+      return say(usage());
     default:
       throw new UsageError(`There is no command "${verb}".`);
   }
@@ -168,29 +177,78 @@ async function compare(exercise: Exercise, peek: boolean): Promise<void> {
   );
 }
 
-async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
-  let committed: Map<string, Buffer>;
+/** The committed stub of the exercise, file by file (git's objects, not the folder). */
+function committedStubFiles(exercise: Exercise): Map<string, Buffer> {
   try {
-    committed = committedFiles(exercise, committedStub(exercise));
+    return committedFiles(exercise, committedStub(exercise));
   } catch (error) {
     throw new Refusal((error as Error).message);
   }
+}
+
+/** True once the learner has said yes (or gave --yes); a Refusal without a terminal to ask in. */
+async function confirm(confirmed: boolean, question: string, withoutTerminal: string): Promise<boolean> {
+  if (confirmed) return true;
+  if (!process.stdin.isTTY) throw new Refusal(withoutTerminal);
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await prompt.question(`${question} [y/N] `);
+  prompt.close();
+  if (/^y(es)?$/i.test(answer.trim())) return true;
+  say('Nothing changed.');
+  return false;
+}
+
+async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
+  const committed = committedStubFiles(exercise);
   const changed = changedFiles(exercise, committed);
   if (changed.length === 0) return say(`${exercise.id} is the stub already: nothing to reset.`);
   const where = shown(exercise.dir);
   // The backup goes to .kata/backups: no reset without a place for it, and no question asked in vain.
   ensureWritable(stateDir);
-  if (!confirmed) {
-    if (!process.stdin.isTTY) {
-      throw new Refusal(`reset replaces ${changed.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- reset ${exercise.id} --yes`);
-    }
-    const prompt = createInterface({ input: process.stdin, output: process.stdout });
-    const answer = await prompt.question(`Put the stub of ${exercise.id} back? Your ${changed.join(', ')} in ${where} go to a backup first. [y/N] `);
-    prompt.close();
-    if (!/^y(es)?$/i.test(answer.trim())) return say('Nothing changed.');
-  }
+  const asked = await confirm(
+    confirmed,
+    `Put the stub of ${exercise.id} back? Your ${changed.join(', ')} in ${where} go to a backup first.`,
+    `reset replaces ${changed.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- reset ${exercise.id} --yes`,
+  );
+  if (!asked) return;
   const backup = resetExercise(exercise, committed);
-  say(`${paint.green(`${exercise.id} is the stub again.`)} Your files are kept in ${shown(backup)}/`);
+  const kept = backup ? `Your files are kept in ${shownPath(backup)}/ (npm run kata -- restore ${exercise.id} puts them back).` : 'None of your files were there to keep.';
+  say(`${paint.green(`${exercise.id} is the stub again.`)} ${kept}`);
+}
+
+async function restore(exercise: Exercise, confirmed: boolean): Promise<void> {
+  const backup = latestBackup(exercise);
+  if (!backup) throw new Refusal(`${exercise.id} has no backup to restore: reset makes one (in ${shownPath(backupsOf(exercise))}/) before it puts the stub back.`);
+  const committed = committedStubFiles(exercise);
+  const read = (file: string) => (existsSync(file) ? readFileSync(file) : undefined);
+  // An older backup may hold the README and tests too: only the learner's files come back.
+  const files = backup.files.filter((file) => isLearners(file, committed));
+  const differ = files.filter((file) => {
+    const now = read(path.join(exercise.dir, file));
+    return now === undefined || !sameText(now, readFileSync(path.join(backup.dir, file)));
+  });
+  const from = `the backup of ${when(backup.at)}`;
+  if (differ.length === 0) return say(`${exercise.id} already has the files of ${from}: nothing to restore.`);
+  // Work done since the reset (files that are neither the stub nor the backup) is kept first.
+  const unsaved = differ.filter((file) => {
+    const now = read(path.join(exercise.dir, file));
+    const stub = committed.get(file);
+    return now !== undefined && (stub === undefined || !sameText(now, stub));
+  });
+  if (unsaved.length > 0) ensureWritable(stateDir);
+  const where = shown(exercise.dir);
+  const asked = await confirm(
+    confirmed,
+    `Put back your ${differ.join(', ')} of ${exercise.id} from ${from}?${unsaved.length > 0 ? ` Your ${unsaved.join(', ')} as they are now go to a backup first.` : ''}`,
+    `restore replaces ${differ.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- restore ${exercise.id} --yes`,
+  );
+  if (!asked) return;
+  const kept = unsaved.length > 0 ? backUp(exercise, filesIn(exercise.dir).filter((file) => isLearners(file, committed))) : undefined;
+  restoreFiles(exercise, backup, files);
+  say(
+    `${paint.green(`${exercise.id} is back as it was on ${when(backup.at)}`)}: ${differ.join(', ')}, from ${shownPath(backup.dir)}/` +
+      (kept ? `. Your files as they were are kept in ${shownPath(kept)}/` : ''),
+  );
 }
 
 // What a killed run left in .kata (a half-written progress file, verify's copies) goes first.

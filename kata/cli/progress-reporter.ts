@@ -14,7 +14,18 @@ import { exerciseHash, type FileResult, readProgress, saveResults, statusOf, war
 
 const project = 'exercises';
 
+/**
+ * Marks a ProgressReporter, whichever copy of this module made it: vitest.config.ts is loaded by
+ * Vitest's own loader, so the class there is not the one the kata command imports (instanceof fails).
+ */
+const brand = Symbol.for('concurrency-kata:progress-reporter');
+
+export function isProgressReporter(reporter: unknown): boolean {
+  return typeof reporter === 'object' && reporter !== null && brand in reporter;
+}
+
 export class ProgressReporter implements Reporter {
+  readonly [brand] = true;
   readonly #summary: boolean;
   #vitest: Vitest | undefined;
   /** Each exercise's hash when its tests started: a result belongs to the files it ran against. */

@@ -122,10 +122,15 @@ export function warnOnce(line: string): void {
   console.error(line);
 }
 
-/** Code files below `dir`, relative with forward slashes (docs and an editor's swap files are not code). */
+/** Whether a file is code (docs and an editor's swap files are not). */
+export function isCodeFile(name: string): boolean {
+  return /\.(ts|mts|cts|js|mjs|cjs|json)$/.test(name);
+}
+
+/** Code files below `dir`, relative with forward slashes. */
 export function codeFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && /\.(ts|mts|cts|js|mjs|cjs|json)$/.test(entry.name))
+    .filter((entry) => entry.isFile() && isCodeFile(entry.name))
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
     .sort();
 }

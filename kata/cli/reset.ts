@@ -1,12 +1,13 @@
 /**
- * Puts an exercise's stub back from git, after copying the learner's files to a backup.
+ * Puts an exercise's stub back from git, after copying the learner's files to a backup (backups.ts).
  * Reads git's objects directly (`git show`), so the index and every other file stay as they are.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Exercise } from '../catalog.ts';
-import { repoRoot, stateDir } from '../paths.ts';
+import { repoRoot } from '../paths.ts';
+import { backUp, filesIn, isLearners } from './backups.ts';
 
 const git = (args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'buffer', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
 
@@ -41,36 +42,44 @@ export function committedFiles(exercise: Exercise, commit: string): Map<string, 
   return new Map(names.map((name) => [path.posix.relative(folderOf(exercise), name), git(['show', `${commit}:${name}`])]));
 }
 
-/** Every file in the exercise's folder now, relative to it. */
-function currentFiles(exercise: Exercise): string[] {
-  return readdirSync(exercise.dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(exercise.dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+/** The same text, whatever the line endings. */
+export function sameText(a: Buffer, b: Buffer): boolean {
+  const normal = (data: Buffer) => data.toString('utf8').replace(/\r\n/g, '\n');
+  return normal(a) === normal(b);
 }
 
 /** Files that differ from `committed` (changed, added, or deleted). Line endings count as no change. */
 export function changedFiles(exercise: Exercise, committed: Map<string, Buffer>): string[] {
-  const normal = (data: Buffer) => data.toString('utf8').replace(/\r\n/g, '\n');
-  const now = currentFiles(exercise);
+  const now = filesIn(exercise.dir);
   const changed = now.filter((file) => {
     const before = committed.get(file);
-    return before === undefined || normal(before) !== normal(readFileSync(path.join(exercise.dir, file)));
+    return before === undefined || !sameText(before, readFileSync(path.join(exercise.dir, file)));
   });
   const deleted = [...committed.keys()].filter((file) => !now.includes(file));
   return [...changed, ...deleted].sort();
 }
 
 /**
- * Copies the whole folder to .kata/backups/<id>/<timestamp>/, then makes the folder exactly the
- * committed stub (files the learner added are removed: they are in the backup). Returns the backup.
+ * Copies the learner's files (backups.ts: their code, and files they added) to
+ * .kata/backups/<id>/<time>/, then makes the folder exactly the committed stub (files the learner
+ * added are removed: they are in the backup). Returns the backup, or undefined when there was
+ * nothing of the learner's to keep.
  */
-export function resetExercise(exercise: Exercise, committed: Map<string, Buffer>): string {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
-  const backup = path.join(stateDir, 'backups', exercise.id, stamp);
-  mkdirSync(path.dirname(backup), { recursive: true });
-  cpSync(exercise.dir, backup, { recursive: true });
-  for (const file of currentFiles(exercise)) {
-    if (!committed.has(file)) rmSync(path.join(exercise.dir, file));
+export function resetExercise(exercise: Exercise, committed: Map<string, Buffer>): string | undefined {
+  const now = filesIn(exercise.dir);
+  const theirs = now.filter((file) => isLearners(file, committed));
+  const backup = theirs.length > 0 ? backUp(exercise, theirs) : undefined;
+  const added = now.filter((file) => !committed.has(file));
+  for (const file of added) rmSync(path.join(exercise.dir, file));
+  // Folders the learner made go too once empty, deepest first (a folder with files left stays).
+  const folders = new Set<string>();
+  for (let dir of added.map((file) => path.posix.dirname(file))) for (; dir !== '.'; dir = path.posix.dirname(dir)) folders.add(dir);
+  for (const dir of [...folders].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(path.join(exercise.dir, dir));
+    } catch {
+      // Not empty: it holds committed files.
+    }
   }
   for (const [file, data] of committed) {
     mkdirSync(path.dirname(path.join(exercise.dir, file)), { recursive: true });

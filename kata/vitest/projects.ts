@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { exercisesDir, solutionsDir } from '../paths.ts';
+import { recordProgress } from './record-progress.ts';
 import { serveTarget } from './serve-target.ts';
 
 /** One implementation the suite runs against: a folder that mirrors exercises/. */
@@ -33,7 +34,8 @@ export function plannedTargets(): Target[] {
 export function toProject(target: Target): TestProjectInlineConfiguration {
   return {
     extends: true,
-    plugins: [serveTarget(target.dir)],
+    // The learner's own project (npm test, npm run ui, the kata command) records their progress.
+    plugins: [serveTarget(target.dir), ...(target.name === 'exercises' ? [recordProgress()] : [])],
     test: {
       name: target.name,
       include: target.include,

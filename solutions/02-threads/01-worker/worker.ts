@@ -19,7 +19,9 @@ export function runWorker<T>(script: URL, input?: unknown): Promise<T> {
 
     worker.once('message', (value: T) => {
       outcome ??= { value };
-      // We have the answer. A worker that still holds a port open would run forever: end it.
+      // We have the answer. A worker that still holds a port open would run forever: stop it.
+      // A worker stopped by terminate() exits with code 1 (one that ended by itself a moment
+      // before keeps its 0); with the answer in hand, the code no longer matters.
       void worker.terminate();
     });
     // Without this listener a throw inside the worker becomes an uncaught exception here.

@@ -7,7 +7,8 @@ function runWorker<T>(script: URL, workerData: unknown, transferList: ArrayBuffe
     let result: { value: T } | undefined;
     worker.once('message', (value: T) => (result = { value }));
     worker.once('error', reject);
-    // The worker posts once and returns, so 'exit' follows its message: settle there.
+    // The worker posts once and returns, so it ends by itself (exit code 0) and 'exit' follows its
+    // message: settle there.
     worker.once('exit', (code) => {
       if (result) resolve(result.value);
       else reject(new Error(`The worker ${script.pathname} exited with code ${code} without posting a result`));

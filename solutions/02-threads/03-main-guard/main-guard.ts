@@ -42,6 +42,8 @@ if (isMainThread) {
   console.log(counts.reduce((total, count) => total + count, 0));
 } else {
   // A worker: isMainThread is false here, so the branch above, which starts workers, is skipped.
+  // It posts its count and has nothing left to do, so it ends by itself, with exit code 0 (no
+  // terminate() from the program, which would make the code 1).
   const { from, to } = workerData as Part;
   parentPort!.postMessage(countPrimesBetween(from, to));
 }

@@ -156,7 +156,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
     worker.on('exit', (code) => events.exit(`worker thread exited with code ${code}${failure}`));
     return {
       send: (call) => worker.postMessage(call),
-      // terminate() resolves once the thread has exited.
+      // terminate() resolves once the thread has exited (with exit code 1: stopped, not ended by itself).
       stop: async () => {
         await worker.terminate();
       },

@@ -26,13 +26,14 @@ export async function countInWorkers(threads: number, times: number): Promise<nu
     (worker) =>
       new Promise<void>((resolve, reject) => {
         worker.once('error', reject);
+        // A worker that ends by itself, its increments done, exits with code 0; anything else failed.
         worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`A counter worker exited with code ${code}`))));
       }),
   );
   try {
     await Promise.all(exits);
   } catch (error) {
-    // One worker failed: stop the others rather than leave them running.
+    // One worker failed: stop the others rather than leave them running (their exit code is 1 then).
     await Promise.all(workers.map((worker) => worker.terminate()));
     throw error;
   }

@@ -69,7 +69,8 @@ async function runOnWorkers(jobs: readonly Job[], threads: number): Promise<Arra
     await Promise.all(workers.map(drain));
     return results;
   } finally {
-    // Workers wait for messages forever: stop them, or they keep the process alive.
+    // Workers wait for messages forever, so they never end by themselves: stop them (exit code 1), or
+    // they keep the process alive.
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 }
