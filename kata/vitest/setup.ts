@@ -1,3 +1,5 @@
+// First: the watchdog's worker must start before spawnLog() below starts counting workers.
+import './watchdog.ts';
 import { afterAll, afterEach, beforeEach, type TestContext } from 'vitest';
 import { liveChildren, liveWorkers, spawnLog } from '../testing/spawned.ts';
 import { collectTimelines, type Timeline } from '../testing/timeline.ts';
