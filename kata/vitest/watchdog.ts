@@ -11,51 +11,62 @@
 import { aroundEach } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../paths.ts';
+import { reportStall, takeStall, ThreadStalled } from '../testing/deadline.ts';
+
+interface Watchdog {
+  /** The test running now, and how to fail it. */
+  running?: { name: string; fail: (error: Error) => void };
+  /** The test that stalled this process, if one did. */
+  stalledTest?: string;
+  /** Called by the watchdog's thread, through the inspector, while the loop is paused. */
+  stall(message: string, stack: string): void;
+}
 
 const key = Symbol.for('concurrency-kata.watchdog');
-const global = globalThis as { [key]?: { stalled: (error: Error) => void } };
+const watchdog = ((globalThis as { [key]?: Watchdog })[key] ??= start());
 
-if (!global[key]) {
+function start(): Watchdog {
   const beats = new Int32Array(new SharedArrayBuffer(4));
   setInterval(() => Atomics.add(beats, 0, 1), 100).unref();
   // 5 s is far above the longest a right answer holds the thread, even with verify's lanes
   // sharing two cores.
-  const workerData = { beats, stallMs: 5_000, root: repoRoot };
-  const worker = new Worker(new URL('./watchdog.worker.ts', import.meta.url), { workerData });
+  const worker = new Worker(new URL('./watchdog.worker.ts', import.meta.url), { workerData: { beats, stallMs: 5_000, root: repoRoot } });
   worker.unref(); // never the reason a test file's process stays alive
-  const watchdog = { stalled: (error: Error) => console.error(error) };
-  worker.on('message', ({ stalled, stack }: { stalled: string; stack?: string }) => {
-    // The stack of the loop, so that Vitest shows the learner's line, not this one.
-    const error = new Error(stalled);
-    error.stack = `Error: ${stalled}\n${stack ?? ''}`;
-    watchdog.stalled(error);
+  const watchdog: Watchdog = {
+    stall(message, stack) {
+      watchdog.stalledTest = watchdog.running?.name;
+      const error = new ThreadStalled(message);
+      // The stack of the loop, so that Vitest shows the learner's line, not one of the kata's.
+      error.stack = `ThreadStalled: ${message}\n${stack}`;
+      reportStall(error);
+    },
+  };
+  // After the loop is stopped: fails the test, unless a deadline of the test already did.
+  worker.on('message', () => {
+    const error = takeStall();
+    if (error && watchdog.running) watchdog.running.fail(error);
+    else if (error) console.error(error);
   });
-  global[key] = watchdog;
+  return watchdog;
 }
 
-let stalledTest: string | undefined;
-
-// When the message comes, the loop and the test function that called it are gone, and the test
-// would never settle: so each test runs beside a promise that fails it then.
+// When the loop is stopped, the test function that called it may be gone too, and the test would
+// never settle: so each test runs beside a promise that fails it then.
 aroundEach(async (runTest, context) => {
   // Stopping the loop also dropped every promise callback this thread had queued, Vitest's own
   // among them: what runs after it in this process can no longer be trusted.
-  if (stalledTest !== undefined) {
-    const error = new Error(`Not run: the test "${stalledTest}" never gave this thread back, and stopping it left this test file's process unfit to run more tests. Fix that one first.`);
+  if (watchdog.stalledTest !== undefined) {
+    const error = new Error(`Not run: the test "${watchdog.stalledTest}" never gave this thread back, and stopping it left this test file's process unfit to run more tests. Fix that one first.`);
     error.stack = `Error: ${error.message}`; // no line of the kata's to show
     throw error;
   }
-  const watchdog = global[key]!;
   const stalled = new Promise<never>((_, reject) => {
-    watchdog.stalled = (error) => {
-      stalledTest = context.task.name;
-      reject(error);
-    };
+    watchdog.running = { name: context.task.name, fail: reject };
   });
   try {
     // runTest starts in a later microtask, so this race is in place before the test runs.
     await Promise.race([Promise.resolve().then(runTest), stalled]);
   } finally {
-    watchdog.stalled = (error) => console.error(error);
+    watchdog.running = undefined;
   }
 });

@@ -23,7 +23,7 @@ setInterval(() => {
   } else if (performance.now() - since >= stallMs) {
     stopping = true;
     stop()
-      .catch((error: unknown) => parentPort!.postMessage({ stalled: `The watchdog could not stop the loop: ${(error as Error).stack}` }))
+      .catch((error: unknown) => console.error(`The watchdog could not stop the loop: ${(error as Error).stack}`))
       .finally(() => {
         since = performance.now();
         stopping = false;
@@ -36,20 +36,35 @@ async function stop(): Promise<void> {
   session.connectToMainThread();
   const post = <T>(method: string, params?: object) =>
     new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
+  const paused = (method: string) => {
+    const frame = new Promise<string>((resolve) => session.once('Debugger.paused', ({ params }) => resolve(params.callFrames[0]!.callFrameId)));
+    return post(method).then(() => frame);
+  };
   try {
-    const paused = new Promise<string>((resolve) => session.once('Debugger.paused', ({ params }) => resolve(params.callFrames[0]!.callFrameId)));
     await post('Debugger.enable');
-    await post('Debugger.pause');
-    // A stack trace made where the loop is, by the main thread itself: Vitest maps its lines
-    // back from the compiled code to the learner's TypeScript.
-    const { result } = await post<{ result: { value?: string } }>('Debugger.evaluateOnCallFrame', { callFrameId: await paused, expression: 'new Error().stack' });
-    // Its first two lines are the error's and the evaluated expression's own.
-    const stack = (result.value ?? '').split('\n').slice(2).join('\n');
-    parentPort!.postMessage({ stalled: message(where(stack)), stack });
+    let frame = await paused('Debugger.pause');
+    let stack = '';
+    // A loop of awaits may be paused between two of its steps, in Node's own code: step into the
+    // next one (a few steps at most) to find the learner's line.
+    for (let step = 0; step < 20; step += 1) {
+      // A stack trace made where the loop is, by the main thread itself: Vitest maps its lines
+      // back from the compiled code to the learner's TypeScript.
+      const { result } = await post<{ result: { value?: string } }>('Debugger.evaluateOnCallFrame', { callFrameId: frame, expression: 'new Error().stack' });
+      // Its first two lines are the error's and the evaluated expression's own.
+      stack = (result.value ?? '').split('\n').slice(2).join('\n');
+      if (where(stack)) break;
+      frame = await paused('Debugger.stepInto');
+    }
+    // Handed over now, synchronously: once the loop is stopped, the main thread may run an expired
+    // deadline before any message from here, and that deadline must report the loop.
+    const report = `globalThis[Symbol.for('concurrency-kata.watchdog')]?.stall(${JSON.stringify(message(where(stack)))}, ${JSON.stringify(stack)})`;
+    await post('Debugger.evaluateOnCallFrame', { callFrameId: frame, expression: report });
     // Ends the JavaScript the main thread is running (the loop, and the test function that called
-    // it) without ending the thread, whose event loop then turns again and reads the message above.
-    // The reply to terminateExecution comes once the paused code has been resumed and unwound.
+    // it) without ending the thread, whose event loop then turns again. The reply comes once the
+    // paused code has been resumed and unwound.
     await Promise.all([post('Runtime.terminateExecution'), post('Debugger.resume')]);
+    // Wakes the main thread in case nothing else does: it fails the test if no deadline did.
+    parentPort!.postMessage('stalled');
   } finally {
     session.disconnect();
   }
