@@ -12,6 +12,7 @@ import { aroundEach } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../paths.ts';
 import { reportStall, takeStall, ThreadStalled } from '../testing/deadline.ts';
+import { liveChildren } from '../testing/spawned.ts';
 
 interface Watchdog {
   /** The test running now, and how to fail it. */
@@ -45,7 +46,18 @@ function start(): Watchdog {
   worker.on('message', () => {
     const error = takeStall();
     if (error && watchdog.running) watchdog.running.fail(error);
-    else if (error) console.error(error);
+    else if (error) {
+      // Outside a test (a loop at import, in a hook), Vitest's own promises for this file were
+      // dropped: it would wait forever. Report the error, then end this process: Vitest reports
+      // the file as failed and runs the next one.
+      setImmediate(() => {
+        throw error;
+      });
+      setTimeout(() => {
+        for (const child of liveChildren()) child.kill('SIGKILL');
+        process.kill(process.pid, 'SIGKILL');
+      }, 500);
+    }
   });
   return watchdog;
 }
