@@ -3,7 +3,7 @@
  * `await Promise.resolve()`) stops every timer on the thread running the tests: `within`,
  * Vitest's own timeouts, everything, and the run would hang forever. So a worker thread watches a
  * heartbeat that this thread bumps from a timer; when it stops for 5 s, the worker stops the loop
- * (watchdog.worker.ts) and the running test fails with a message that names the loop.
+ * (watchdog-thread.ts) and the running test fails with a message that names the loop.
  *
  * Imported first by setup.ts: the worker starts before spawnLog() subscribes, so it is never
  * counted among the learner's workers.
@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../paths.ts';
 import { reportStall, takeStall, ThreadStalled } from '../testing/deadline.ts';
 import { liveChildren } from '../testing/spawned.ts';
+import { watchdogThread } from './watchdog-thread.ts';
 
 interface Watchdog {
   /** The test running now, and how to fail it. */
@@ -28,10 +29,12 @@ const watchdog = ((globalThis as { [key]?: Watchdog })[key] ??= start());
 
 function start(): Watchdog {
   const beats = new Int32Array(new SharedArrayBuffer(4));
-  setInterval(() => Atomics.add(beats, 0, 1), 100).unref();
+  // A beat and a look every 250 ms: a fraction of a percent of a core, and a stall is seen to the quarter second.
+  setInterval(() => Atomics.add(beats, 0, 1), 250).unref();
   // 5 s is far above the longest a right answer holds the thread, even with verify's lanes
   // sharing two cores.
-  const worker = new Worker(new URL('./watchdog.worker.ts', import.meta.url), { workerData: { beats, stallMs: 5_000, root: repoRoot } });
+  const workerData = { beats, stallMs: 5_000, root: repoRoot };
+  const worker = new Worker(`(${watchdogThread.toString()})()`, { eval: true, workerData });
   worker.unref(); // never the reason a test file's process stays alive
   const watchdog: Watchdog = {
     stall(message, stack) {
