@@ -1,4 +1,4 @@
-// First: the watchdog's worker must start before spawnLog() below starts counting workers.
+// First, so that a loop in the test file's imports is caught too.
 import './watchdog.ts';
 import { afterAll, afterEach, beforeEach, type TestContext } from 'vitest';
 import { liveChildren, liveWorkers, spawnLog } from '../testing/spawned.ts';

@@ -5,14 +5,13 @@
  * heartbeat that this thread bumps from a timer; when it stops for 5 s, the worker stops the loop
  * (watchdog-thread.ts) and the running test fails with a message that names the loop.
  *
- * Imported first by setup.ts: the worker starts before spawnLog() subscribes, so it is never
- * counted among the learner's workers.
+ * Imported first by setup.ts, so that it watches the test file's imports too.
  */
 import { aroundEach } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../paths.ts';
 import { reportStall, takeStall, ThreadStalled } from '../testing/deadline.ts';
-import { liveChildren } from '../testing/spawned.ts';
+import { forgetWorker, liveChildren } from '../testing/spawned.ts';
 import { watchdogThread } from './watchdog-thread.ts';
 
 interface Watchdog {
@@ -36,6 +35,7 @@ function start(): Watchdog {
   const workerData = { beats, stallMs: 5_000, root: repoRoot };
   const worker = new Worker(`(${watchdogThread.toString()})()`, { eval: true, workerData });
   worker.unref(); // never the reason a test file's process stays alive
+  forgetWorker(worker); // never one of the learner's workers, which tests count
   const watchdog: Watchdog = {
     stall(message, stack) {
       watchdog.stalledTest = watchdog.running?.name;
