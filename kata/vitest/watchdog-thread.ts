@@ -87,7 +87,7 @@ export function watchdogThread(): void {
     return (
       `The event loop of the thread running this test has not turned for ${stallMs / 1000} s: ` +
       `${where ?? 'its code'} ran all that time without giving the thread back. ` +
-      'A synchronous loop (while/for) or a loop of `await Promise.resolve()` never lets timers, I/O ' +
+      'A synchronous loop (while/for), a loop of `await Promise.resolve()` or a call that blocks (Atomics.wait) never lets timers, I/O ' +
       'or other promises run on this thread, so what it waits for cannot happen, and no deadline can fire. ' +
       'Instead of checking again and again, await the promise of the thing you are waiting for.'
     );
