@@ -11,6 +11,7 @@
 export function watchdogThread(): void {
   const { Session } = process.getBuiltinModule('node:inspector');
   const path = process.getBuiltinModule('node:path');
+  const { readdirSync, readFileSync, writeSync } = process.getBuiltinModule('node:fs');
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
 
   const { beats, stallMs, root } = workerData as { beats: Int32Array; stallMs: number; root: string };
@@ -37,6 +38,20 @@ export function watchdogThread(): void {
   }, 250);
 
   async function stop(): Promise<void> {
+    // JavaScript answers the inspector at once; native code blocked in a call (execSync of a child
+    // that never ends) does not, and may never return: then the only way on is to end this process.
+    const stuck = setTimeout(() => {
+      writeSync(2, `\n${message('a blocking call (execSync, spawnSync, a read of a pipe)')} This test file's process was ended.\n`);
+      // Its children first (the blocked call's among them), which would outlive it.
+      for (const pid of descendants(process.pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      process.kill(process.pid, 'SIGKILL');
+    }, stallMs);
     const session = new Session();
     session.connectToMainThread();
     const post = <T>(method: string, params?: object) =>
@@ -48,6 +63,7 @@ export function watchdogThread(): void {
     try {
       await post('Debugger.enable');
       let frame = await paused('Debugger.pause');
+      clearTimeout(stuck);
       let stack = '';
       // A loop of awaits may be paused between two of its steps, in Node's own code: step into the
       // next one (a few steps at most) to find the learner's line.
@@ -72,6 +88,16 @@ export function watchdogThread(): void {
       parentPort!.postMessage('stalled');
     } finally {
       session.disconnect();
+    }
+  }
+
+  /** The processes started by `pid` and by theirs, where Linux lists them (/proc), else none. */
+  function descendants(pid: number): number[] {
+    try {
+      const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+      return children.flatMap((child) => [...descendants(child), child]);
+    } catch {
+      return [];
     }
   }
 
