@@ -28,6 +28,10 @@ export default defineConfig({
     tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
     maxWorkers: 1,
     pool: 'forks',
+    // The watchdog (kata/vitest/watchdog.ts) ends a learner's endless loop with the inspector's
+    // terminateExecution. Node's async-hooks check would turn that into a crash of the whole test
+    // process when the loop ran inside a callback (a timer, an event): without it, the test fails.
+    execArgv: ['--no-force-async-hooks-checks'],
     // Each test file gets a process of its own (isolate, Vitest's default): that keeps one file's
     // threads and children apart from the next. Vitest's hint to turn isolation off is noise here.
     experimental: { diagnostics: { isolate: false } },

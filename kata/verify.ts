@@ -278,7 +278,10 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   const test = results.find((o) => o.name === fixture.rejectedBy);
   const phrase = `"${fixture.rejectedWith}"`;
   let problem = '';
-  if (test === undefined) problem = `no test is named "${fixture.rejectedBy}": correct the fixture's "// Rejected by:" line`;
+  // A test file whose process ended before its tests were collected (the watchdog ends one that
+  // loops at import) names no test at all: say why, rather than blame the "// Rejected by:" line.
+  if (test === undefined && results.length === 0 && run.unhandled.length > 0) problem = `"${fixture.rejectedBy}" never ran: ${firstLine(run.unhandled[0]!.message)}`;
+  else if (test === undefined) problem = `no test is named "${fixture.rejectedBy}": correct the fixture's "// Rejected by:" line`;
   else if (test.state !== 'failed') problem = `"${test.name}" ${test.state}: it does not reject this mistake (expected a failure containing ${phrase})`;
   else if (timedOut(test)) problem = `"${test.name}" timed out instead of failing with a message: ${firstLine(test.messages[0])}`;
   else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!))) problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;

@@ -5,6 +5,26 @@ export class DeadlineExceeded extends Error {
   override name = 'DeadlineExceeded';
 }
 
+/** A test's code held the thread for seconds: the watchdog (kata/vitest/watchdog.ts) stopped it. */
+export class ThreadStalled extends DeadlineExceeded {
+  override name = 'ThreadStalled';
+}
+
+const stallKey = Symbol.for('concurrency-kata.stall');
+const slot = globalThis as { [stallKey]?: ThreadStalled };
+
+/** The watchdog leaves its error here, synchronously, just before it stops the loop. */
+export function reportStall(error: ThreadStalled): void {
+  slot[stallKey] = error;
+}
+
+/** The watchdog's error, once: whoever notices first after the loop is stopped fails the test. */
+export function takeStall(): ThreadStalled | undefined {
+  const error = slot[stallKey];
+  slot[stallKey] = undefined;
+  return error;
+}
+
 /**
  * Waits for `work`, but gives up after `ms` with `message`: a learner's deadlock or forgotten
  * resolve becomes a failed test that says what was being waited for, not a bare runner timeout.
@@ -18,9 +38,10 @@ export async function within<T>(ms: number, work: Promise<T>, message: string): 
   const settled = () => expired || measured(`deadline ${ms} ms: ${message.slice(0, 70)}`, performance.now() - started, ms);
   work.then(settled, settled);
   const gaveUp = new Promise<never>((_, reject) => {
+    // A deadline that passed only because a loop held the thread reports the loop instead.
     timer = setTimeout(() => {
       expired = true;
-      reject(new DeadlineExceeded(`${message} (gave up after ${ms} ms)`));
+      reject(takeStall() ?? new DeadlineExceeded(`${message} (gave up after ${ms} ms)`));
     }, ms);
   });
   try {

@@ -1,4 +1,4 @@
-export { failureOf, isNotImplemented, sleep, within } from './deadline.ts';
+export { DeadlineExceeded, failureOf, isNotImplemented, sleep, within } from './deadline.ts';
 export { measured } from './measure.ts';
 export { isChildAlive, liveChildren, liveWorkers, spawnCounts, spawnLog } from './spawned.ts';
 export { targetDir, targetUrl } from './target.ts';

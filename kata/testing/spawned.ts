@@ -33,6 +33,12 @@ export function spawnLog(): SpawnLog {
   return (global[key] ??= startLog());
 }
 
+/** Leaves out a worker of the kata's own (the watchdog's), should the log have started before it. */
+export function forgetWorker(worker: Worker): void {
+  const workers = global[key]?.workers ?? [];
+  if (workers.includes(worker)) workers.splice(workers.indexOf(worker), 1);
+}
+
 export function isChildAlive(child: ChildProcess): boolean {
   return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }

@@ -1,3 +1,5 @@
+// First, so that a loop in the test file's imports is caught too.
+import './watchdog.ts';
 import { afterAll, afterEach, beforeEach, expect, type TestContext } from 'vitest';
 import { measuringTest } from '../testing/measure.ts';
 import { liveChildren, liveWorkers, spawnLog } from '../testing/spawned.ts';
