@@ -16,9 +16,32 @@ export function watchdogThread(): void {
 
   const { beats, stallMs, root } = workerData as { beats: Int32Array; stallMs: number; root: string };
 
+  /** The main thread's own CPU time in ms, where Linux shows it (its thread id is the process id). */
+  const mainThreadCpuMs = (): number | undefined => {
+    try {
+      return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  };
+
   let seen = Atomics.load(beats, 0);
   let since = performance.now();
+  let cpuSince = mainThreadCpuMs();
   let stopping = false;
+  /** How long the loop had held the thread when it was stopped, in whole seconds, for the message. */
+  let stalledSeconds = stallMs / 1000;
+  /**
+   * A loop holds the CPU: stalled for stallMs with the thread busy half of it or more. A thread that
+   * got little CPU may only be starved by a busy machine (verify's lanes beside a program that starts
+   * 200 threads at once kept a healthy loop from turning for 5 s): it gets three times as long. A
+   * thread asleep in a blocking call (Atomics.wait) uses no CPU either, and is stopped then too.
+   */
+  const isLooping = (stalledMs: number) => {
+    const cpu = mainThreadCpuMs();
+    if (cpu === undefined || cpuSince === undefined) return true;
+    return cpu - cpuSince >= stallMs / 2 || stalledMs >= 3 * stallMs;
+  };
   // Also what keeps this thread alive while it stops a loop: an inspector session does not.
   setInterval(() => {
     if (stopping) return;
@@ -26,12 +49,15 @@ export function watchdogThread(): void {
     if (beat !== seen) {
       seen = beat;
       since = performance.now();
-    } else if (performance.now() - since >= stallMs) {
+      cpuSince = mainThreadCpuMs();
+    } else if (performance.now() - since >= stallMs && isLooping(performance.now() - since)) {
       stopping = true;
+      stalledSeconds = Math.round((performance.now() - since) / 1000);
       stop()
         .catch((error: unknown) => console.error(`The watchdog could not stop the loop: ${(error as Error).stack}`))
         .finally(() => {
           since = performance.now();
+          cpuSince = mainThreadCpuMs();
           stopping = false;
         });
     }
@@ -111,7 +137,7 @@ export function watchdogThread(): void {
 
   function message(where: string | undefined): string {
     return (
-      `The event loop of the thread running this test has not turned for ${stallMs / 1000} s: ` +
+      `The event loop of the thread running this test has not turned for ${stalledSeconds} s: ` +
       `${where ?? 'its code'} ran all that time without giving the thread back. ` +
       'A synchronous loop (while/for), a loop of `await Promise.resolve()` or a call that blocks (Atomics.wait) never lets timers, I/O ' +
       'or other promises run on this thread, so what it waits for cannot happen, and no deadline can fire. ' +
