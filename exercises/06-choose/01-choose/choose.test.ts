@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { threadId as mainThreadId } from 'node:worker_threads';
+import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
 import { measured, spawnCounts, Timeline, within } from '#kata/testing/index.ts';
@@ -125,6 +126,26 @@ describe('queryAll: waiting through a blocking client', () => {
   });
 });
 
+/**
+ * What this machine can gain from a second thread right now: the same fixed work (a sum of squares
+ * below n) on one plain worker of the test's own, and split over two. Two free cores give ~1.8x;
+ * beside a CPU hog, at most 4/3.
+ */
+async function machineSpeedUp(n: number): Promise<number> {
+  // The loop in a function, as in crunch(): at the top level of a script V8 runs it ten times slower.
+  const source =
+    "const { parentPort, workerData } = require('node:worker_threads'); " +
+    'function crunch(n) { let sum = 0; for (let i = 0; i < n; i++) sum += i * i; return sum; } ' +
+    'parentPort.postMessage(crunch(workerData));';
+  const timeOn = async (threads: number) => {
+    const started = performance.now();
+    const parts = Array.from({ length: threads }, () => once(new Worker(source, { eval: true, workerData: n / threads }), 'message'));
+    await within(30_000, Promise.all(parts), "the test's own workers never finished");
+    return performance.now() - started;
+  };
+  return (await timeOn(1)) / (await timeOn(2));
+}
+
 describe('crunchAll: heavy CPU work', () => {
   // Four jobs of ~65 ms each here: long enough that two threads visibly overlap.
   const sizes = [1e8, 1e8 + 1, 1e8 + 2, 1e8 + 3];
@@ -166,7 +187,8 @@ describe('crunchAll: heavy CPU work', () => {
     ).toBeLessThan(watch.elapsedMs / 2);
   });
 
-  test('is faster with 2 threads than with 1, measured against itself', { tags: ['speed-up'] }, async ({ skip }) => {
+  // Up to 5 rounds of crunchAll and 2 of the test's own split: a minute leaves room on a busy machine.
+  test('is faster with 2 threads than with 1, measured against itself', { tags: ['speed-up'], timeout: 60_000 }, async ({ skip }) => {
     // About 0.65 s of work in all: enough to dwarf a worker's start-up (~30 ms), and fixed, so
     // that only work really done in parallel can make it faster.
     const heavy = [2.5e8, 2.5e8 + 1, 2.5e8 + 2, 2.5e8 + 3];
@@ -199,8 +221,6 @@ describe('crunchAll: heavy CPU work', () => {
       await run(2);
       ratio = best.get(1)!.took / best.get(2)!.took;
     }
-    const one = best.get(1)!;
-    const two = best.get(2)!;
     if (ratio < THRESHOLD) {
       // Is the machine to blame? A job run here, alone, shows how much CPU time it needs. Jobs
       // that take much longer than that on free cores are impossible: other programs had them.
@@ -210,13 +230,29 @@ describe('crunchAll: heavy CPU work', () => {
       crunch(heavy[0]!);
       const cpu = process.cpuUsage(cpuBefore);
       const jobCpuMs = (cpu.user + cpu.system) / 1000;
-      const stretch = two.perJob / jobCpuMs;
+      const stretch = best.get(2)!.perJob / jobCpuMs;
       skip(
         stretch > 1.3,
-        `This machine is too busy to measure a speed-up right now: with 2 threads, each job took ${ms(two.perJob)}, though it ` +
+        `This machine is too busy to measure a speed-up right now: with 2 threads, each job took ${ms(best.get(2)!.perJob)}, though it ` +
           `needs only ${ms(jobCpuMs)} of CPU time (other programs had the cores). Run this test again when the machine is quieter.`,
       );
+      // Jobs that were not stretched can still wait longer for threads or processes to start on a
+      // busy machine (a right answer beside a CPU hog: 0.90x). The test's own split, alternated with
+      // yours, tells whether two threads could gain at all right now.
+      let possible = 0;
+      for (let round = 0; round < 2 && ratio < THRESHOLD; round++) {
+        possible = Math.max(possible, await machineSpeedUp(2 * heavy[0]!));
+        await run(2);
+        ratio = best.get(1)!.took / best.get(2)!.took;
+      }
+      skip(
+        ratio < THRESHOLD && possible < 1.6,
+        `This machine is too busy to measure a speed-up right now: the test's own work, split over 2 plain worker threads, ` +
+          `ran only ${possible.toFixed(2)}x as fast as on 1 (2 free cores give ~1.8x). Run this test again when the machine is quieter.`,
+      );
     }
+    const one = best.get(1)!;
+    const two = best.get(2)!;
     expect(
       measured('choose: crunchAll at 2 threads over 1 (x)', ratio, THRESHOLD, 'min'),
       `With 2 threads, crunchAll took ${ms(two.took)}; with 1, ${ms(one.took)} (the best of each): a speed-up of ` +
