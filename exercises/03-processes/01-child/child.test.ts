@@ -40,7 +40,8 @@ describe('runChild', () => {
     const payload = { greeting: 'hello', numbers: [1, 2, 3] };
     const running = ask<Echo>({ do: 'echo', payload });
     const end = timeline.begin('echo child');
-    const reply = await within(5_000, running, 'runChild never settled for a child that replies at once and exits');
+    // A fork took up to 2.7 s to start, reply and exit beside a CPU hog.
+    const reply = await within(10_000, running, 'runChild never settled for a child that replies at once and exits');
     const span = end();
     span.pid = reply?.pid ?? span.pid;
 
@@ -75,7 +76,7 @@ describe('runChild', () => {
     // writes its own copy of the same module and reports both values.
     moduleState.value = 'written by the parent';
     try {
-      const seen = await within(5_000, ask<{ before: string; after: string }>({ do: 'touch-state' }), 'runChild never settled for a child that replies at once and exits');
+      const seen = await within(10_000, ask<{ before: string; after: string }>({ do: 'touch-state' }), 'runChild never settled for a child that replies at once and exits');
       expect(
         seen?.before,
         'The child saw the parent’s write. A forked Node child starts as a fresh process that loads every module anew; ' +
