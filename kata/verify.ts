@@ -242,7 +242,7 @@ function timedOut(outcome: Outcome): boolean {
 }
 
 function unhandledDetail(run: TargetRun): string {
-  return run.unhandled.length === 0 ? '' : `; ${run.unhandled.length} unhandled error(s): ${firstLine(run.unhandled[0]!.message)}`;
+  return run.unhandled.length === 0 ? '' : `; ${run.unhandled.length} unhandled error(s): ${run.unhandled[0]!.message.split('\n')[0]!.slice(0, 400)}`;
 }
 
 function judgeSolution(run: TargetRun): void {

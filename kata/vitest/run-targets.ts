@@ -43,6 +43,18 @@ function outcomesOf(modules: TestModule[]): Outcome[] {
 }
 
 /**
+ * An error's message with its causes on the same line: Vitest's own errors say what happened in
+ * their cause ("[vitest-pool]: Worker forks emitted error." wraps "Worker exited unexpectedly ...").
+ */
+function withCauses(error: unknown): string {
+  const parts: string[] = [];
+  for (let at = error, depth = 0; at !== undefined && depth < 4; at = (at as { cause?: unknown }).cause, depth += 1) {
+    parts.push((at as { message?: string })?.message ?? String(at));
+  }
+  return parts.join(' (cause: ') + ')'.repeat(parts.length - 1);
+}
+
+/**
  * Groups targets so that no two in a group run the same test file: within one Vitest instance,
  * a second run of a test file is served the module code of the first run's target (vitest 5.1,
  * forks pool), so such targets must not share an instance. Targets of different exercises can.
@@ -91,8 +103,8 @@ export async function runTargets(
           // Vitest lists every module it has run so far in this instance: keep this target's own.
           outcomes: outcomesOf(result.testModules.filter((module) => module.project.name === target.name)),
           unhandled: result.unhandledErrors.map((error) => {
-            const { message, VITEST_TEST_PATH } = error as { message?: string; VITEST_TEST_PATH?: string };
-            return { message: message ?? String(error), file: VITEST_TEST_PATH && path.relative(repoRoot, VITEST_TEST_PATH) };
+            const { VITEST_TEST_PATH } = error as { VITEST_TEST_PATH?: string };
+            return { message: withCauses(error), file: VITEST_TEST_PATH && path.relative(repoRoot, VITEST_TEST_PATH) };
           }),
           ms: performance.now() - started,
         });
