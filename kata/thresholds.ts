@@ -51,7 +51,6 @@ const passes = (measure: Measure) => (measure.side === 'max' ? measure.value <= 
 export interface ThresholdRow {
   check: string;
   bound: string;
-  node: string[];
   pass: { n: number; min: number; median: number; max: number; margin: number };
   /** Wrong answers this check rejected: how many, and the one that came closest to passing. */
   rejected: { n: number; closest?: number; margin?: number };
@@ -78,7 +77,6 @@ export function thresholdRows(measures: Measure[]): ThresholdRow[] {
     return {
       check,
       bound: `${all[0]!.side === 'max' ? '≤' : '≥'} ${bounds.length === 1 ? format(bounds[0]!) : `${format(Math.min(...bounds))}-${format(Math.max(...bounds))}`}`,
-      node: [...new Set(all.map((measure) => measure.node))].sort(),
       pass: {
         n: passing.length,
         min: values.length ? Math.min(...values) : Number.NaN,
@@ -91,7 +89,7 @@ export function thresholdRows(measures: Measure[]): ThresholdRow[] {
   });
 }
 
-export function format(value: number | undefined): string {
+function format(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '-';
   if (!Number.isFinite(value)) return '∞';
   const abs = Math.abs(value);
