@@ -162,14 +162,9 @@ export async function workerCpuTimeMs(worker: Worker, proc: unknown): Promise<nu
     // The first field: nanoseconds on a CPU (where the kernel keeps scheduler statistics).
     return Number(readFileSync(`/proc/${proc}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   } catch {
-    try {
-      // Fields 14 and 15 after the command name: user and system time, in clock ticks of 10 ms.
-      const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return undefined;
-    }
+    // Fields 14 and 15: user and system time, in clock ticks of 10 ms.
+    const fields = statFields(proc);
+    return fields && (Number(fields[11]) + Number(fields[12])) * 10;
   }
 }
 
@@ -202,9 +197,14 @@ export async function lookAtThread(proc: unknown, ms: number): Promise<RunnableL
 
 /** The state letter in /proc/<pid>/task/<tid>/stat: R running or runnable, S asleep, D in I/O, ... */
 function threadState(proc: string): string | undefined {
+  return statFields(proc)?.[0];
+}
+
+/** The fields of /proc/<proc>/stat after the command name (which may hold spaces), from field 3 on; undefined once the thread is gone. */
+function statFields(proc: string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${proc}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[0];
+    return stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   } catch {
     return undefined;
   }
