@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { type Manifest, readManifest } from './manifest.ts';
 import { exercisesDir, fixturesDir, repoRoot, solutionsDir } from './paths.ts';
 
 /** One exercise: a numbered folder in a numbered part, e.g. exercises/01-async/01-gather. */
@@ -13,6 +14,8 @@ export interface Exercise {
   solutionDir: string;
   /** Test files, relative to the repo root with forward slashes (vitest's include patterns). */
   tests: string[];
+  /** `.meta/config.json`: the files the learner edits and the requirements; undefined if it has none. */
+  manifest: Manifest | undefined;
 }
 
 /** A wrong or right answer kept in the repo to prove the exercise's tests judge correctly. */
@@ -21,15 +24,23 @@ export interface Fixture {
   kind: 'wrong' | 'right';
   /** `wrong-sequential-awaits` */
   name: string;
+  /** The fixture's folder, or its `.patch` file. */
   dir: string;
-  /** Files laid over a copy of the solution: they replace its files of the same name, or add to them. */
+  /**
+   * A folder's files are laid over a copy of the solution: they replace its files of the same name,
+   * or add to them. A patch (a unified diff against the solution's files) names the files it edits.
+   */
   files: string[];
+  /** A wrong answer kept as a patch: its diff against the solution is the mistake. */
+  patch?: string;
   /** The first comment line: what the learner believed, or which right answer this is. */
   summary: string;
   /** For wrong answers: text the tests' failure message must contain. */
   rejectedWith?: string;
   /** For wrong answers: the full name (`describe > test`) of the test that must fail with that text. */
   rejectedBy?: string;
+  /** For wrong answers: the id of the requirement (in `.meta/config.json`) the mistake breaks. */
+  breaks?: string;
 }
 
 const numbered = (dir: string) =>
@@ -51,6 +62,7 @@ export function exercises(): Exercise[] {
         dir,
         solutionDir: path.join(solutionsDir, part, name),
         tests: readdirSync(dir).filter((file) => file.endsWith('.test.ts')).map((file) => posix(path.join(dir, file))),
+        manifest: readManifest(dir),
       };
     }),
   );
@@ -69,21 +81,32 @@ export function selectExercises(ids: string[]): Exercise[] {
 export function fixtures(exercise: Exercise): Fixture[] {
   let names: string[];
   try {
-    names = readdirSync(path.join(fixturesDir, exercise.folder)).sort();
+    names = readdirSync(path.join(fixturesDir, exercise.folder)).sort((a, b) => a.replace(/\.patch$/, '').localeCompare(b.replace(/\.patch$/, '')));
   } catch {
     return [];
   }
-  return names.map((name) => {
-    const dir = path.join(fixturesDir, exercise.folder, name);
+  return names.map((entry) => {
+    const dir = path.join(fixturesDir, exercise.folder, entry);
+    const isPatch = entry.endsWith('.patch');
+    const name = entry.replace(/\.patch$/, '');
     const kind = name.split('-')[0];
     if (kind !== 'wrong' && kind !== 'right') {
-      throw new Error(`${posix(dir)}: a fixture folder's name starts with "wrong-" or "right-"`);
+      throw new Error(`${posix(dir)}: a fixture's name starts with "wrong-" or "right-"`);
     }
-    const files = readdirSync(dir).filter((file) => file.endsWith('.ts'));
-    const text = files.map((file) => readFileSync(path.join(dir, file), 'utf8')).join('\n');
+    let files: string[];
+    let text: string;
+    if (isPatch) {
+      text = readFileSync(dir, 'utf8');
+      files = [...text.matchAll(/^\+\+\+ b\/(\S+)/gm)].map((match) => match[1]!);
+      if (files.length === 0) throw new Error(`${posix(dir)}: a patch edits at least one file ("+++ b/<file>" lines, as git diff writes them)`);
+    } else {
+      files = readdirSync(dir).filter((file) => file.endsWith('.ts'));
+      text = files.map((file) => readFileSync(path.join(dir, file), 'utf8')).join('\n');
+    }
     const summary = /^\/\/ (?:Wrong|Right): (.+)$/m.exec(text)?.[1];
     const rejectedWith = /^\/\/ Rejected with: (.+)$/m.exec(text)?.[1]?.trim();
     const rejectedBy = /^\/\/ Rejected by: (.+)$/m.exec(text)?.[1]?.trim();
+    const breaks = /^\/\/ Breaks: (.+)$/m.exec(text)?.[1]?.trim();
     if (files.length === 0) throw new Error(`${posix(dir)}: a fixture holds at least one .ts file`);
     // A fixture may add files (a separate worker file, say), but it must change the solution:
     // a fixture whose every name is misspelt would otherwise test the solution itself.
@@ -97,7 +120,7 @@ export function fixtures(exercise: Exercise): Fixture[] {
     if (kind === 'wrong' && !rejectedBy) {
       throw new Error(`${posix(dir)}: a wrong answer names the test that rejects it in a line "// Rejected by: <describe> > <test>"`);
     }
-    return { exercise, kind, name, dir, files, summary, rejectedWith, rejectedBy };
+    return { exercise, kind, name, dir, files, summary, rejectedWith, rejectedBy, breaks, ...(isPatch ? { patch: text } : {}) };
   });
 }
 

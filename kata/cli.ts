@@ -149,7 +149,7 @@ async function compare(exercise: Exercise, peek: boolean): Promise<void> {
       ].join('\n'),
     );
   }
-  const files = [...new Set([...learnerFiles(exercise), ...codeFiles(exercise.solutionDir)])].sort();
+  const files = exercise.manifest ? learnerFiles(exercise) : [...new Set([...learnerFiles(exercise), ...codeFiles(exercise.solutionDir)])].sort();
   const read = (file: string) => {
     try {
       return readFileSync(file, 'utf8');

@@ -21,6 +21,8 @@ import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
+import { applyFixturePatch } from './fixture-patch.ts';
+import { requirementProblems } from './requirements.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
@@ -79,7 +81,8 @@ function materialise(fixture: Fixture): string {
   const folder = path.join(root, fixture.exercise.folder);
   mkdirSync(folder, { recursive: true });
   cpSync(fixture.exercise.solutionDir, folder, { recursive: true });
-  cpSync(fixture.dir, folder, { recursive: true });
+  if (fixture.patch === undefined) cpSync(fixture.dir, folder, { recursive: true });
+  else applyFixturePatch(fixture, folder);
   return root;
 }
 
@@ -104,6 +107,8 @@ const mustPass = [solutions, ...[...fixtureTargets].filter(([fixture]) => fixtur
 
 let passed = 0;
 let failed = 0;
+/** Exercises with a requirement not yet tested and broken (or no manifest). */
+const untested = new Set<string>();
 function check(ok: boolean, label: string, detail: string, indent = '  ', ms?: number): void {
   if (ok) passed += 1;
   else failed += 1;
@@ -149,6 +154,7 @@ for (const exercise of selected) {
   judgeSolution(own(runs.get(solutions.name)!));
   judgeStub(own(runs.get(stubs.name)!));
   for (const fixture of fixturesOf.get(exercise)!) judgeFixture(fixture, own(runs.get(fixtureTargets.get(fixture)!.name)!));
+  judgeRequirements(exercise, own(runs.get(solutions.name)!));
 }
 
 console.log('types');
@@ -171,7 +177,9 @@ if (checkFiles.length > 0) {
   timings.push(`the checks after the tests ${seconds((performance.now() - checksStarted) / 1000)} more`);
 }
 
-console.log(`\nverify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
+const requirementCount = selected.reduce((sum, exercise) => sum + (exercise.manifest?.requirements.length ?? 0), 0);
+console.log(`\nrequirements: ${requirementCount}, ${untested.size === 0 ? 'each tested and broken' : `those of ${[...untested].join(', ')} not yet all tested and broken`}`);
+console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
 
@@ -288,6 +296,13 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   const hung = results.filter((o) => o !== test && timedOut(o)).map((o) => `"${o.name}"`);
   if (!problem && hung.length > 0) problem = `rejected, but ${hung.join(', ')} ended in Vitest's timeout instead of failing with a message`;
   check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run.ms);
+}
+
+function judgeRequirements(exercise: Exercise, solutionRun: TargetRun): void {
+  const problems = requirementProblems(exercise, fixturesOf.get(exercise)!, solutionRun.outcomes.map((outcome) => outcome.name));
+  if (problems.length > 0) untested.add(exercise.id);
+  const count = exercise.manifest?.requirements.length ?? 0;
+  check(problems.length === 0, `requirements: ${count}, each tested and broken`, problems.map((problem) => `\n      ${problem}`).join(''));
 }
 
 /** Whether `file` (relative to the repo root) is one of this exercise's test files. */

@@ -142,9 +142,9 @@ export function exerciseHash(exercise: Exercise): string {
   return hash.digest('hex');
 }
 
-/** The files the learner edits: the exercise's code but the tests and the files only tests use. */
+/** The files the learner edits: its manifest's list, or the exercise's code but the files the tests own. */
 export function learnerFiles(exercise: Exercise): string[] {
-  return codeFiles(exercise.dir).filter((file) => !isTestOwned(file));
+  return exercise.manifest?.files.edit ?? codeFiles(exercise.dir).filter((file) => !isTestOwned(file) && !file.startsWith('.meta/'));
 }
 
 export function statusOf(exercise: Exercise, progress = readProgress(), hash = exerciseHash(exercise)): Status {

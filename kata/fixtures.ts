@@ -1,0 +1,92 @@
+/**
+ * The maintainer's fixture tools: `npm run fixtures -- <command> [<exercise>...]`.
+ *
+ *   to-patch   turns each answer kept as a folder into a patch against its solution, when it
+ *              only edits the solution's files and the patch copies fewer of their lines than the folder
+ *   copies     how many lines of fixtures/ are unchanged copies of solution lines (the goal: at most 20%)
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { diffLines } from 'diff';
+import { type Fixture, fixtures, selectExercises } from './catalog.ts';
+import { parseCommandLine } from './cli/args.ts';
+import { folderAsPatch } from './fixture-patch.ts';
+import { repoRoot } from './paths.ts';
+
+const usage = 'Usage: npm run fixtures -- <to-patch|copies> [<exercise>...]';
+let command: string;
+let ids: string[];
+try {
+  const { positionals } = parseCommandLine({ args: process.argv.slice(2), options: {}, allowPositionals: true });
+  [command = '', ...ids] = positionals;
+  if (command !== 'to-patch' && command !== 'copies') throw new Error(command ? `Unknown command "${command}".` : 'Name a command.');
+  const all = selectExercises(ids).flatMap(fixtures);
+  if (command === 'to-patch') toPatches(all);
+  else console.log(copies(all));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+
+function toPatches(all: Fixture[]): void {
+  let made = 0;
+  for (const fixture of all) {
+    if (fixture.patch !== undefined) continue;
+    const solutionFile = (file: string) => path.join(fixture.exercise.solutionDir, file);
+    if (!fixture.files.every((file) => exists(solutionFile(file)))) continue;
+    const copied = fixture.files.map((file) => lineCounts(solutionFile(file), path.join(fixture.dir, file))).reduce((sum, counts) => sum + counts.total - counts.changed, 0);
+    const patch = folderAsPatch(fixture);
+    const copiedInPatch = contextLines(patch);
+    if (copiedInPatch >= copied) continue; // a rewrite: as a patch it would carry as many copied lines
+    writeFileSync(`${fixture.dir}.patch`, patch);
+    rmSync(fixture.dir, { recursive: true });
+    made += 1;
+    console.log(`${path.relative(repoRoot, fixture.dir)}.patch  (${copied} copied lines as a folder, ${copiedInPatch} as a patch)`);
+  }
+  console.log(`${made} answers turned into patches`);
+}
+
+/** Lines of `file` that differ from `solution`, and all its lines. */
+function lineCounts(solution: string, file: string): { changed: number; total: number } {
+  const parts = diffLines(readFileSync(solution, 'utf8'), readFileSync(file, 'utf8'));
+  const count = (part: { count?: number }) => part.count ?? 0;
+  return { changed: parts.filter((part) => part.added).reduce((sum, part) => sum + count(part), 0), total: parts.filter((part) => !part.removed).reduce((sum, part) => sum + count(part), 0) };
+}
+
+function copies(all: Fixture[]): string {
+  let copied = 0;
+  let total = 0;
+  for (const fixture of all) {
+    if (fixture.patch !== undefined) {
+      total += fixture.patch.split('\n').length;
+      copied += contextLines(fixture.patch);
+      continue;
+    }
+    for (const file of fixture.files) {
+      const own = path.join(fixture.dir, file);
+      const solution = path.join(fixture.exercise.solutionDir, file);
+      const counts = exists(solution) ? lineCounts(solution, own) : { changed: lineTotal(own), total: lineTotal(own) };
+      total += counts.total;
+      copied += counts.total - counts.changed;
+    }
+  }
+  return `fixtures/: ${total} lines, ${copied} of them (${((100 * copied) / total).toFixed(1)}%) unchanged copies of solution lines`;
+}
+
+/** A patch's context lines: the solution's lines it copies. */
+function contextLines(patch: string): number {
+  return patch.split('\n').filter((line) => line.startsWith(' ')).length;
+}
+
+function lineTotal(file: string): number {
+  return readFileSync(file, 'utf8').split('\n').length;
+}
+
+function exists(file: string): boolean {
+  try {
+    readFileSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
