@@ -14,7 +14,7 @@ export function isInside(file: string, dir: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-/** Test files, and the files only tests load (`*.harness.ts`), belong to the kata, not to a target. */
+/** Test files, the files only tests load (`*.harness.ts`) and the manifest (`.meta/`) belong to the kata, not to a target. */
 export function isTestOwned(file: string): boolean {
-  return /\.(test|harness)\.ts$/.test(file);
+  return /\.(test|harness)\.ts$/.test(file) || /(?:^|[\\/])\.meta[\\/]/.test(file);
 }

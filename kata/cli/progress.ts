@@ -144,7 +144,7 @@ export function exerciseHash(exercise: Exercise): string {
 
 /** The files the learner edits: its manifest's list, or the exercise's code but the files the tests own. */
 export function learnerFiles(exercise: Exercise): string[] {
-  return exercise.manifest?.files.edit ?? codeFiles(exercise.dir).filter((file) => !isTestOwned(file) && !file.startsWith('.meta/'));
+  return exercise.manifest?.files.edit ?? codeFiles(exercise.dir).filter((file) => !isTestOwned(file));
 }
 
 export function statusOf(exercise: Exercise, progress = readProgress(), hash = exerciseHash(exercise)): Status {
