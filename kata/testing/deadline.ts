@@ -25,23 +25,65 @@ export function takeStall(): ThreadStalled | undefined {
   return error;
 }
 
+/** What within() needs of Vitest's running test: its timeout, and whether its function has ended. */
+export interface RunningTest {
+  name: string;
+  timeout: number;
+  result?: { state: string };
+}
+
+/** The running test and when it started (set by kata/vitest/setup.ts). */
+let running: { test: RunningTest; started: number } | undefined;
+
+export function startTestBudget(test: RunningTest): void {
+  running = { test, started: performance.now() };
+}
+
+export function endTestBudget(): void {
+  running = undefined;
+}
+
+/** The test's timeout and start while its function runs; in its afterEach hooks (a verdict is set) they have their own. */
+function testBudget(): { timeoutMs: number; started: number; name: string } | undefined {
+  if (running === undefined || running.test.result?.state !== 'run') return undefined;
+  return { timeoutMs: running.test.timeout, started: running.started, name: running.test.name };
+}
+
+/** Room kept after a deadline, for the test's own clean-up before Vitest's timeout. */
+const cleanupRoomMs = 1_000;
+
 /**
  * Waits for `work`, but gives up after `ms` with `message`: a learner's deadlock or forgotten
  * resolve becomes a failed test that says what was being waited for, not a bare runner timeout.
+ * A deadline longer than the test's own timeout is a mistake in the test, refused at once; one
+ * that no longer fits in what is left of the test (the machine was slow so far) is shortened.
  */
 export async function within<T>(ms: number, work: Promise<T>, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const started = performance.now();
+  const wanted = ms;
+  const budget = testBudget();
+  if (budget !== undefined) {
+    if (ms > budget.timeoutMs - cleanupRoomMs) {
+      work.catch(() => {});
+      throw new Error(
+        `Test bug: within(${ms} ms) in "${budget.name}" cannot end before the test's own timeout of ${budget.timeoutMs} ms ` +
+          `(with ${cleanupRoomMs} ms kept for clean-up): give the test a timeout of at least ${ms + cleanupRoomMs} ms, or wait less.`,
+      );
+    }
+    ms = Math.min(ms, Math.max(0, budget.timeoutMs - cleanupRoomMs - (started - budget.started)));
+  }
   let expired = false;
   // How close right answers come to the deadline, for CONTRIBUTING's table (see measure.ts); what
   // settles after it (an executor shut down by the test's cleanup) was judged by the deadline.
-  const settled = () => expired || measured(`deadline ${ms} ms: ${message.slice(0, 70)}`, performance.now() - started, ms);
+  const settled = () => expired || measured(`deadline ${wanted} ms: ${message.slice(0, 70)}`, performance.now() - started, wanted);
   work.then(settled, settled);
   const gaveUp = new Promise<never>((_, reject) => {
     // A deadline that passed only because a loop held the thread reports the loop instead.
     timer = setTimeout(() => {
       expired = true;
-      reject(takeStall() ?? new DeadlineExceeded(`${message} (gave up after ${ms} ms)`));
+      const shortened = ms < wanted ? `, all that was left of the test's ${budget?.timeoutMs} ms` : '';
+      reject(takeStall() ?? new DeadlineExceeded(`${message} (gave up after ${Math.round(ms)} ms${shortened})`));
     }, ms);
   });
   try {
@@ -59,13 +101,24 @@ export function isNotImplemented(error: unknown): boolean {
 }
 
 /**
- * Resolves with what `work` threw or rejected with; fails with `message` if it succeeded instead.
+ * Resolves with what the promise `work` returns rejected with; fails with `message` if it resolved
+ * instead, and with its own message if `work` threw before returning a promise.
  * A stub's not-implemented error and a deadline that ran out (a hang) are never the failure a
  * test is waiting for, so they are re-thrown with their own messages.
  */
 export async function failureOf(work: () => unknown, message: string): Promise<unknown> {
+  let promise: unknown;
   try {
-    await work();
+    promise = work();
+  } catch (error) {
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    // A function that returns a promise reports failure by rejecting it: a caller who writes
+    // `.catch()` or `.then(onDone, onError)` never sees an error thrown before the promise exists.
+    const what = error instanceof Error ? error.message : String(error);
+    throw new Error(`The call threw "${what}" at once, instead of returning a promise that rejects with it. Make the function async, or return Promise.reject(error).`, { cause: error });
+  }
+  try {
+    await promise;
   } catch (error) {
     if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
     return error;

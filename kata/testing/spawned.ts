@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
 import type { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * Every worker thread and child process started in this test file, seen through Node's own
@@ -16,17 +17,39 @@ export interface SpawnLog {
 const key = Symbol.for('concurrency-kata.spawned');
 const global = globalThis as { [key]?: SpawnLog };
 
+/** Where each worker and child was started: the first line of the stack outside Node and the kata. */
+const origins = new WeakMap<Worker | ChildProcess, string>();
+
 function startLog(): SpawnLog {
   const log: SpawnLog = { workers: [], children: [], exitedWorkers: new Set() };
   dc.subscribe('worker_threads', (message) => {
     const worker = (message as { worker: Worker }).worker;
+    origins.set(worker, callerOutsideKata());
     log.workers.push(worker);
     worker.once('exit', () => log.exitedWorkers.add(worker));
   });
   dc.subscribe('child_process', (message) => {
-    log.children.push((message as { process: ChildProcess }).process);
+    const child = (message as { process: ChildProcess }).process;
+    origins.set(child, callerOutsideKata());
+    log.children.push(child);
   });
   return log;
+}
+
+/** `runWorker (exercises/02-threads/01-worker/worker.ts:14:18)`, or '' when no such line is on the stack. */
+function callerOutsideKata(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  const frames = stack.split('\n').slice(1).map((line) => line.trim().replace(/^at /, ''));
+  const frame = frames.find((line) => !/node:|node_modules|[\\/]kata[\\/](?:testing|vitest)[\\/]/.test(line));
+  return frame?.replace(/file:\/\/|\S*?[\\/](?=(?:exercises|solutions|\.kata)[\\/])/g, '') ?? '';
+}
+
+/** Where `spawned` was started (see callerOutsideKata). */
+export function originOf(spawned: Worker | ChildProcess): string {
+  return origins.get(spawned) ?? '';
 }
 
 export function spawnLog(): SpawnLog {
@@ -56,4 +79,26 @@ export function liveChildren(): ChildProcess[] {
 export function spawnCounts(): { workers: number; children: number } {
   const log = spawnLog();
   return { workers: log.workers.length, children: log.children.length };
+}
+
+let outliveReason: string | undefined;
+
+/**
+ * For tests whose README lets a worker or child live from one call to the next (a warm pool, a
+ * reused worker): the setup file then stops it when the test file ends, instead of failing the
+ * test that started it. Call it in the describe block (or at the top of the file) it applies to,
+ * with the README's reason.
+ */
+export function letSpawnedOutliveTests(reason: string): void {
+  if (reason.trim() === '') throw new Error('letSpawnedOutliveTests needs the reason the README gives');
+  beforeAll(() => {
+    outliveReason = reason;
+  });
+  afterAll(() => {
+    outliveReason = undefined;
+  });
+}
+
+export function mayOutliveTests(): boolean {
+  return outliveReason !== undefined;
 }

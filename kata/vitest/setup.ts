@@ -1,12 +1,57 @@
 // First, so that a loop in the test file's imports is caught too.
 import './watchdog.ts';
 import { afterAll, afterEach, beforeEach, expect, type TestContext } from 'vitest';
+import { endTestBudget, sleep, startTestBudget } from '../testing/deadline.ts';
 import { measuringTest } from '../testing/measure.ts';
-import { liveChildren, liveWorkers, spawnLog } from '../testing/spawned.ts';
+import { isChildAlive, liveChildren, liveWorkers, mayOutliveTests, originOf, spawnLog } from '../testing/spawned.ts';
 import { collectTimelines, type Timeline } from '../testing/timeline.ts';
+import { escapedErrors, outsideAnyTest } from './escaped-errors.ts';
 
 // Start watching before the test file imports anything that could start a worker or a child.
 spawnLog();
+
+/** Where the log stood when the running test began: what it starts after that is its own. */
+let spawnedBefore = { workers: 0, children: 0 };
+
+beforeEach((context) => {
+  startTestBudget(context.task);
+  escapedErrors.start(context.task.name);
+  const log = spawnLog();
+  spawnedBefore = { workers: log.workers.length, children: log.children.length };
+});
+
+// Runs after the test file's own afterEach hooks (Vitest runs them last-registered first), so
+// whatever the test's clean-up stops is not counted.
+afterEach(async (context) => {
+  endTestBudget();
+  const problems = [...escapedErrors.stop(), ...(await leftRunning())];
+  if (problems.length > 0) throw new Error(problems.join('\n\n'));
+});
+
+/** Workers and children the test started that are still alive a second after it (stopped now). */
+async function leftRunning(): Promise<string[]> {
+  if (mayOutliveTests()) return [];
+  const log = spawnLog();
+  const mine = () => ({
+    workers: log.workers.slice(spawnedBefore.workers).filter((worker) => !log.exitedWorkers.has(worker)),
+    children: log.children.slice(spawnedBefore.children).filter(isChildAlive),
+  });
+  for (let waited = 0; waited < 1_000 && mine().workers.length + mine().children.length > 0; waited += 50) await sleep(50);
+  const { workers, children } = mine();
+  if (workers.length + children.length === 0) return [];
+  const where = (origin: string) => (origin ? `started at ${origin}` : 'started where the stack does not say');
+  const lines = [
+    ...workers.map((worker) => `  worker thread ${worker.threadId}, ${where(originOf(worker))}`),
+    ...children.map((child) => `  child process ${child.pid}, ${where(originOf(child))}`),
+  ];
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  return [
+    `Still running 1 s after the test ended (stopped now):\n${lines.join('\n')}\n` +
+      'Whatever a call starts must be gone once its promise has settled: terminate() the worker, or let it exit, ' +
+      'and wait for its "exit" event; end or kill a child and wait for its "exit" event.',
+  ];
+}
 
 // Every Timeline a test creates is attached to it: a picture in Vitest UI, and on failure a
 // text timeline in the terminal (unless the test's own message already shows one).
@@ -46,10 +91,11 @@ async function annotateFinishedTest(context: TestContext, message: string, svgBa
   await recorded.catch((error: unknown) => console.warn(`Could not attach the timeline: ${(error as Error).message}`));
 }
 
-// Nothing outlives a test file: a learner's leaked worker or runaway child is stopped here, so
-// the run always exits and leaves no orphan process behind. (Tests that teach "clean up after
-// yourself" check for leaks themselves, before this runs.)
+// Nothing outlives a test file: what a test file allowed to live on (a warm pool) is stopped here,
+// so the run always exits and leaves no orphan process behind.
 afterAll(async () => {
   for (const child of liveChildren()) child.kill('SIGKILL');
   await Promise.all(liveWorkers().map((worker) => worker.terminate()));
+  const late = outsideAnyTest();
+  if (late.length > 0) throw new Error(late.join('\n\n'));
 });

@@ -1,7 +1,7 @@
 import { threadId as testThreadId } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { failureOf, liveWorkers, measured, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, Timeline, within } from '#kata/testing/index.ts';
 import { runProgram } from '#kata/testing/program.ts';
 import { withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import type { Misbehaviour } from './misbehaving.harness.ts';
@@ -19,6 +19,7 @@ const thrownMessage = 'thrown inside the worker on purpose';
 const describeValue = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
 
 describe('countPrimesInWorker', () => {
+  letSpawnedOutliveTests('one worker may be kept and reused from call to call ("not piling up over several calls")');
   test('counts the primes on a worker thread, not on the main thread', async () => {
     await withWorkerSpans(async (workers, timeline) => {
       const result = await within(

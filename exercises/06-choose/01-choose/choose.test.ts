@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { measured, spawnCounts, Timeline, within } from '#kata/testing/index.ts';
+import { letSpawnedOutliveTests, measured, spawnCounts, Timeline, within } from '#kata/testing/index.ts';
 import { startLoopbackServer } from '#kata/testing/loopback-server.ts';
 import { maxOverlap, recordRemoteRun } from '#kata/testing/processes.ts';
 import { limitSpawns, type Started } from '#kata/testing/spawn-limit.ts';
@@ -264,6 +264,7 @@ describe('crunchAll: heavy CPU work', () => {
 });
 
 describe('crunchTiny: many tiny tasks', () => {
+  letSpawnedOutliveTests('the README allows one warm pool, kept on purpose from call to call');
   // 200 tasks of ~10 us each: 2 ms of work in all.
   const sizes = Array.from({ length: 200 }, (_, i) => 10_000 + i);
 
