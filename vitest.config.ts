@@ -26,6 +26,9 @@ export default defineConfig({
     // A test that measures a speed-up needs the cores to itself: `npm run verify` runs the tests
     // with this tag on their own, after the rest (which it runs several at a time).
     tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
+    // Mutation testing (kata/mutate.ts) leaves them out: they judge timing, on a machine it keeps
+    // busy. (A command-line option in Vitest's types, read from the config file too.)
+    ...(process.env.KATA_MUTATE ? ({ tagsFilter: ['!speed-up'] } as object) : {}),
     maxWorkers: 1,
     pool: 'forks',
     // The watchdog (kata/vitest/watchdog.ts) ends a learner's endless loop with the inspector's

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
+import { selectExercises } from '../catalog.ts';
 import { exercisesDir, solutionsDir } from '../paths.ts';
 import { recordProgress } from './record-progress.ts';
 import { serveTarget } from './serve-target.ts';
@@ -25,10 +26,16 @@ export const learnerTargets: Target[] = [
   { name: 'solutions', dir: solutionsDir, include: allTests },
 ];
 
-/** `npm run verify` writes its targets (stubs, solutions, every fixture) to a plan file. */
+/**
+ * `npm run verify` writes its targets (stubs, solutions, every fixture) to a plan file;
+ * `npm run mutate -- <id>` runs that exercise's tests against its (mutated) solution.
+ */
 export function plannedTargets(): Target[] {
   const plan = process.env.KATA_PLAN;
-  return plan ? (JSON.parse(readFileSync(plan, 'utf8')) as Target[]) : learnerTargets;
+  if (plan) return JSON.parse(readFileSync(plan, 'utf8')) as Target[];
+  const mutated = process.env.KATA_MUTATE;
+  if (mutated) return [{ name: 'solutions', dir: solutionsDir, include: selectExercises([mutated])[0]!.tests }];
+  return learnerTargets;
 }
 
 export function toProject(target: Target): TestProjectInlineConfiguration {

@@ -15,10 +15,21 @@ let spawnedBefore = { workers: 0, children: 0 };
 
 beforeEach((context) => {
   startTestBudget(context.task);
+  handMutantToWorkers();
   escapedErrors.start(context.task.name);
   const log = spawnLog();
   spawnedBefore = { workers: log.workers.length, children: log.children.length };
 });
+
+/**
+ * Under mutation testing (kata/mutate.ts), the workers and children a test starts load the
+ * solution themselves: Stryker's instrumented code in them reads the active mutant from this
+ * variable, which they inherit.
+ */
+function handMutantToWorkers(): void {
+  const active = (globalThis as { __stryker__?: { activeMutant?: string } }).__stryker__?.activeMutant;
+  if (active !== undefined) process.env.__STRYKER_ACTIVE_MUTANT__ = String(active);
+}
 
 // Runs after the test file's own afterEach hooks (Vitest runs them last-registered first), so
 // whatever the test's clean-up stops is not counted.

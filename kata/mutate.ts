@@ -1,0 +1,99 @@
+/**
+ * Mutation testing, the maintainer's "would the tests notice?": `npm run mutate -- <exercise>...`.
+ *
+ * StrykerJS changes the solution's code one small way at a time (a mutant: `<` for `<=`, a
+ * removed call, `true` for a condition) and runs the exercise's tests against each; a mutant
+ * the tests pass is a change they would not notice. It ends with
+ * `mutation score: NN.N% (K killed, S survived, E equivalent)`, where the equivalents are the
+ * surviving mutants listed, each with its reason, in `<exercise>/.meta/equivalent-mutants.json`.
+ *
+ * Workers and children load the solution's files themselves, outside Vitest: the setup file hands
+ * them the active mutant through `__STRYKER_ACTIVE_MUTANT__`, which Stryker's instrumented code
+ * reads, and coverage analysis is off (it cannot see into them), so every mutant runs every test
+ * and none counts as killed unless a test failed on it. Speed-up tests do not run: they judge
+ * timing, and every mistake has a deterministic test too.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Stryker } from '@stryker-mutator/core';
+import { type Exercise, selectExercises } from './catalog.ts';
+import { parseCommandLine } from './cli/args.ts';
+import { repoRoot, stateDir } from './paths.ts';
+import { prepareStateDir } from './writable.ts';
+
+const usage = 'Usage: npm run mutate -- <exercise>... [--concurrency N]';
+let exercises: Exercise[];
+let concurrency: number;
+try {
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { concurrency: { type: 'string', default: '2' }, help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(`${usage}\nMutation testing of each exercise's solution (see the top of kata/mutate.ts). Slow: minutes per exercise.`);
+    process.exit(0);
+  }
+  if (positionals.length === 0) throw new Error('Name at least one exercise.');
+  exercises = selectExercises(positionals);
+  concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new Error(`--concurrency takes a whole number from 1 to 16, not "${values.concurrency}"`);
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+prepareStateDir();
+
+interface Equivalent {
+  /** `file:line:column` of the mutant in the solution, and its mutator, e.g. `ConditionalExpression`. */
+  at: string;
+  mutator: string;
+  reason: string;
+}
+
+for (const exercise of exercises) {
+  const reportFile = path.join(stateDir, 'mutation', `${exercise.id}.json`);
+  mkdirSync(path.dirname(reportFile), { recursive: true });
+  process.env.KATA_MUTATE = exercise.id;
+  const stryker = new Stryker({
+    testRunner: 'vitest',
+    plugins: ['@stryker-mutator/vitest-runner'],
+    vitest: { configFile: 'vitest.config.ts', related: false },
+    mutate: [`solutions/${exercise.folder}/**/*.ts`],
+    coverageAnalysis: 'off',
+    concurrency,
+    timeoutMS: 30_000,
+    reporters: ['json', 'progress'],
+    jsonReporter: { fileName: path.relative(repoRoot, reportFile) },
+    tempDirName: path.relative(repoRoot, path.join(stateDir, 'stryker-tmp')),
+    ignorePatterns: ['/.kata', '/fixtures', '/bench', '/docs', '/.ci'],
+    cleanTempDir: 'always',
+    // Stryker rewrites tsconfig.json with TypeScript's JavaScript API, which TypeScript 7 does not
+    // have; Node runs the files as they are, so no tsconfig needs rewriting.
+    tsconfigFile: 'no-tsconfig-to-rewrite.json',
+  });
+  const results = await stryker.runMutationTest();
+  const equivalents = readEquivalents(exercise);
+  const at = (result: (typeof results)[number]) => `${path.relative(repoRoot, result.fileName)}:${result.location.start.line}:${result.location.start.column}`;
+  const survived = results.filter((result) => result.status === 'Survived' || result.status === 'NoCoverage');
+  const equivalent = survived.filter((result) => equivalents.some((e) => e.at === at(result) && e.mutator === result.mutatorName));
+  const killed = results.filter((result) => result.status === 'Killed' || result.status === 'Timeout').length;
+  const left = survived.filter((result) => !equivalent.includes(result));
+  const errors = results.filter((result) => result.status === 'RuntimeError' || result.status === 'CompileError').length;
+  for (const result of left) console.log(`survived  ${at(result)}  ${result.mutatorName}: ${result.replacement ?? ''}`.slice(0, 200));
+  const judged = killed + left.length;
+  const score = judged === 0 ? 100 : (100 * killed) / judged;
+  console.log(`${exercise.id}: mutation score: ${score.toFixed(1)}% (${killed} killed, ${left.length} survived, ${equivalent.length} equivalent${errors ? `, ${errors} did not compile or run` : ''})`);
+  console.log(`  the report: ${path.relative(process.cwd(), reportFile)}`);
+}
+
+/** The exercise's surviving mutants that change nothing a learner could observe, each with why. */
+function readEquivalents(exercise: Exercise): Equivalent[] {
+  const file = path.join(exercise.dir, '.meta', 'equivalent-mutants.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Equivalent[];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`${path.relative(process.cwd(), file)}: ${(error as Error).message}; expected [{ "at": "file:line:column", "mutator": "...", "reason": "..." }]`);
+  }
+}
