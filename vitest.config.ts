@@ -16,7 +16,6 @@ const tooling = commandLine?.projects.includes('tooling') ? [toolingProject] : [
 export default defineConfig({
   test: {
     projects: [...plannedTargets().map(toProject), ...tooling],
-    setupFiles: ['./kata/vitest/setup.ts'],
     // After Vitest's usual output, a run of the exercises project records the learner's progress
     // and ends with the progress bar and the next exercise: a plugin of that project adds the
     // reporter that does it (kata/vitest/record-progress.ts), so `--reporter=dot` keeps it too.

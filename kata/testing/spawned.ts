@@ -1,5 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -30,10 +32,33 @@ function startLog(): SpawnLog {
   });
   dc.subscribe('child_process', (message) => {
     const child = (message as { process: ChildProcess }).process;
+    if (startingReaper) return;
     origins.set(child, callerOutsideKata());
     log.children.push(child);
+    // The channel speaks as the child is created, before it has a pid.
+    process.nextTick(() => child.pid !== undefined && tellReaper(child.pid));
   });
   return log;
+}
+
+let reaper: ChildProcess | undefined;
+let startingReaper = false;
+
+/** Hands `pid` to the reaper (kata/testing/reaper.ts), started on the first child. */
+function tellReaper(pid: number): void {
+  if (reaper === undefined) {
+    startingReaper = true;
+    try {
+      reaper = spawn(process.execPath, [fileURLToPath(new URL('./reaper.ts', import.meta.url))], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    } finally {
+      startingReaper = false;
+    }
+    // Neither the reaper nor its pipe may keep the test process alive.
+    reaper.unref();
+    (reaper.stdin as Socket).unref();
+    reaper.stdin!.on('error', () => {});
+  }
+  reaper.stdin!.write(`${pid}\n`);
 }
 
 /** `runWorker (exercises/02-threads/01-worker/worker.ts:14:18)`, or '' when no such line is on the stack. */

@@ -46,6 +46,9 @@ export function toProject(target: Target): TestProjectInlineConfiguration {
     test: {
       name: target.name,
       include: target.include,
+      // The guards around learner code: the watchdog, what a test leaves running or lets escape.
+      // (Not the tooling project's: its tests wait on whole Vitest runs, blocking on purpose.)
+      setupFiles: ['./kata/vitest/setup.ts'],
       // Read by test-owned files that Node loads itself (harness workers) and inherited by children.
       env: { KATA_TARGET: path.resolve(target.dir) },
     },
