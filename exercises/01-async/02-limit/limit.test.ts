@@ -133,8 +133,12 @@ describe('crawl: bounded concurrency', () => {
         `${count} URLs with concurrency ${concurrency}: crawl() resolved with ${results.length} result(s) ` +
           `(${results.map((result) => (result as { url?: unknown })?.url).join(', ')}), and the server received ` +
           `${requested.length} request(s): ${requested.join(', ') || 'none'}. There must be exactly one result per URL, at ` +
-          `its index, and no request for anything else: a slot that finds no URL left must not start one (urls[i] past ` +
-          `the end is undefined).`,
+          `its index. ` +
+          (results.length > count
+            ? `The extra results sit past the last URL: a slot that finds no URL left must not start one (urls[i] past the end is undefined).`
+            : results.length < count
+              ? 'Some URLs got no result: every URL is requested, including those of a last, short round.'
+              : 'Each result is the page of its URL, { url, ok: true, status, body }.'),
       ).toEqual(urls.map(ok));
       expect(requested.length, `The server received ${requested.length} requests for ${count} URLs: request each URL exactly once.${log()}`).toBe(count);
     }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { measured as recorded, Timeline, within } from '#kata/testing/index.ts';
+import { DeadlineExceeded, isNotImplemented, measured as recorded, Timeline, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -219,6 +219,21 @@ describe('sumInWorker', () => {
     ).toBe(0);
   });
 
+  test('sums an empty array to 0', async () => {
+    const empty = new Float64Array(0);
+    const sum = await withWorkerSpans((_, timeline) =>
+      within(20_000, timeline.run('sumInWorker', () => sumInWorker(empty)), 'sumInWorker never settled for an empty array'),
+    ).catch((error: unknown) => {
+      if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+      throw new Error(
+        `sumInWorker(new Float64Array(0)) rejected with "${String((error as Error)?.message ?? error)}": an empty array is an ` +
+          'array too, and its sum is 0. Look at what the worker does with no values at all (reduce() without a starting value, for one, throws).',
+        { cause: error },
+      );
+    });
+    expect(sum, 'sumInWorker(new Float64Array(0)) should resolve with 0: nothing to add up.').toBe(0);
+  });
+
   test('sums exactly the values of an array that is a view into a larger buffer', async () => {
     // A Float64Array need not start at the start of its buffer, nor end at its end: this one is
     // elements 1000 to 4999 of a buffer of 10,000, and the elements around it hold other numbers.
@@ -227,11 +242,15 @@ describe('sumInWorker', () => {
     for (let index = 0; index < view.length; index += 1) view[index] = index % 10;
     const expected = 400 * 45;
     const sum = await withWorkerSpans((_, timeline) => within(20_000, timeline.run('sumInWorker', () => sumInWorker(view)), 'sumInWorker never settled'));
+    const wholeBuffer = expected + 6_000 * 1_000_000;
     expect(
       sum,
       `sumInWorker(view) resolved with ${sum}, but the ${view.length} values of the view add up to ${expected}. The view is ` +
-        `elements 1000 to 4999 of a buffer of 10,000 numbers: its buffer holds more than the array. Send the array itself ` +
-        '(postMessage(values, [values.buffer]) keeps its offset and length), not a new Float64Array over the whole buffer.',
+        `elements 1000 to 4999 of a buffer of 10,000 numbers: its buffer holds more than the array` +
+        (sum === wholeBuffer
+          ? `, and ${sum} is the sum of the whole buffer: the worker summed a Float64Array over all of it. `
+          : '. ') +
+        'Send the array itself (postMessage(values, [values.buffer]) keeps its offset and length), and sum that.',
     ).toBe(expected);
     expect(
       view.buffer.byteLength,
