@@ -288,6 +288,28 @@ describe('crawl: timeouts and failures', () => {
     }
   });
 
+  test('keeps every slot busy after requests fail, while URLs remain', async () => {
+    // The first two URLs fail at once (connection refused); 9 more wait behind them. A slot whose
+    // request failed takes the next URL like any other: 3 requests stay in flight until the end.
+    const gone = await startLoopbackServer();
+    await gone.close();
+    const refused = [gone.url('/refused/0'), gone.url('/refused/1')];
+    const rest = pages(9, () => 100);
+    const results = await crawled([...refused, ...rest], { concurrency: 3, timeoutMs: 5_000 });
+    expect(
+      results.slice(0, 2).map((result) => result?.ok === false && result.reason),
+      'The refused connections come back as network results.',
+    ).toEqual(['network', 'network']);
+    expect(results.slice(2), 'The URLs behind the failures must still succeed.').toEqual(rest.map(ok));
+    expect(
+      server.maxInFlight,
+      `After the first 2 requests failed, the server never had more than ${server.maxInFlight} of the 9 remaining requests ` +
+        'in flight at once, with concurrency 3: fewer slots were working than allowed while URLs remained. A slot whose ' +
+        'request failed must go on to the next URL: catch the failure around that one request (and turn it into its ' +
+        `result), not around the slot's whole loop.${log()}`,
+    ).toBe(3);
+  });
+
   test('turns a connection that fails into a result', async () => {
     // A port that was just free and is closed again: connecting to it is refused.
     const gone = await startLoopbackServer();
