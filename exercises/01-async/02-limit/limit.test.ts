@@ -288,6 +288,32 @@ describe('crawl: timeouts and failures', () => {
     }
   });
 
+  test('turns a connection cut in the middle of the body into a network result', async () => {
+    // A server that sends its headers and the start of the body, then drops the connection.
+    const cutting = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '1000' });
+      res.write('the first part of the body, then nothing: ');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    try {
+      const cut = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/cut`;
+      const fine = server.url('/page/1');
+      const results = await crawled([cut, fine], { concurrency: 2, timeoutMs: 5_000 });
+      expect(
+        results[0],
+        `The server sent the headers (200) and part of the body, then dropped the connection, long before timeoutMs ` +
+          `(5 s); crawl() reported ${JSON.stringify(results[0])}. A request that fails on the way, while the body is ` +
+          `being read too, is { url, ok: false, reason: 'network', message }: only a request aborted by its deadline ` +
+          `is a 'timeout', and a 200 whose body never arrived whole is not a page.`,
+      ).toMatchObject({ url: cut, ok: false, reason: 'network', message: expect.any(String) });
+      expect(results[1]).toEqual(ok(fine));
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise((resolve) => cutting.close(resolve));
+    }
+  });
+
   test('keeps every slot busy after requests fail, while URLs remain', async () => {
     // The first two URLs fail at once (connection refused); 9 more wait behind them. A slot whose
     // request failed takes the next URL like any other: 3 requests stay in flight until the end.
