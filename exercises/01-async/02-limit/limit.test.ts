@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
 import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
@@ -118,6 +120,29 @@ describe('crawl: bounded concurrency', () => {
   test('resolves with an empty list for no URLs', async () => {
     expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 })).toEqual([]);
   });
+
+  test('gives exactly one result per URL when the URLs do not fill the slots evenly', async () => {
+    // 7 URLs in 3 slots leave a last round of one; 2 URLs for 5 slots leave 3 slots with nothing to do.
+    for (const [count, concurrency] of [[7, 3], [2, 5]] as const) {
+      const before = server.total;
+      const urls = Array.from({ length: count }, (_, index) => server.url(`/uneven-${count}-${concurrency}/${index}?delay=10`));
+      const results = await crawled(urls, { concurrency, timeoutMs: 5_000 });
+      const requested = server.requests.slice(before).map((r) => r.path);
+      expect(
+        results,
+        `${count} URLs with concurrency ${concurrency}: crawl() resolved with ${results.length} result(s) ` +
+          `(${results.map((result) => (result as { url?: unknown })?.url).join(', ')}), and the server received ` +
+          `${requested.length} request(s): ${requested.join(', ') || 'none'}. There must be exactly one result per URL, at ` +
+          `its index. ` +
+          (results.length > count
+            ? `The extra results sit past the last URL: a slot that finds no URL left must not start one (urls[i] past the end is undefined).`
+            : results.length < count
+              ? 'Some URLs got no result: every URL is requested, including those of a last, short round.'
+              : 'Each result is the page of its URL, { url, ok: true, status, body }.'),
+      ).toEqual(urls.map(ok));
+      expect(requested.length, `The server received ${requested.length} requests for ${count} URLs: request each URL exactly once.${log()}`).toBe(count);
+    }
+  });
 });
 
 describe('crawl: timeouts and failures', () => {
@@ -195,6 +220,120 @@ describe('crawl: timeouts and failures', () => {
     ).toEqual({ url: urls[1], ok: false, reason: 'status', status: 404 });
     expect(results[2], 'A 500 is a failing status too.').toEqual({ url: urls[2], ok: false, reason: 'status', status: 500 });
     expect([results[0], results[3]], 'The URLs around the failures must still succeed.').toEqual([ok(urls[0]!), ok(urls[3]!)]);
+  });
+
+  test('reports every 2xx status as a page, and every other status as a failing status', async () => {
+    const statuses = [200, 201, 226, 299, 300, 399, 404, 500];
+    const urls = statuses.map((status) => server.url(`/status-${status}?status=${status}`));
+    const results = await crawled(urls, { concurrency: 4, timeoutMs: 5_000 });
+    const expected = urls.map((url, index): PageResult => {
+      const status = statuses[index]!;
+      return status < 300 ? { url, ok: true, status, body: `page /status-${status}` } : { url, ok: false, reason: 'status', status };
+    });
+    expect(
+      results,
+      `A 2xx answer (200 to 299) is a page, { url, ok: true, status, body }; any other status (300 and up included) ` +
+        `is { url, ok: false, reason: 'status', status }. These came back otherwise:\n` +
+        statuses
+          .map((status, index) => ({ status, got: results[index], want: expected[index] }))
+          .filter(({ got, want }) => JSON.stringify(got) !== JSON.stringify(want))
+          .map(({ status, got }) => `    ${status}: ${JSON.stringify(got)}`)
+          .join('\n') +
+        `\n  response.ok is true for exactly 200-299; a check for 200 alone, or for "below 400", misreads the others.`,
+    ).toEqual(expected);
+  });
+
+  test('times out a body that keeps arriving past timeoutMs: the deadline covers the whole request', async () => {
+    // A server that sends its headers at once, then a piece of body every 50 ms for 1.5 s. Data
+    // never stops for long, but the request as a whole takes 1.5 s: past timeoutMs (300 ms).
+    const pieces = 30;
+    let closedByClient = false;
+    let finished = false;
+    const trickle = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        sent += 1;
+        if (sent < pieces) res.write(`piece ${sent}\n`);
+        else (clearInterval(timer), (finished = true), res.end('the end\n'));
+      }, 50);
+      res.on('close', () => {
+        clearInterval(timer);
+        if (!finished) closedByClient = true;
+      });
+    });
+    await new Promise<void>((resolve) => trickle.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/trickle`;
+      const started = performance.now();
+      const [result] = await crawled([url], { concurrency: 1, timeoutMs: 300 });
+      const took = Math.round(performance.now() - started);
+      expect(
+        result,
+        `The server sent its headers at once, then a piece of body every 50 ms for 1.5 s; with timeoutMs 300 the ` +
+          `request must time out. crawl() reported ${JSON.stringify(result)} after ${took} ms. timeoutMs is how long ` +
+          `one request may take from its start to the end of its body, not how long the server may stay silent: ` +
+          `a timer restarted whenever data arrives, or a socket's idle timeout, never fires on a body that trickles.`,
+      ).toEqual({ url, ok: false, reason: 'timeout' });
+      // The body would have ended 1.5 s after the start; a request aborted at 300 ms is closed long before.
+      for (let waited = 0; !closedByClient && !finished && waited < 1_000; waited += 20) await sleep(20);
+      expect(
+        closedByClient,
+        `crawl() reported the timeout, but the server went on sending the body: the request was not aborted. ` +
+          `Give fetch an AbortSignal, so the timeout cancels the request and its body.`,
+      ).toBe(true);
+    } finally {
+      trickle.closeAllConnections();
+      await new Promise((resolve) => trickle.close(resolve));
+    }
+  });
+
+  test('turns a connection cut in the middle of the body into a network result', async () => {
+    // A server that sends its headers and the start of the body, then drops the connection.
+    const cutting = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '1000' });
+      res.write('the first part of the body, then nothing: ');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    try {
+      const cut = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/cut`;
+      const fine = server.url('/page/1');
+      const results = await crawled([cut, fine], { concurrency: 2, timeoutMs: 5_000 });
+      expect(
+        results[0],
+        `The server sent the headers (200) and part of the body, then dropped the connection, long before timeoutMs ` +
+          `(5 s); crawl() reported ${JSON.stringify(results[0])}. A request that fails on the way, while the body is ` +
+          `being read too, is { url, ok: false, reason: 'network', message }: only a request aborted by its deadline ` +
+          `is a 'timeout', and a 200 whose body never arrived whole is not a page.`,
+      ).toMatchObject({ url: cut, ok: false, reason: 'network', message: expect.any(String) });
+      expect(results[1]).toEqual(ok(fine));
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise((resolve) => cutting.close(resolve));
+    }
+  });
+
+  test('keeps every slot busy after requests fail, while URLs remain', async () => {
+    // The first two URLs fail at once (connection refused); 9 more wait behind them. A slot whose
+    // request failed takes the next URL like any other: 3 requests stay in flight until the end.
+    const gone = await startLoopbackServer();
+    await gone.close();
+    const refused = [gone.url('/refused/0'), gone.url('/refused/1')];
+    const rest = pages(9, () => 100);
+    const results = await crawled([...refused, ...rest], { concurrency: 3, timeoutMs: 5_000 });
+    expect(
+      results.slice(0, 2).map((result) => result?.ok === false && result.reason),
+      'The refused connections come back as network results.',
+    ).toEqual(['network', 'network']);
+    expect(results.slice(2), 'The URLs behind the failures must still succeed.').toEqual(rest.map(ok));
+    expect(
+      server.maxInFlight,
+      `After the first 2 requests failed, the server never had more than ${server.maxInFlight} of the 9 remaining requests ` +
+        'in flight at once, with concurrency 3: fewer slots were working than allowed while URLs remained. A slot whose ' +
+        'request failed must go on to the next URL: catch the failure around that one request (and turn it into its ' +
+        `result), not around the slot's whole loop.${log()}`,
+    ).toBe(3);
   });
 
   test('turns a connection that fails into a result', async () => {

@@ -15,6 +15,10 @@ const MAX_BUSY_MS = 50;
 // Fixed amounts of work that take the originals 250-400 ms here (2 shared cores, unloaded).
 const PRIMES_BELOW = 2_500_000;
 const PRIMES_BELOW_COUNT = 183_072;
+// More than twice as much work: slices of a fixed size stay as short as before; a fixed number of
+// slices (each a tenth of the work, say) grows with the limit and blocks for longer.
+const MORE_PRIMES_BELOW = 6_000_000;
+const MORE_PRIMES_BELOW_COUNT = 412_849;
 const PASSWORD = 'correct horse battery staple';
 const SALT = 'concurrency-kata';
 const KEY_HEX = '3c5270337b3ef883fbecba30fc0dd41b72e2f5775687577dec618e075c83b366';
@@ -80,6 +84,18 @@ describe('countPrimes: a CPU loop', () => {
     const seen = await observe(timeline, `countPrimes(${PRIMES_BELOW})`, () => countPrimes(PRIMES_BELOW));
     expect(measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS), whyItBlocked(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice)).toBeLessThanOrEqual(MAX_BUSY_MS);
     expect(seen.result, `countPrimes(${PRIMES_BELOW}) must give the same count as countPrimesSync.`).toBe(PRIMES_BELOW_COUNT);
+  });
+
+  test(`keeps the loop turning for a limit more than twice as large (${MORE_PRIMES_BELOW.toLocaleString('en')})`, observed, async () => {
+    const timeline = new Timeline();
+    const seen = await observe(timeline, `countPrimes(${MORE_PRIMES_BELOW})`, () => countPrimes(MORE_PRIMES_BELOW));
+    expect(
+      measured('blocking: longest busy stretch of the loop thread (CPU ms)', seen.longestBusyMs, MAX_BUSY_MS),
+      whyItBlocked(`countPrimes(${MORE_PRIMES_BELOW})`, seen, cpuAdvice) +
+        `\nThe 50 ms hold for any limit, not only for ${PRIMES_BELOW.toLocaleString('en')}: if you split the work into a fixed ` +
+        'number of slices, each slice grows with `below`; a slice of a fixed amount of work (or of a few ms) does not.',
+    ).toBeLessThanOrEqual(MAX_BUSY_MS);
+    expect(seen.result, `countPrimes(${MORE_PRIMES_BELOW}) must give the same count as countPrimesSync.`).toBe(MORE_PRIMES_BELOW_COUNT);
   });
 
   test('gives the same count as the original for small and awkward limits', async () => {
@@ -191,6 +207,41 @@ describe('countMatchingLines: a big file', () => {
         'the word (after "er"). A chunk of a stream ends wherever it ends, not at a line break: keep the ' +
         'unfinished line and put it in front of the next chunk, and count the last line once the stream ends.',
     ).toBe(countMatchingLinesSync(cut, 'error'));
+  });
+
+  test('matches the word in any case, whichever case the word itself is written in', async () => {
+    const text = 'ERROR: disk full\nan Error here\nno problem\nerror: retry\nWarning: slow\nWARNING twice\n';
+    const file = path.join(folder, 'cases.log');
+    await writeFile(file, text);
+    const words = ['error', 'Error', 'ERROR', 'warning', 'WARNING', 'Retry'];
+    const counts = await within(5_000, Promise.all(words.map((word) => countMatchingLines(file, word))), 'countMatchingLines never settled');
+    expect(
+      Object.fromEntries(words.map((word, index) => [word, counts[index]])),
+      'Counts by word, compared with countMatchingLinesSync: a line mentions a word in any case, so "ERROR", "Error" ' +
+        'and "error" find the same lines, and the case of the word you are given does not matter either (compare ' +
+        'both in one case, as mentions() in original.ts does).',
+    ).toEqual(Object.fromEntries(words.map((word) => [word, countMatchingLinesSync(file, word)])));
+  });
+
+  test('keeps a character whole where the edge of a chunk cuts it in two', async () => {
+    // "café" with its "é" (2 bytes in UTF-8) straddling byte 64 Ki, 1 Mi and 2 Mi: the first byte of
+    // the "é" ends one chunk, the second starts the next.
+    const edges = [2 ** 16, 2 ** 20, 2 ** 21];
+    let text = '';
+    for (const edge of edges) {
+      const start = edge - 4; // "caf" and the first byte of "é" before the edge
+      text += `${'.'.repeat(start - Buffer.byteLength(text) - 1)}\n` + 'café\n';
+    }
+    const cut = path.join(folder, 'cut-char.log');
+    await writeFile(cut, text);
+    const count = await within(5_000, countMatchingLines(cut, 'café'), 'countMatchingLines never settled');
+    expect(
+      count,
+      `The file has ${edges.length} lines that say "café", each placed so that a chunk ends between the two bytes ` +
+        'of the "é". Decoded chunk by chunk (chunk.toString(), or a string + a Buffer), each half becomes a ' +
+        '"\uFFFD" and the word is lost. Let the stream decode (createReadStream(path, { encoding: \'utf8\' }), or ' +
+        'a StringDecoder / TextDecoder with { stream: true }): it keeps a cut character until its second half arrives.',
+    ).toBe(countMatchingLinesSync(cut, 'café'));
   });
 
   test('rejects when the file does not exist', async () => {

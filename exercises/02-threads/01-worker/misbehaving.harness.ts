@@ -2,7 +2,7 @@
 // workerData says how to go wrong.
 import { parentPort, workerData } from 'node:worker_threads';
 
-export type Misbehaviour = 'throw' | 'exit-3' | 'exit-quietly' | 'linger';
+export type Misbehaviour = 'throw' | 'exit-3' | 'exit-quietly' | 'linger' | 'post-twice';
 
 switch (workerData as Misbehaviour) {
   case 'throw':
@@ -16,5 +16,10 @@ switch (workerData as Misbehaviour) {
     // Posts its result, then keeps listening on its port: it would never exit by itself.
     parentPort!.postMessage('the result');
     parentPort!.on('message', () => {});
+    break;
+  case 'post-twice':
+    // Posts two messages, one right after the other, then ends by itself: only the first is the result.
+    parentPort!.postMessage('the first message');
+    parentPort!.postMessage('a second message');
     break;
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { measured as recorded, Timeline, within } from '#kata/testing/index.ts';
+import { DeadlineExceeded, isNotImplemented, measured as recorded, Timeline, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -106,6 +106,46 @@ describe('countPrimesParallel', () => {
     ).toBeGreaterThanOrEqual(threads);
   });
 
+  test('starts one worker per part even when there are more parts than cores', async () => {
+    // More parts than this machine has cores: the README asks for one worker per part, not per core.
+    const threads = availableParallelism() + 2;
+    const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
+      const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
+      return { counted: await within(10_000, call, 'countPrimesParallel never settled'), workers, timeline };
+    });
+    expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+    const threadIds = new Set(workers.seen.map((seen) => seen.threadId));
+    expect(
+      threadIds.size,
+      `Only ${threadIds.size} worker thread(s) for threads = ${threads}, on a machine with ${availableParallelism()} cores. ` +
+        `countPrimesParallel splits the range into \`threads\` parts and counts each part in its own worker, however many ` +
+        `cores there are (capping the workers at the number of cores, or at any other number, gives fewer).\n${timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(threads);
+    expect(
+      timeline.maxInFlight,
+      `At most ${timeline.maxInFlight} of the ${threads} workers ran at once: start every worker before waiting for any.\n${timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(threads);
+  });
+
+  test('leaves no worker running once the count is in: each ends by itself', async () => {
+    await withWorkerSpans(async (workers, timeline) => {
+      const counted = await within(10_000, timeline.run('countPrimesParallel', () => countPrimesParallel(medium.from, medium.to, 3)), 'countPrimesParallel never settled');
+      expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+      // A worker that posted its count and returned is gone within a moment; 5 s is far more than that.
+      const waitedMs = 5_000;
+      for (let waited = 0; workers.alive().length > 0 && waited < waitedMs; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      const alive = workers.alive();
+      expect(
+        alive.length,
+        `${alive.length} of the ${workers.seen.length} worker threads (${alive.map((seen) => `thread ${seen.threadId}`).join(', ')}) ` +
+          `were still alive ${waitedMs / 1000} s after countPrimesParallel resolved. A worker that posts its count and ` +
+          'returns ends by itself (exit code 0); one that listens on its port (parentPort.on("message")) never does, ' +
+          'and keeps the program from exiting. Give each worker its part in workerData and let it return.\n' +
+          `${timeline.toText()}\n`,
+      ).toBe(0);
+    });
+  });
+
   test('finishes clearly sooner on two threads than on one: no GIL here', { tags: ['speed-up'], timeout: 180_000 }, async (ctx) => {
     // In the learner's code first: a stub fails here, whatever the machine.
     const few = await within(20_000, countPrimesParallel(2, 98, 2), 'countPrimesParallel(2, 98, 2) never settled');
@@ -177,6 +217,46 @@ describe('sumInWorker', () => {
       values.buffer.byteLength,
       `The ${bytes / 1e6} MB array was copied, not transferred: it is still readable on the main thread after the call. ` +
         'postMessage (and workerData) copy by default; list the array\'s buffer in transferList to move it instead.',
+    ).toBe(0);
+  });
+
+  test('sums an empty array to 0', async () => {
+    const empty = new Float64Array(0);
+    const sum = await withWorkerSpans((_, timeline) =>
+      within(10_000, timeline.run('sumInWorker', () => sumInWorker(empty)), 'sumInWorker never settled for an empty array'),
+    ).catch((error: unknown) => {
+      if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+      throw new Error(
+        `sumInWorker(new Float64Array(0)) rejected with "${String((error as Error)?.message ?? error)}": an empty array is an ` +
+          'array too, and its sum is 0. Look at what the worker does with no values at all (reduce() without a starting value, for one, throws).',
+        { cause: error },
+      );
+    });
+    expect(sum, 'sumInWorker(new Float64Array(0)) should resolve with 0: nothing to add up.').toBe(0);
+  });
+
+  test('sums exactly the values of an array that is a view into a larger buffer', async () => {
+    // A Float64Array need not start at the start of its buffer, nor end at its end: this one is
+    // elements 1000 to 4999 of a buffer of 10,000, and the elements around it hold other numbers.
+    const whole = new Float64Array(10_000).fill(1_000_000);
+    const view = whole.subarray(1_000, 5_000);
+    for (let index = 0; index < view.length; index += 1) view[index] = index % 10;
+    const expected = 400 * 45;
+    const sum = await withWorkerSpans((_, timeline) => within(10_000, timeline.run('sumInWorker', () => sumInWorker(view)), 'sumInWorker never settled'));
+    const wholeBuffer = expected + 6_000 * 1_000_000;
+    expect(
+      sum,
+      `sumInWorker(view) resolved with ${sum}, but the ${view.length} values of the view add up to ${expected}. The view is ` +
+        `elements 1000 to 4999 of a buffer of 10,000 numbers: its buffer holds more than the array` +
+        (sum === wholeBuffer
+          ? `, and ${sum} is the sum of the whole buffer: the worker summed a Float64Array over all of it. `
+          : '. ') +
+        'Send the array itself (postMessage(values, [values.buffer]) keeps its offset and length), and sum that.',
+    ).toBe(expected);
+    expect(
+      view.buffer.byteLength,
+      'The view was copied, not transferred: its buffer is still readable on the main thread after the call. ' +
+        "List the array's buffer in transferList to move it.",
     ).toBe(0);
   });
 });

@@ -126,6 +126,33 @@ describe('main-guard.ts, run as a program', () => {
         `With ${setting} the program should print only the count of primes, ${job.count}. It printed:\n${run.stdout}\n` +
           'Do the parts cover [from, to) exactly once?',
       ).toBe(String(job.count));
+      expect(
+        run.stdout.trim(),
+        `With ${setting} the program printed its total last, but more before it:\n${run.stdout}\n` +
+          'It prints just the total, one number and nothing else (console.log(total)): whatever reads its output reads that one line.',
+      ).toBe(String(job.count));
+    }
+  });
+
+  test('starts exactly PRIMES_THREADS workers when the parts cannot all be the same size', async () => {
+    // 9 numbers in 4 parts (parts of 3, 3, 3 and 0, or 3, 2, 2, 2), and 3 numbers in 4 parts:
+    // a loop that steps through the range by the part size makes fewer parts than PRIMES_THREADS.
+    const uneven: Job[] = [
+      { from: 2, to: 11, threads: 4, count: 4 },
+      { from: 2, to: 5, threads: 4, count: 2 },
+    ];
+    for (const job of uneven) {
+      const run = await runGuarded(job);
+      expectNoRunaway(run, job);
+      const setting = `PRIMES_FROM=${job.from} PRIMES_TO=${job.to} PRIMES_THREADS=${job.threads}`;
+      expect(run.stdout.trim(), `With ${setting} the program should print the count of primes, ${job.count}. It printed:\n${run.stdout}\n`).toBe(String(job.count));
+      const started = run.events.filter((event) => event.event === 'started').length;
+      expect(
+        started,
+        `With ${setting} the program started ${started} worker(s), not ${job.threads}. ${job.to - job.from} numbers do not divide ` +
+          `evenly into ${job.threads} parts: make exactly PRIMES_THREADS parts (some may be smaller, or empty), one worker each. ` +
+          `A loop that steps through the range by the part size stops early when the last parts are short.\n${run.timeline.toText()}\n`,
+      ).toBe(job.threads);
     }
   });
 
