@@ -59,7 +59,8 @@ for (const exercise of exercises) {
     testRunner: 'vitest',
     plugins: ['@stryker-mutator/vitest-runner'],
     vitest: { configFile: 'vitest.config.ts', related: false },
-    mutate: [`solutions/${exercise.folder}/**/*.ts`],
+    // What the learner writes (the manifest's files to edit), not the given helpers beside it.
+    mutate: (exercise.manifest?.files.edit ?? ['**/*.ts']).map((file) => `solutions/${exercise.folder}/${file}`),
     coverageAnalysis: 'off',
     concurrency,
     timeoutMS: 30_000,

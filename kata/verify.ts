@@ -153,8 +153,13 @@ for (const exercise of selected) {
   });
   judgeSolution(own(runs.get(solutions.name)!));
   judgeStub(own(runs.get(stubs.name)!));
-  for (const fixture of fixturesOf.get(exercise)!) judgeFixture(fixture, own(runs.get(fixtureTargets.get(fixture)!.name)!));
+  const rejections = new Map<Fixture, string>();
+  for (const fixture of fixturesOf.get(exercise)!) {
+    const rejection = judgeFixture(fixture, own(runs.get(fixtureTargets.get(fixture)!.name)!));
+    if (rejection !== undefined) rejections.set(fixture, rejection);
+  }
   judgeRequirements(exercise, own(runs.get(solutions.name)!));
+  judgeDistinctness(rejections);
 }
 
 console.log('types');
@@ -274,14 +279,15 @@ function judgeStub(run: TargetRun): void {
   check(ok, 'the stub fails every test as not implemented', detail);
 }
 
-function judgeFixture(fixture: Fixture, run: TargetRun): void {
+/** Judges the fixture; for a wrong answer rejected as it should be, returns the rejecting message. */
+function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
   const results = run.outcomes;
   const label = `${fixture.name}: ${fixture.summary}`;
   if (fixture.kind === 'right') {
     const bad = results.filter((o) => o.state === 'failed');
     const ok = results.length > 0 && bad.length === 0 && run.unhandled.length === 0;
     check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run.ms);
-    return;
+    return undefined;
   }
   const test = results.find((o) => o.name === fixture.rejectedBy);
   const phrase = `"${fixture.rejectedWith}"`;
@@ -296,6 +302,26 @@ function judgeFixture(fixture: Fixture, run: TargetRun): void {
   const hung = results.filter((o) => o !== test && timedOut(o)).map((o) => `"${o.name}"`);
   if (!problem && hung.length > 0) problem = `rejected, but ${hung.join(', ')} ended in Vitest's timeout instead of failing with a message`;
   check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run.ms);
+  return problem === '' ? test!.messages.find((m) => m.includes(fixture.rejectedWith!)) : undefined;
+}
+
+/**
+ * Two mistakes that break different requirements must not get the same message: the learner
+ * would be told about a mistake they did not make. Messages count as the same when only their
+ * measured numbers differ.
+ */
+function judgeDistinctness(rejections: Map<Fixture, string>): void {
+  const template = (message: string) => message.replace(/\d+(?:\.\d+)?/g, '#');
+  const same: string[] = [];
+  const fixtures = [...rejections.keys()];
+  fixtures.forEach((a, index) => {
+    for (const b of fixtures.slice(index + 1)) {
+      if (a.breaks !== b.breaks && template(rejections.get(a)!) === template(rejections.get(b)!)) {
+        same.push(`${a.name} (breaks ${a.breaks}) and ${b.name} (breaks ${b.breaks}) are both told: ${firstLine(rejections.get(a))}`);
+      }
+    }
+  });
+  check(same.length === 0, 'each mistake gets a message of its own', same.map((line) => `\n      ${line}`).join(''));
 }
 
 function judgeRequirements(exercise: Exercise, solutionRun: TargetRun): void {
