@@ -27,8 +27,16 @@ beforeEach((context) => {
  * variable, which they inherit.
  */
 function handMutantToWorkers(): void {
-  const active = (globalThis as { __stryker__?: { activeMutant?: string } }).__stryker__?.activeMutant;
+  const active = stryker?.activeMutant;
   if (active !== undefined) process.env.__STRYKER_ACTIVE_MUTANT__ = String(active);
+}
+
+// Stryker runs only the mutants its first run saw covered, and cannot see into workers and
+// children: under mutation testing every mutant counts as covered, so each runs every test.
+const stryker = (globalThis as { __stryker__?: { activeMutant?: string; mutantCoverage?: { static: Record<string, number>; perTest: object } } }).__stryker__;
+if (stryker !== undefined && stryker.activeMutant === undefined) {
+  stryker.mutantCoverage ??= { static: {}, perTest: {} };
+  for (let id = 0; id < 5_000; id += 1) stryker.mutantCoverage.static[id] ??= 1;
 }
 
 // Runs after the test file's own afterEach hooks (Vitest runs them last-registered first), so
