@@ -6,7 +6,8 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
-import { CONSUMER_GATE, RECEIVED, waitAtGate } from './control.harness.ts';
+import { CONSUMER_CELLS, CONSUMER_GATE, RECEIVED, waitAtGate } from './control.harness.ts';
+import { watchHeader } from './watch.harness.ts';
 
 export interface ConsumerData {
   channel: Learner.Channel;
@@ -32,8 +33,10 @@ export interface StreamReport {
   afterEnd: unknown;
 }
 
-const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 const { channel, control, count, pauseAfter } = workerData as ConsumerData;
+// Before the learner's code is loaded: see watch.harness.ts.
+const watch = watchHeader(channel.header, control, CONSUMER_CELLS);
+const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 
 const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
 const seen = new Uint8Array(count + 1);
@@ -47,6 +50,7 @@ for (;;) {
     waitAtGate(control, CONSUMER_GATE);
   }
   // Awaited so that an asynchronous receive (built on Atomics.waitAsync) works too.
+  watch.newCall();
   const value = await receive(channel);
   if (value === undefined) break;
   const position = report.received;
@@ -63,5 +67,6 @@ for (;;) {
 report.missing = count - distinct;
 parentPort!.postMessage({ type: 'ended' });
 // A stream that has ended stays ended: this must return undefined at once, not wait.
+watch.newCall();
 report.afterEnd = await receive(channel);
 parentPort!.postMessage({ type: 'done', report });

@@ -6,7 +6,8 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
-import { SENT } from './control.harness.ts';
+import { PRODUCER_CELLS, SENT } from './control.harness.ts';
+import { watchHeader } from './watch.harness.ts';
 
 export interface ProducerData {
   channel: Learner.Channel;
@@ -14,16 +15,20 @@ export interface ProducerData {
   count: number;
 }
 
-const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 const { channel, control, count } = workerData as ProducerData;
+// Before the learner's code is loaded: see watch.harness.ts.
+const watch = watchHeader(channel.header, control, PRODUCER_CELLS);
+const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 
 // So that the test can read this thread's own CPU time while it waits.
 announceThread();
 parentPort!.postMessage({ type: 'started', threadId });
 for (let value = 1; value <= count; value += 1) {
   // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
+  watch.newCall();
   await send(channel, value);
   Atomics.store(control, SENT, value);
 }
+watch.newCall();
 await close(channel);
 parentPort!.postMessage({ type: 'done' });
