@@ -5,7 +5,7 @@ import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing
 import { measured, sleep, Timeline, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
-import { CONSUMER_CELLS, CONSUMER_GATE, createControl, openGate, PRODUCER_CELLS, RECEIVED, SENT, type SideCells } from './control.harness.ts';
+import { CONSUMER_CELLS, CONSUMER_GATE, createControl, openGate, POISON, PRODUCER_CELLS, RECEIVED, SENT, type SideCells } from './control.harness.ts';
 import type { ProducerData } from './producer.harness.ts';
 
 const producerUrl = new URL('./producer.harness.ts', import.meta.url);
@@ -104,12 +104,15 @@ class Pipe {
   readonly count: number;
 
   /** Starts the consumer and, unless the test thread plays the producer itself, a producer thread. */
-  constructor(count: number, { pauseAfter, producer = true, capacity = CAPACITY }: { pauseAfter?: number; producer?: boolean; capacity?: number } = {}) {
+  constructor(
+    count: number,
+    { pauseAfter, producer = true, capacity = CAPACITY, poisonFreedSlots }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean } = {},
+  ) {
     this.capacity = capacity;
     this.channel = createChannel(capacity);
     this.count = count;
     const { channel, control } = this;
-    this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter }, this.timeline, 'consumer');
+    this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter, poisonFreedSlots }, this.timeline, 'consumer');
     this.producer = producer ? new Side(producerUrl, { channel, control, count }, this.timeline, 'producer') : undefined;
   }
 
@@ -359,6 +362,34 @@ describe('channel between two worker threads', () => {
           `Store ${index} first, then notify.\n${pipe.timeline.toText()}\n`,
       ).toBe(0);
     }
+    if (stalled) throw stalled;
+    pipe.expectWholeStream(await pipe.finish());
+    await pipe.producerFinished();
+  });
+
+  test('the producer writes the slot before it moves TAIL, and the consumer reads it before it moves HEAD', { timeout: 30_000 }, async () => {
+    // The consumer's harness plays a producer that reuses each slot the moment it is freed.
+    const pipe = new Pipe(2_000, { poisonFreedSlots: true });
+    let stalled: unknown;
+    try {
+      await pipe.until('ended');
+    } catch (error) {
+      stalled = error;
+    }
+    const early = Atomics.load(pipe.control, PRODUCER_CELLS.outOfOrder);
+    expect(
+      early,
+      `send() moved TAIL while the new item's slot did not hold it yet, in ${n(early)} of its ${n(pipe.sent)} calls (this test looked at the slot ` +
+        'the moment TAIL moved). A consumer that sees the new TAIL may read the slot before the item is in it, and receive what the slot held ' +
+        `before. Write the slot first, then move TAIL: moving it is what hands the slot over.\n${pipe.timeline.toText()}\n`,
+    ).toBe(0);
+    const late = Atomics.load(pipe.control, CONSUMER_CELLS.outOfOrder);
+    expect(
+      late,
+      `receive() returned ${n(late)} items that it read after moving HEAD past their slot. This test played a producer that reuses a slot the ` +
+        `moment HEAD frees it (it wrote ${POISON} there just before your receive() moved HEAD), and receive() returned ${POISON}. Once HEAD ` +
+        `has moved, the slot belongs to the producer: read the item first, then move HEAD.\n${pipe.timeline.toText()}\n`,
+    ).toBe(0);
     if (stalled) throw stalled;
     pipe.expectWholeStream(await pipe.finish());
     await pipe.producerFinished();

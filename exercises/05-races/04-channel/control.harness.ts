@@ -15,12 +15,20 @@ export interface SideCells {
   notifiedBeforeMove: number;
   /** Its Atomics.notify calls on the header. */
   notifies: number;
+  /**
+   * Producer: moves of TAIL made while the slot of the item just sent did not yet hold it.
+   * Consumer (when asked to check): items it returned after moving HEAD past their slot.
+   */
+  outOfOrder: number;
 }
-export const PRODUCER_CELLS: SideCells = { timedOut: 3, notifiedBeforeMove: 4, notifies: 5 };
-export const CONSUMER_CELLS: SideCells = { timedOut: 6, notifiedBeforeMove: 7, notifies: 8 };
+export const PRODUCER_CELLS: SideCells = { timedOut: 3, notifiedBeforeMove: 4, notifies: 5, outOfOrder: 6 };
+export const CONSUMER_CELLS: SideCells = { timedOut: 7, notifiedBeforeMove: 8, notifies: 9, outOfOrder: 10 };
+
+/** What a freed slot holds when the consumer is asked to check (see consumer.harness.ts): a value never sent. */
+export const POISON = -1;
 
 export function createControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(9 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(11 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sleeps (no CPU) until the gate is opened. */

@@ -2,7 +2,7 @@
  * Watches one harness thread's Atomics calls on the channel's header, without changing what they
  * do: which waits time out (the thread woke itself instead of being notified), and whether a
  * call of send/close/receive notifies an index before it moves it (the sleeper it wakes finds the
- * index unchanged and sleeps again: a lost wake-up). Installed before the learner's code is
+ * index unchanged and sleeps again: a lost wake-up); `hooks` see each move. Installed before the learner's code is
  * loaded, in case that code keeps its own reference to an Atomics function.
  */
 import type { SideCells } from './control.harness.ts';
@@ -20,19 +20,27 @@ export interface HeaderWatch {
   newCall(): void;
 }
 
-export function watchHeader(header: Int32Array, control: Int32Array, cells: SideCells): HeaderWatch {
+export interface MoveHooks {
+  /** Runs just before this thread's Atomics call that writes header[index] (HEAD, TAIL or END). */
+  beforeMove?: (index: number) => void;
+  /** Runs just after it. */
+  afterMove?: (index: number) => void;
+}
+
+export function watchHeader(header: Int32Array, control: Int32Array, cells: SideCells, hooks: MoveHooks = {}): HeaderWatch {
   const isHeader = (array: unknown) => array instanceof Int32Array && array.buffer === header.buffer && array.byteOffset === header.byteOffset;
   let moved = new Set<number>();
   let notifiedFirst = new Set<number>();
   for (const name of ['add', 'and', 'compareExchange', 'exchange', 'or', 'store', 'sub', 'xor']) {
     atomics[name] = (...args: unknown[]) => {
+      if (!isHeader(args[0])) return real[name]!(...args);
+      hooks.beforeMove?.(Number(args[1]));
       const result = real[name]!(...args);
-      if (isHeader(args[0])) {
-        const index = Number(args[1]);
-        if (notifiedFirst.has(index)) count(control, cells.notifiedBeforeMove);
-        notifiedFirst.delete(index);
-        moved.add(index);
-      }
+      const index = Number(args[1]);
+      hooks.afterMove?.(index);
+      if (notifiedFirst.has(index)) count(control, cells.notifiedBeforeMove);
+      notifiedFirst.delete(index);
+      moved.add(index);
       return result;
     };
   }
