@@ -55,10 +55,12 @@ async function holdAndWait(
   second: { role: 'waiter' | 'transfer-waiter'; data?: Partial<HarnessData>; calling: string },
   /** [cell, value] writes the first thread makes while it holds the lock, just before unlock(). */
   edits?: Array<[number, number]>,
+  /** The lock's cell, for a Mutex (the bank's is LOCK_CELL). */
+  mutexCell = 0,
 ) {
   const control = controlCells();
   const timeline = new Timeline();
-  const lockIndex = second.role === 'waiter' ? 0 : LOCK_CELL;
+  const lockIndex = second.role === 'waiter' ? mutexCell : LOCK_CELL;
   const holder = start('holder', { memory, control, lockIndex, edits });
   await holder.message('held', 5_000, "The first thread's lock() on a free mutex never returned");
   const endHold = timeline.begin('holds lock', { threadId: holder.threadId });
@@ -266,6 +268,33 @@ describe('Mutex', () => {
         'the others wake, find it taken and go back to sleep, a stampede for nothing. Wake one: Atomics.notify(cells, index, 1); ' +
         'the next unlock() wakes the next.',
     ).toEqual({ asked: 1, wokeMoreThanOne: false });
+  });
+
+  test('a mutex over cell 2 sleeps and wakes on that cell, leaving the others alone', async () => {
+    const memory = sharedInts(3);
+    memory.set([7, 9, 0]);
+    const scene = await holdAndWait(memory, { role: 'waiter', calling: 'calling lock' }, undefined, 2);
+    const calls = Atomics.load(scene.control, cells.calls);
+    const since = performance.now();
+    const early = await scene.waiter.maybeMessage('acquired', 200);
+    const callsPerMs = (Atomics.load(scene.control, cells.calls) - calls) / (performance.now() - since);
+    expect(early, `mutual exclusion broken: lock() on new Mutex(memory, 2) returned while another thread held that lock.\n${scene.timeline.toText()}\n`).toBeUndefined();
+    await scene.release();
+    const through = await scene.through(3_000);
+    expect(
+      measured('mutex: Atomics calls per ms of a waiter in lock() on cell 2', callsPerMs, 5),
+      `While another thread held the lock of new Mutex(memory, 2) (cells 0 and 1 held 7 and 9), the waiting thread made ${callsPerMs.toFixed(0)} ` +
+        'Atomics calls per ms: it did not sleep. Does lock() wait on its own cell, index, with the value that means "taken"? ' +
+        'Atomics.wait on another cell, whose value differs, returns at once ("not-equal").\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeLessThan(5);
+    expect(
+      through,
+      'wake-up: the thread waiting in lock() on new Mutex(memory, 2) was never woken by unlock() (3 s later it was still waiting). ' +
+        'A thread asleep in Atomics.wait on cell 2 wakes only when Atomics.notify is called on cell 2: notify the mutex\'s own cell, index, not cell 0.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+    expect([...memory], 'new Mutex(memory, 2) must leave cells 0 and 1 (7 and 9) alone, and its own cell at 0 once unlocked').toEqual([7, 9, 0]);
   });
 
   test('a thread woken in lock() checks again: another thread may have taken the lock first', async () => {
