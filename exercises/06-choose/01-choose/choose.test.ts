@@ -156,6 +156,25 @@ describe('queryAll: waiting through a blocking client', () => {
     expect(atOnce, `Only ${atOnce} of ${queries.length} queries were waiting at once. ${explanation}\n${timeline.toText()}\n`).toBe(queries.length);
   });
 
+  test('has every query waiting at once when there are more queries than cores', async () => {
+    const timeline = new Timeline();
+    const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 300 }));
+    const answers = onTimeline(
+      timeline,
+      await within(20_000, queryAll(many), 'queryAll never resolved'),
+      (answer) => `query ${answer.key}`,
+    );
+    expect(answers.map((answer) => answer.key), 'queryAll must resolve with every answer, in the order of the queries').toEqual(many.map((query) => query.key));
+    const atOnce = maxOverlap(timeline.spans);
+    expect(
+      atOnce,
+      `Only ${atOnce} of ${many.length} queries were waiting at once (this machine has ${cores} cores), on ${placesOf(answers).size} threads or processes. ` +
+        'A blocked thread waits for one query at a time, so a pool of one thread per core lets only that many wait together; but a ' +
+        'thread asleep in a blocking call uses no CPU, so the number of cores does not limit how many can wait. ' +
+        `Give each blocking query a thread of its own.\n${timeline.toText()}\n`,
+    ).toBe(many.length);
+  });
+
   test('stops the threads or processes it started before it resolves, or reuses them on the next call', async () => {
     await expectStoppedOrReused('queryAll', () => queryAll(queries.map((query) => ({ ...query, ms: 50 }))));
   });
