@@ -59,20 +59,20 @@ async function stillRunning(workers: readonly Worker[], children: readonly Child
 }
 
 /**
- * Calls `call` twice. Passes if nothing either call started is still running 2 s after the second
+ * Calls `call` twice. Passes if nothing either call started is still running 5 s after the second
  * resolved, or if the second call started nothing and reused what the first left running (one warm pool).
  */
 async function expectStoppedOrReused(fn: string, call: () => Promise<unknown>) {
   const first = await startedBy(call, fn);
   const second = await startedBy(call, `${fn} (a second call)`);
-  const left = await stillRunning([...first.workers, ...second.workers], [...first.children, ...second.children], 2_000);
+  const left = await stillRunning([...first.workers, ...second.workers], [...first.children, ...second.children], 5_000);
   const leftCount = left.workers.length + left.children.length;
   const startedAgain = second.workers.length + second.children.length;
   const kinds = (workers: number, children: number) => said({ workers, children });
   expect(
     leftCount === 0 || startedAgain === 0,
     `${fn} started ${kinds(first.workers.length, first.children.length)} on its first call and ${kinds(second.workers.length, second.children.length)} ` +
-      `on its second; 2 s after the second call had resolved, ${kinds(left.workers.length, left.children.length)} of them were still running. ` +
+      `on its second; 5 s after the second call had resolved, ${kinds(left.workers.length, left.children.length)} of them were still running. ` +
       'The second call did not reuse them (it started new ones), so each call leaves more behind: they hold memory and keep the ' +
       'program from exiting. jobs.worker.ts waits for messages forever and never ends by itself: terminate() each worker (a child: ' +
       'disconnect() or kill() it) before you resolve, on every way out, or keep one warm pool on purpose and reuse it.',
@@ -158,7 +158,8 @@ describe('queryAll: waiting through a blocking client', () => {
 
   test('has every query waiting at once when there are more queries than cores', async () => {
     const timeline = new Timeline();
-    const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 300 }));
+    // 1 s waits: long enough to overlap however slowly the threads start on a busy machine.
+    const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 1_000 }));
     const answers = onTimeline(
       timeline,
       await within(20_000, queryAll(many), 'queryAll never resolved'),
