@@ -73,7 +73,7 @@ const step = (call: string) => post('step', { call });
 // The spy goes in before the code under test is loaded, in case it keeps a reference to an Atomics function.
 // (Only in the roles that watch: the others run at full speed.)
 let onAtomicsCall: ((name: string, args: unknown[], proceed: () => unknown) => unknown) | undefined;
-if (data.watch || data.role === 'atomic-probe' || data.role === 'lock-probe' || data.role === 'transfer-trace' || data.role === 'holder') {
+if (data.watch || data.role === 'sequence' || data.role === 'atomic-probe' || data.role === 'lock-probe' || data.role === 'transfer-trace' || data.role === 'holder') {
   spyOnAtomics((name, args, proceed) => (onAtomicsCall ? onAtomicsCall(name, args, proceed) : proceed()));
 }
 if (data.watch) {
@@ -118,7 +118,14 @@ switch (data.role) {
     step('tryLock() on a new mutex');
     const first = mutex.tryLock();
     step('a second tryLock()');
+    // Does tryLock() on a held lock wait before it gives up? (It must return false at once.)
+    let waitsInTryLock = 0;
+    onAtomicsCall = (name, _args, proceed) => {
+      if (name === 'wait') waitsInTryLock += 1;
+      return proceed();
+    };
     const second = mutex.tryLock();
+    onAtomicsCall = undefined;
     step('unlock()');
     mutex.unlock();
     step('tryLock() after unlock()');
@@ -129,7 +136,7 @@ switch (data.role) {
     mutex.lock();
     step('unlock() after lock()');
     mutex.unlock();
-    post('done', { first, second, afterUnlock, cells: [...memory] });
+    post('done', { first, second, waitsInTryLock, afterUnlock, cells: [...memory] });
     break;
   }
 

@@ -102,6 +102,11 @@ describe('Mutex', () => {
       'mutual exclusion broken: a second tryLock() succeeded while the lock was already held. ' +
         'Two threads would both be inside the critical section. tryLock() must fail while the cell says "taken".',
     ).toBe(false);
+    expect(
+      done.waitsInTryLock,
+      `tryLock() on a lock that was held called Atomics.wait ${String(done.waitsInTryLock)} time(s) before it returned false: it waited for the lock. ` +
+        'tryLock() must return false at once when the lock is taken; waiting is what lock() is for.',
+    ).toBe(0);
     expect(done.afterUnlock, 'tryLock() failed after unlock(): unlock() must mark the cell free again.').toBe(true);
     expect(done.cells, 'new Mutex(memory, 1) must use cell 1 only (the neighbours held 7 and 9), and leave it at 0 when unlocked.').toEqual([7, 0, 9]);
   });
