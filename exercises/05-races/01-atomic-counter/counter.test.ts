@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
@@ -18,6 +19,16 @@ describe('createCounter', () => {
         'and the main thread would go on reading 0. Allocate the cells in a SharedArrayBuffer.',
     ).toBe(true);
     expect([...counter], 'createCounter(3) should give 3 cells, all 0').toEqual([0, 0, 0]);
+  });
+
+  test('gives one cell when called without `slots`', () => {
+    const counter = createCounter();
+    expect(
+      { cells: counter.length, values: [...counter], shared: counter.buffer instanceof SharedArrayBuffer },
+      `createCounter() (slots left out, so 1 by default) gave ${counter.length} cells over ${counter.buffer.constructor.name} ` +
+        `(${counter.buffer.byteLength} bytes). Expected 1 cell at 0 in a SharedArrayBuffer of ${Int32Array.BYTES_PER_ELEMENT} bytes: ` +
+        'keep the default `slots = 1`, and size the buffer as slots * Int32Array.BYTES_PER_ELEMENT.',
+    ).toEqual({ cells: 1, values: [0], shared: true });
   });
 });
 
@@ -66,14 +77,15 @@ describe('increment', () => {
     const counter = sharedInts(1);
     const used = new Set<string>();
     let theirs = 0;
-    let loads = 0;
+    let calls = 0;
     const restore = spyOnAtomics((name, args, proceed) => {
       if (args[0] !== counter) return proceed();
       used.add(name);
       const result = proceed();
-      // Right after every other Atomics.load, this test plays another thread that adds 1.
+      // Right after every other Atomics call on the counter (a load, or any call that reads the cell,
+      // such as Atomics.add(counter, i, 0)), this test plays another thread that adds 1.
       // (Not after every one: a compareExchange loop must get a chance to succeed.)
-      if (name === 'load' && ++loads % 2 === 1) {
+      if (++calls % 2 === 1) {
         realAtomics.add(counter, 0, 1);
         theirs += 1;
       }
@@ -89,11 +101,12 @@ describe('increment', () => {
     const how = used.has('compareExchange')
       ? 'When another thread had written first, your Atomics.compareExchange failed and that increment was dropped. ' +
         'compareExchange only tells you that you lost the race: retry (load again, compareExchange again) until it succeeds, or use Atomics.add.'
-      : `Your new value was written in a separate step (Atomics.${[...used].filter((name) => name !== 'load').join(', Atomics.') || '?'}) and overwrote theirs. ` +
-        'Each Atomics call is atomic on its own, but a load followed by a store is not: use Atomics.add, which reads, adds and writes as one step.';
+      : `You read the cell in one Atomics call and wrote your new value in another (you called Atomics.${[...used].join(', Atomics.') || '?'}), ` +
+        'so your write overwrote theirs. Each Atomics call is atomic on its own, but a load followed by a store is not (nor any read ' +
+        'followed by a separate write): use Atomics.add(counter, index, 1), which reads, adds and writes as one step.';
     expect(
       counter[0],
-      `increment(counter, 0, 1000) read counter[0] with Atomics.load; right after ${n(theirs)} of those reads, this test played another ` +
+      `increment(counter, 0, 1000) made ${n(calls)} Atomics calls on the counter; right after ${n(theirs)} of them (every other one), this test played another ` +
         `thread that added 1. counter[0] should be ${n(expected)}, it is ${n(counter[0]!)}: ${n(lost)} updates were lost. ${how}`,
     ).toBe(expected);
   });
@@ -162,5 +175,46 @@ describe('countInWorkers', () => {
         (total === 0 ? "A total of 0 means the workers counted on copies: is the counter's buffer a SharedArrayBuffer? " : '') +
         'Does each worker call increment(counter, 0, times) on the counter it received?',
     ).toBe(1_000_000);
+  });
+
+  test('starts every worker before waiting for any of them', async () => {
+    const timeline = new Timeline();
+    const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+    let total: number;
+    try {
+      total = await within(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved');
+    } finally {
+      spans.stop();
+    }
+    // A span runs from `new Worker(...)` to that worker's exit, both seen on this thread.
+    expect(
+      timeline.maxInFlight,
+      `countInWorkers(3, 1000) started ${spans.seen.length} workers, but at most ${timeline.maxInFlight} of them were alive at once ` +
+        `(from new Worker() to its exit): ${timeline.maxInFlight === 1 ? 'each was started only after the one before had exited' : 'some were started only after others had exited'}. ` +
+        "Start all `threads` workers first, then wait for all of their 'exit' events together.\n" +
+        `${timeline.toText()}\n`,
+    ).toBe(3);
+    expect(total, `3 workers each added 1,000: expected 3,000, got ${n(total)}`).toBe(3000);
+  });
+
+  test('starts exactly `threads` workers, for one thread and for more threads than cores', async () => {
+    for (const threads of [1, availableParallelism() + 1]) {
+      const timeline = new Timeline();
+      const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+      let total: number;
+      try {
+        total = await within(20_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved`);
+      } finally {
+        spans.stop();
+      }
+      expect(
+        spans.seen.length,
+        `countInWorkers(${threads}, 1000) started ${spans.seen.length} worker threads; expected ${threads}, one per thread asked for ` +
+          `(this machine has ${availableParallelism()} cores: the caller chose the number of threads, not the machine).\n${timeline.toText()}\n`,
+      ).toBe(threads);
+      expect(total, `${threads} workers each added 1 to one shared counter 1,000 times: expected ${n(threads * 1000)}, got ${n(total)}.`).toBe(
+        threads * 1000,
+      );
+    }
   });
 });

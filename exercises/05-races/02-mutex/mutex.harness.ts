@@ -22,6 +22,14 @@ export interface ControlCells {
   overlaps: number;
   /** Set to 1 when the waiter's wake-up was followed by another thread taking the lock. */
   barged: number;
+  /** A watched thread's Atomics.wait calls that returned 'timed-out' (it woke itself, nobody notified it). */
+  timedOut: number;
+  /** The holder's Atomics.notify calls on the lock's cell, and those made before unlock() had written 0 (free) to it. */
+  notifies: number;
+  notifiesWhileTaken: number;
+  /** Threads the holder's Atomics.notify calls on the lock's cell woke, in all; and the largest count it asked for (-1: all). */
+  woken: number;
+  askedToWake: number;
 }
 
 export interface HarnessData {
@@ -29,6 +37,7 @@ export interface HarnessData {
     | 'sequence'
     | 'plain-probe'
     | 'atomic-probe'
+    | 'lock-probe'
     | 'holder'
     | 'waiter'
     | 'transfer-waiter'
@@ -64,7 +73,7 @@ const step = (call: string) => post('step', { call });
 // The spy goes in before the code under test is loaded, in case it keeps a reference to an Atomics function.
 // (Only in the roles that watch: the others run at full speed.)
 let onAtomicsCall: ((name: string, args: unknown[], proceed: () => unknown) => unknown) | undefined;
-if (data.watch || data.role === 'atomic-probe' || data.role === 'transfer-trace') {
+if (data.watch || data.role === 'sequence' || data.role === 'atomic-probe' || data.role === 'lock-probe' || data.role === 'transfer-trace' || data.role === 'holder') {
   spyOnAtomics((name, args, proceed) => (onAtomicsCall ? onAtomicsCall(name, args, proceed) : proceed()));
 }
 if (data.watch) {
@@ -78,6 +87,7 @@ if (data.watch) {
     } finally {
       realAtomics.sub(control, cells.parked, 1);
     }
+    if (woken === 'timed-out') realAtomics.add(control, cells.timedOut, 1);
     // Between a wake-up and the waiter's next step, another thread (played here) can take the
     // free lock first: nothing makes the thread that was woken the one that gets it.
     const [array, index] = args as [Int32Array, number];
@@ -108,7 +118,14 @@ switch (data.role) {
     step('tryLock() on a new mutex');
     const first = mutex.tryLock();
     step('a second tryLock()');
+    // Does tryLock() on a held lock wait before it gives up? (It must return false at once.)
+    let waitsInTryLock = 0;
+    onAtomicsCall = (name, _args, proceed) => {
+      if (name === 'wait') waitsInTryLock += 1;
+      return proceed();
+    };
     const second = mutex.tryLock();
+    onAtomicsCall = undefined;
     step('unlock()');
     mutex.unlock();
     step('tryLock() after unlock()');
@@ -119,7 +136,7 @@ switch (data.role) {
     mutex.lock();
     step('unlock() after lock()');
     mutex.unlock();
-    post('done', { first, second, afterUnlock, cells: [...memory] });
+    post('done', { first, second, waitsInTryLock, afterUnlock, cells: [...memory] });
     break;
   }
 
@@ -165,8 +182,64 @@ switch (data.role) {
     break;
   }
 
+  case 'lock-probe': {
+    // Right after the first Atomics.load in lock() that finds the lock free, another thread (played
+    // here) takes it; it lets go as soon as lock() goes to sleep in Atomics.wait (or after 1,000 calls).
+    let tookIt = false;
+    let holding = false;
+    let calls = 0;
+    const used = new Set<string>();
+    const mutex = new Mutex(memory, 0);
+    const letGo = () => {
+      if (!holding) return;
+      holding = false;
+      realAtomics.store(memory, 0, 0);
+    };
+    onAtomicsCall = (name, args, proceed) => {
+      if (args[0] !== memory) return proceed();
+      used.add(name);
+      if (name === 'wait' || ++calls > 1_000) letGo();
+      const result = proceed();
+      if (name === 'load' && result === 0 && !tookIt) {
+        realAtomics.store(memory, args[1] as number, 1);
+        tookIt = true;
+        holding = true;
+      }
+      return result;
+    };
+    step('lock()');
+    mutex.lock();
+    const walkedIn = holding;
+    onAtomicsCall = undefined;
+    post('done', { tookIt, walkedIn, used: [...used] });
+    break;
+  }
+
   case 'holder': {
-    const mutex = new Mutex(memory, data.lockIndex ?? 0);
+    const lockIndex = data.lockIndex ?? 0;
+    const mutex = new Mutex(memory, lockIndex);
+    // Watch unlock() on the lock's cell: whether it has freed the cell (written 0) when it calls
+    // Atomics.notify, and how many that notify asks to wake and wakes. Judged from unlock()'s own
+    // calls, not from the cell, which the woken thread may take at any moment.
+    let freed = false;
+    onAtomicsCall = (name, args, proceed) => {
+      if (args[0] !== memory || args[1] !== lockIndex) return proceed();
+      if (name !== 'notify') {
+        const result = proceed();
+        if (name === 'store' || name === 'exchange') freed = Number(args[2]) === 0;
+        else if (name === 'compareExchange') freed = result === args[2] ? Number(args[3]) === 0 : freed;
+        else if (name !== 'load' && name !== 'wait') freed = realAtomics.load(memory, lockIndex) === 0;
+        return result;
+      }
+      realAtomics.add(control, cells.notifies, 1);
+      if (!freed) realAtomics.add(control, cells.notifiesWhileTaken, 1);
+      const count = args[2] === undefined || args[2] === Infinity ? -1 : Number(args[2]);
+      const asked = realAtomics.load(control, cells.askedToWake);
+      if (asked !== -1 && (count === -1 || count > asked)) realAtomics.store(control, cells.askedToWake, count);
+      const woken = proceed();
+      realAtomics.add(control, cells.woken, Number(woken));
+      return woken;
+    };
     step('lock() on a free mutex');
     mutex.lock();
     post('held');
@@ -211,7 +284,7 @@ switch (data.role) {
     const invalid: Record<string, string> = {};
     const lockProbe = new Mutex(memory, LOCK_CELL);
     let lockHeldAfter: string | undefined;
-    for (const [from, to, amount] of [[0, 3, 5], [-1, 0, 5], [0, 1, 0], [0, 1, -5], [0, 1, 1.5]] as const) {
+    for (const [from, to, amount] of [[0, 3, 5], [-1, 0, 5], [0, 1, 0], [0, 1, -5], [0, 1, 1.5], [0, 1, Infinity], [0, 1, NaN]] as const) {
       const call = `transfer(${from}, ${to}, ${amount})`;
       step(call);
       try {

@@ -7,7 +7,7 @@ import type { ControlCells, HarnessData } from './mutex.harness.ts';
 // Every call into your Mutex runs in a worker (mutex.harness.ts): a lock that never returns must
 // not freeze the test's own thread, and a worker can be stopped when its time is up.
 const harness = new URL('./mutex.harness.ts', import.meta.url);
-const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4, barged: 5 };
+const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4, barged: 5, timedOut: 6, notifies: 7, notifiesWhileTaken: 8, woken: 9, askedToWake: 10 };
 const controlCells = () => sharedInts(Object.keys(cells).length);
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
@@ -55,10 +55,12 @@ async function holdAndWait(
   second: { role: 'waiter' | 'transfer-waiter'; data?: Partial<HarnessData>; calling: string },
   /** [cell, value] writes the first thread makes while it holds the lock, just before unlock(). */
   edits?: Array<[number, number]>,
+  /** The lock's cell, for a Mutex (the bank's is LOCK_CELL). */
+  mutexCell = 0,
 ) {
   const control = controlCells();
   const timeline = new Timeline();
-  const lockIndex = second.role === 'waiter' ? 0 : LOCK_CELL;
+  const lockIndex = second.role === 'waiter' ? mutexCell : LOCK_CELL;
   const holder = start('holder', { memory, control, lockIndex, edits });
   await holder.message('held', 5_000, "The first thread's lock() on a free mutex never returned");
   const endHold = timeline.begin('holds lock', { threadId: holder.threadId });
@@ -100,6 +102,11 @@ describe('Mutex', () => {
       'mutual exclusion broken: a second tryLock() succeeded while the lock was already held. ' +
         'Two threads would both be inside the critical section. tryLock() must fail while the cell says "taken".',
     ).toBe(false);
+    expect(
+      done.waitsInTryLock,
+      `tryLock() on a lock that was held called Atomics.wait ${String(done.waitsInTryLock)} time(s) before it returned false: it waited for the lock. ` +
+        'tryLock() must return false at once when the lock is taken; waiting is what lock() is for.',
+    ).toBe(0);
     expect(done.afterUnlock, 'tryLock() failed after unlock(): unlock() must mark the cell free again.').toBe(true);
     expect(done.cells, 'new Mutex(memory, 1) must use cell 1 only (the neighbours held 7 and 9), and leave it at 0 when unlocked.').toEqual([7, 0, 9]);
   });
@@ -129,6 +136,18 @@ describe('Mutex', () => {
       `tryLock() read the cell with Atomics.load, found the lock free, and wrote it in a separate step (${(atomic.used as string[]).join(', ')}). ` +
         'Right after your load, this test played another thread that took the lock, and your tryLock() still returned true: both threads now hold it. ' +
         'Each Atomics call is atomic, but check-then-set made of two calls is not: use Atomics.compareExchange(cells, index, 0, 1).',
+    ).toBe(false);
+  });
+
+  test('lock() checks and takes the lock in one atomic step', async () => {
+    const thread = start('lock-probe', { memory: sharedInts(1), control: controlCells() });
+    const done = await finish(thread, 5_000, (call) => `${call} never returned, on a mutex that another thread held only briefly.`);
+    expect(
+      done.walkedIn,
+      `mutual exclusion broken: lock() read the cell with Atomics.load and found the lock free; right after that load, this test played another ` +
+        `thread that took the lock, and your lock() returned while that thread still held it (your lock() called Atomics.${(done.used as string[]).join(', Atomics.')}). ` +
+        'Both threads are now inside. "Is it free?" and "take it" must be one step: take the lock with Atomics.compareExchange(cells, index, 0, 1) ' +
+        '(tryLock() does), and sleep only when that fails.',
     ).toBe(false);
   });
 
@@ -182,6 +201,8 @@ describe('Mutex', () => {
       scene.waiter.find('acquired'),
       `mutual exclusion broken: lock() returned in the second thread while the first thread held the lock.\n${scene.timeline.toText()}\n`,
     ).toBeUndefined();
+    // Hold the lock a little longer: a waiter that polls with a timed Atomics.wait times out meanwhile.
+    await sleep(100);
     await scene.release();
     const through = await scene.through(3_000);
     expect(
@@ -191,6 +212,94 @@ describe('Mutex', () => {
         'after storing 0, unlock() must call Atomics.notify(cells, index, 1). Without it, every waiter sleeps forever: a deadlock.\n' +
         `${scene.timeline.toText()}\n`,
     ).toBeDefined();
+    const timedOut = Atomics.load(scene.control, cells.timedOut);
+    const notifies = Atomics.load(scene.control, cells.notifies);
+    expect(
+      timedOut,
+      `wake-up: the second thread got the lock, but it was not unlock() that woke it: ${plural(timedOut, 'Atomics.wait call')} in its lock() ` +
+        `returned 'timed-out' (unlock() called Atomics.notify on the lock's cell ${plural(notifies, 'time')}). lock() waits with a timeout ` +
+        'and looks again each time it runs out: polling, which costs a wake-up per timeout and lets a waiter oversleep a free lock. ' +
+        'Wait without a timeout, and let unlock() wake the sleeper with Atomics.notify(cells, index, 1) after freeing the cell.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBe(0);
+  });
+
+  test('unlock() frees the cell before it notifies', async () => {
+    const memory = sharedInts(1);
+    const scene = await holdAndWait(memory, { role: 'waiter', calling: 'calling lock' });
+    await scene.release();
+    const through = await scene.through(3_000);
+    const notifies = Atomics.load(scene.control, cells.notifies);
+    const whileTaken = Atomics.load(scene.control, cells.notifiesWhileTaken);
+    expect(
+      { notifies: notifies > 0, whileTaken },
+      notifies === 0
+        ? `unlock() never called Atomics.notify on the lock's cell, with a thread waiting in lock()${through ? '' : ' (which was still waiting 3 s later)'}. ` +
+            'A thread asleep in Atomics.wait wakes only when notified.'
+        : `unlock() called Atomics.notify on the lock's cell ${plural(notifies, 'time')}, ${n(whileTaken)} of them before it had written 0 (free) to the cell. ` +
+            'The thread it wakes tries the lock, finds it still taken, and goes back to sleep; the store that frees the cell a moment later ' +
+            'wakes nobody, and the waiter sleeps on with the lock free (a lost wake-up: here it ' +
+            (through ? 'got through only because it was slow enough to see the store' : 'was still waiting 3 s later') +
+            '). Free the cell first (Atomics.store), then notify.\n' +
+            `${scene.timeline.toText()}\n`,
+    ).toEqual({ notifies: true, whileTaken: 0 });
+  });
+
+  test('unlock() wakes one waiting thread, not all of them', async () => {
+    const memory = sharedInts(1);
+    const control = controlCells();
+    const timeline = new Timeline();
+    const holder = start('holder', { memory, control, lockIndex: 0 });
+    await holder.message('held', 5_000, "The first thread's lock() on a free mutex never returned");
+    const endHold = timeline.begin('holds lock', { threadId: holder.threadId });
+    const waiters = [start('waiter', { memory, control, lockIndex: 0, watch: true }), start('waiter', { memory, control, lockIndex: 0, watch: true })];
+    for (const waiter of waiters) await waiter.message('calling lock', 5_000, 'A waiting thread never started');
+    // Both asleep in Atomics.wait (or given a second to get there).
+    await until(() => Atomics.load(control, cells.parked) === 2 || waiters.some((waiter) => waiter.find('acquired')), 1_000);
+    Atomics.store(control, cells.release, 1);
+    Atomics.notify(control, cells.release);
+    await holder.message('released', 5_000, "The first thread's unlock() never returned");
+    endHold();
+    for (const [index, waiter] of waiters.entries()) {
+      const done = await waiter.maybeMessage('done', 3_000);
+      expect(done, `Waiting thread ${index + 1} of 2 was still in lock() 3 s after the lock was released: it was never woken.`).toBeDefined();
+    }
+    const asked = Atomics.load(control, cells.askedToWake);
+    const woken = Atomics.load(control, cells.woken);
+    expect(
+      { asked, wokeMoreThanOne: woken > 1 },
+      `With two threads asleep in lock(), the first thread's unlock() called Atomics.notify on the lock's cell asking to wake ` +
+        `${asked === -1 ? 'every waiter (no count, or Infinity)' : n(asked)}, and it woke ${plural(woken, 'thread')}. Only one of them can take the lock: ` +
+        'the others wake, find it taken and go back to sleep, a stampede for nothing. Wake one: Atomics.notify(cells, index, 1); ' +
+        'the next unlock() wakes the next.',
+    ).toEqual({ asked: 1, wokeMoreThanOne: false });
+  });
+
+  test('a mutex over cell 2 sleeps and wakes on that cell, leaving the others alone', async () => {
+    const memory = sharedInts(3);
+    memory.set([7, 9, 0]);
+    const scene = await holdAndWait(memory, { role: 'waiter', calling: 'calling lock' }, undefined, 2);
+    const calls = Atomics.load(scene.control, cells.calls);
+    const since = performance.now();
+    const early = await scene.waiter.maybeMessage('acquired', 200);
+    const callsPerMs = (Atomics.load(scene.control, cells.calls) - calls) / (performance.now() - since);
+    expect(early, `mutual exclusion broken: lock() on new Mutex(memory, 2) returned while another thread held that lock.\n${scene.timeline.toText()}\n`).toBeUndefined();
+    await scene.release();
+    const through = await scene.through(3_000);
+    expect(
+      measured('mutex: Atomics calls per ms of a waiter in lock() on cell 2', callsPerMs, 5),
+      `While another thread held the lock of new Mutex(memory, 2) (cells 0 and 1 held 7 and 9), the waiting thread made ${callsPerMs.toFixed(0)} ` +
+        'Atomics calls per ms: it did not sleep. Does lock() wait on its own cell, index, with the value that means "taken"? ' +
+        'Atomics.wait on another cell, whose value differs, returns at once ("not-equal").\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeLessThan(5);
+    expect(
+      through,
+      'wake-up: the thread waiting in lock() on new Mutex(memory, 2) was never woken by unlock() (3 s later it was still waiting). ' +
+        'A thread asleep in Atomics.wait on cell 2 wakes only when Atomics.notify is called on cell 2: notify the mutex\'s own cell, index, not cell 0.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBeDefined();
+    expect([...memory], 'new Mutex(memory, 2) must leave cells 0 and 1 (7 and 9) alone, and its own cell at 0 once unlocked').toEqual([7, 9, 0]);
   });
 
   test('a thread woken in lock() checks again: another thread may have taken the lock first', async () => {
@@ -287,6 +396,8 @@ describe('Bank.transfer', () => {
       'transfer(0, 1, 0)': 'RangeError',
       'transfer(0, 1, -5)': 'RangeError',
       'transfer(0, 1, 1.5)': 'RangeError',
+      'transfer(0, 1, Infinity)': 'RangeError',
+      'transfer(0, 1, NaN)': 'RangeError',
     });
     expect(done.balances, 'The refused transfers changed balances').toEqual([70, 0, 230]);
   });

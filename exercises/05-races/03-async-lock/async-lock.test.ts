@@ -9,6 +9,26 @@ const settle = async () => {
   for (let turn = 0; turn < 5; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
+/**
+ * Runs every promise callback and process.nextTick callback that is queued or gets queued, for many
+ * rounds, but lets no timer and no setImmediate run: what happens here happens "at once".
+ */
+async function onlyQueuedCallbacks() {
+  for (let round = 0; round < 20; round += 1) {
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    await Promise.resolve();
+  }
+}
+
+function notWokenMessage(what: string, later: boolean): string {
+  return (
+    `After the holder released ${what}, the waiting caller was still waiting once every queued promise callback and ` +
+    `process.nextTick callback had run: no timer and no setImmediate had run yet, and ${later ? 'it got in only after one did' : 'it did not get in within a second'}. ` +
+    'So it was not the release that let it in: it was a timer or a poll (await sleep(...), setTimeout, setImmediate) that looked again. ' +
+    'No polling, no timers: the release itself must resolve the oldest waiter\'s promise.'
+  );
+}
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Ten deposits of 10 that all start at once on a fresh account, with no lock: the race itself. */
@@ -144,6 +164,45 @@ describe('Mutex', () => {
     );
   });
 
+  test('a critical section that throws synchronously still releases the lock, and its error reaches the caller', async () => {
+    const mutex = new Mutex();
+    const boom = new Error('the critical section failed on purpose, before returning anything');
+    const error = await failureOf(
+      () =>
+        within(
+          1_000,
+          mutex.runExclusive(() => {
+            throw boom;
+          }),
+          'runExclusive never settled although its critical section threw',
+        ),
+      'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
+    );
+    expect(error, 'runExclusive rejected, but not with the error the critical section threw: the error must reach the caller').toBe(boom);
+    await within(
+      1_000,
+      mutex.runExclusive(() => 'next got in'),
+      'After a critical section threw synchronously (a plain function that throws, not a rejected promise), the next caller never got ' +
+        'the lock. The throw left runExclusive before the code that releases the lock was reached (was critical() called before a ' +
+        'try, or outside a .finally()?): release in a finally block around the call itself',
+    );
+  });
+
+  test('a waiter gets the lock as soon as it is released, with no timer or poll in between', async () => {
+    const mutex = new Mutex();
+    const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
+    let got = false;
+    const second = mutex.lock().then((release) => ((got = true), release));
+    await settle();
+    expect(got, 'The second caller got the lock while the first still held it.').toBe(false);
+    first();
+    await onlyQueuedCallbacks();
+    const atOnce = got;
+    const release = await Promise.race([second, sleep(1_000).then(() => undefined)]);
+    release?.();
+    expect(atOnce, notWokenMessage('the lock', release !== undefined)).toBe(true);
+  });
+
   test('calling release twice does not let a third caller in beside the second', async () => {
     const mutex = new Mutex();
     const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
@@ -226,6 +285,23 @@ describe('Semaphore', () => {
       semaphore.runExclusive(async () => 'in'),
       'After two critical sections threw, no permit was left for the next caller: release the permit on exception too (try/finally)',
     );
+  });
+
+  test('a waiter gets a permit as soon as one is given back, with no timer or poll in between', async () => {
+    const semaphore = new Semaphore(2);
+    const first = await within(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved');
+    const second = await within(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved');
+    let got = false;
+    const third = semaphore.acquire().then((release) => ((got = true), release));
+    await settle();
+    expect(got, 'A third caller got a permit while both permits of a Semaphore(2) were held.').toBe(false);
+    first();
+    await onlyQueuedCallbacks();
+    const atOnce = got;
+    const release = await Promise.race([third, sleep(1_000).then(() => undefined)]);
+    release?.();
+    second();
+    expect(atOnce, notWokenMessage('a permit', release !== undefined)).toBe(true);
   });
 
   test('calling release twice gives back one permit, not two', async () => {

@@ -1,16 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
+import { realAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
 import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
 import { measured, sleep, Timeline, within } from '#kata/testing/index.ts';
-import { type Channel, close, createChannel, HEAD, send, TAIL } from './channel.ts';
+import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
-import { CONSUMER_GATE, createControl, openGate, RECEIVED, SENT } from './control.harness.ts';
+import { CONSUMER_CELLS, CONSUMER_GATE, createControl, openGate, POISON, PRODUCER_CELLS, RECEIVED, SENT, type SideCells } from './control.harness.ts';
 import type { ProducerData } from './producer.harness.ts';
 
 const producerUrl = new URL('./producer.harness.ts', import.meta.url);
 const consumerUrl = new URL('./consumer.harness.ts', import.meta.url);
 
 const CAPACITY = 16;
+const n = (value: number) => value.toLocaleString('en-US');
 /** How long nothing may move before a run counts as deadlocked. */
 const STALL_MS = 3_000;
 /**
@@ -92,7 +94,8 @@ afterEach(async () => {
 
 /** One producer and one consumer on a 16-slot channel, and what the test can see of them. */
 class Pipe {
-  readonly channel = createChannel(CAPACITY);
+  readonly channel: Channel;
+  readonly capacity: number;
   readonly control = createControl();
   readonly timeline = new Timeline();
   readonly consumer: Side;
@@ -101,10 +104,15 @@ class Pipe {
   readonly count: number;
 
   /** Starts the consumer and, unless the test thread plays the producer itself, a producer thread. */
-  constructor(count: number, { pauseAfter, producer = true }: { pauseAfter?: number; producer?: boolean } = {}) {
+  constructor(
+    count: number,
+    { pauseAfter, producer = true, capacity = CAPACITY, poisonFreedSlots }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean } = {},
+  ) {
+    this.capacity = capacity;
+    this.channel = createChannel(capacity);
     this.count = count;
     const { channel, control } = this;
-    this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter }, this.timeline, 'consumer');
+    this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter, poisonFreedSlots }, this.timeline, 'consumer');
     this.producer = producer ? new Side(producerUrl, { channel, control, count }, this.timeline, 'producer') : undefined;
   }
 
@@ -164,14 +172,14 @@ class Pipe {
     const situation =
       producerDone && this.waiting > 0
         ? `The producer has finished, yet the consumer sleeps with ${this.waiting} item(s) waiting for it. `
-        : this.waiting >= CAPACITY
+        : this.waiting >= this.capacity
           ? 'The channel is full and the producer waits for room, but the consumer is not taking items. '
           : this.waiting === 0
             ? 'The channel is empty and the consumer waits, but the producer is not sending. '
             : '';
     return (
       `Deadlock: nothing moved for ${STALL_MS / 1000} s. ${this.sent} sends and ${Atomics.load(this.control, RECEIVED)} receives ` +
-      `had returned; the channel holds ${this.waiting} of ${CAPACITY} items (${this.indices}). ${situation}` +
+      `had returned; the channel holds ${this.waiting} of ${this.capacity} items (${this.indices}). ${situation}` +
       'One side is asleep in Atomics.wait and nobody woke it: after moving TAIL (or HEAD), call Atomics.notify on that index, ' +
       'so that a thread asleep on it wakes up. (Both threads have been stopped.)'
     );
@@ -330,5 +338,184 @@ describe('channel between two worker threads', () => {
         'close() must move TAIL (the end marker takes a position like an item) and Atomics.notify it',
     );
     pipe.expectWholeStream(await pipe.finish());
+  });
+
+  test('a thread that notifies has moved that index first, in the same call', { timeout: 30_000 }, async () => {
+    const pipe = new Pipe(2_000);
+    let stalled: unknown;
+    try {
+      await pipe.until('ended');
+    } catch (error) {
+      stalled = error;
+    }
+    for (const [who, cells, call, index] of [
+      ['producer', PRODUCER_CELLS, 'send() or close()', 'TAIL'],
+      ['consumer', CONSUMER_CELLS, 'receive()', 'HEAD'],
+    ] as Array<[string, SideCells, string, string]>) {
+      const early = Atomics.load(pipe.control, cells.notifiedBeforeMove);
+      expect(
+        early,
+        `The ${who}'s ${call} called Atomics.notify on ${index} before it stored the new ${index}, in ${n(early)} of its calls ` +
+          `(it called Atomics.notify ${n(Atomics.load(pipe.control, cells.notifies))} times in all). A thread woken by that notify looks at ${index}, ` +
+          `finds it unchanged, and goes back to sleep; the store that follows wakes nobody: a lost wake-up. ` +
+          (stalled ? 'Here it left the stream stuck. ' : 'Here the sleeper happened to look late enough to see the store; on another run it sleeps forever. ') +
+          `Store ${index} first, then notify.\n${pipe.timeline.toText()}\n`,
+      ).toBe(0);
+    }
+    if (stalled) throw stalled;
+    pipe.expectWholeStream(await pipe.finish());
+    await pipe.producerFinished();
+  });
+
+  test('the producer writes the slot before it moves TAIL, and the consumer reads it before it moves HEAD', { timeout: 30_000 }, async () => {
+    // The consumer's harness plays a producer that reuses each slot the moment it is freed.
+    const pipe = new Pipe(2_000, { poisonFreedSlots: true });
+    let stalled: unknown;
+    try {
+      await pipe.until('ended');
+    } catch (error) {
+      stalled = error;
+    }
+    const early = Atomics.load(pipe.control, PRODUCER_CELLS.outOfOrder);
+    expect(
+      early,
+      `send() moved TAIL while the new item's slot did not hold it yet, in ${n(early)} of its ${n(pipe.sent)} calls (this test looked at the slot ` +
+        'the moment TAIL moved). A consumer that sees the new TAIL may read the slot before the item is in it, and receive what the slot held ' +
+        `before. Write the slot first, then move TAIL: moving it is what hands the slot over.\n${pipe.timeline.toText()}\n`,
+    ).toBe(0);
+    const late = Atomics.load(pipe.control, CONSUMER_CELLS.outOfOrder);
+    expect(
+      late,
+      `receive() returned ${n(late)} items that it read after moving HEAD past their slot. This test played a producer that reuses a slot the ` +
+        `moment HEAD frees it (it wrote ${POISON} there just before your receive() moved HEAD), and receive() returned ${POISON}. Once HEAD ` +
+        `has moved, the slot belongs to the producer: read the item first, then move HEAD.\n${pipe.timeline.toText()}\n`,
+    ).toBe(0);
+    if (stalled) throw stalled;
+    pipe.expectWholeStream(await pipe.finish());
+    await pipe.producerFinished();
+  });
+
+  test('a waiting thread sleeps until the other side notifies it, never waking on a timeout', { timeout: 30_000 }, async () => {
+    const message = (who: string, waitingFor: string, cells: SideCells, other: SideCells, control: Int32Array, timeline: Timeline) => {
+      const timedOut = Atomics.load(control, cells.timedOut);
+      return (
+        `While the ${who} waited ${waitingFor}, ${n(timedOut)} of its Atomics.wait calls on the header returned 'timed-out' ` +
+        `(the other side called Atomics.notify ${n(Atomics.load(control, other.notifies))} times in all): it woke itself on a timer and looked again, ` +
+        'instead of sleeping until it was notified. Polling like this answers late, wakes the thread for nothing, and hides a missing Atomics.notify. ' +
+        `Wait without a timeout, and notify the index after every move of it.\n${timeline.toText()}\n`
+      );
+    };
+
+    // The consumer on an empty channel, for a while; then the test thread sends 10 items and closes.
+    const empty = new Pipe(10, { producer: false });
+    await within(10_000, empty.consumer.next('started'), 'the consumer thread never started');
+    await empty.consumer.watch(sleep(200));
+    empty.produceHere();
+    empty.expectWholeStream(await empty.finish());
+    expect(Atomics.load(empty.control, CONSUMER_CELLS.timedOut), message('consumer', 'on an empty channel', CONSUMER_CELLS, PRODUCER_CELLS, empty.control, empty.timeline)).toBe(0);
+
+    // The producer on a full channel, for a while; then the consumer goes on.
+    const pauseAfter = 5;
+    const full = new Pipe(200, { pauseAfter });
+    await full.until('paused');
+    for (let waited = 0; full.sent < pauseAfter + CAPACITY && !full.producer!.has('done') && waited < 2_000; waited += 5) {
+      await full.producer!.watch(sleep(5));
+    }
+    await full.producer!.watch(sleep(200));
+    openGate(full.control, CONSUMER_GATE);
+    full.expectWholeStream(await full.finish());
+    await full.producerFinished();
+    expect(Atomics.load(full.control, PRODUCER_CELLS.timedOut), message('producer', 'for room', PRODUCER_CELLS, CONSUMER_CELLS, full.control, full.timeline)).toBe(0);
+  });
+
+  test('channels of 1 and of 5 slots (not a power of two) hold exactly that many, and carry every item in order', { timeout: 30_000 }, async () => {
+    for (const capacity of [1, 5]) {
+      // The consumer pauses before its first item: the producer must stop with the ring full.
+      const pipe = new Pipe(300, { capacity, pauseAfter: 0 });
+      await pipe.until('paused');
+      for (let waited = 0; pipe.sent < capacity && !pipe.producer!.has('done') && waited < 2_000; waited += 5) {
+        await pipe.producer!.watch(sleep(5));
+      }
+      // Room for more sends to come, if the producer does not stop.
+      await pipe.producer!.watch(sleep(50));
+      const sent = pipe.sent;
+      const picture = `\n${pipe.timeline.toText()}\n`;
+      expect(
+        sent,
+        `createChannel(${capacity}): with the consumer paused before its first item, ${sent} sends returned (${pipe.indices}). ` +
+          `A ring of ${capacity} slots holds ${capacity} unreceived items: ` +
+          (sent > capacity
+            ? `the producer went on past a full ring and overwrote ${sent - capacity} of them. Is the ring full at a fixed 16, or at slots.length?`
+            : `the producer stopped early. The ring is full when TAIL - HEAD === capacity (slots.length).`) +
+          picture,
+      ).toBe(capacity);
+      openGate(pipe.control, CONSUMER_GATE);
+      const report = await pipe.finish();
+      pipe.expectWholeStream(report);
+      await pipe.producerFinished();
+    }
+  });
+});
+
+describe('channel on the test thread', () => {
+  test('reads and writes HEAD, TAIL and END only with Atomics', async () => {
+    const channel = createChannel(4);
+    const names = ['HEAD', 'TAIL', 'END'];
+    const plain: string[] = [];
+    let call = 'createChannel';
+    const probe = watchIndexedAccess(channel.header, {
+      afterRead: (index) => plain.push(`${call} read header[${names[index] ?? index}]`),
+      beforeWrite: (index) => plain.push(`${call} wrote header[${names[index] ?? index}]`),
+    });
+    const watched: Channel = { header: probe.proxy, slots: channel.slots };
+    // Every Atomics function gets the real header in place of the stand-in, which they refuse.
+    // A wait that would sleep here (nothing in this sequence has to) is cut short.
+    const atomics = Atomics as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const originals = Object.getOwnPropertyNames(Atomics)
+      .filter((name) => typeof atomics[name] === 'function')
+      .map((name) => [name, atomics[name]!] as const);
+    let sleptFor: string | undefined;
+    for (const [name, original] of originals) {
+      atomics[name] = (...args: unknown[]) => {
+        if (args[0] !== probe.proxy) return original(...args);
+        const real = [channel.header, ...args.slice(1)];
+        if (name === 'wait') {
+          real[3] = Math.min(Number(args[3] ?? Infinity), 200);
+          const result = original(...real);
+          if (result === 'timed-out') sleptFor ??= call;
+          return result;
+        }
+        return original(...real);
+      };
+    }
+    const results: unknown[] = [];
+    try {
+      const step = async (label: string, work: () => unknown) => {
+        call = label;
+        return within(2_000, Promise.resolve(work()), `${label} never returned, on a channel of 4 slots that had room (or items) for it`);
+      };
+      await step('send(channel, 1)', () => send(watched, 1));
+      await step('send(channel, 2)', () => send(watched, 2));
+      results.push(await step('receive(channel)', () => receive(watched)));
+      await step('close(channel)', () => close(watched));
+      results.push(await step('receive(channel)', () => receive(watched)));
+      results.push(await step('receive(channel) at the end', () => receive(watched)));
+      results.push(await step('receive(channel) after the end', () => receive(watched)));
+    } finally {
+      for (const [name, original] of originals) atomics[name] = original;
+    }
+    expect(
+      plain,
+      `The header was read or written with plain indexing: ${[...new Set(plain)].join('; ')} (${plain.length} in all, over send, send, receive, close and ` +
+        'three receives on one thread). A plain read or write of a cell that another thread changes is not ordered with the other ' +
+        "thread's writes: the consumer may see the new TAIL before the item in its slot, or the producer see HEAD move before the slot " +
+        'was read, and the JIT may keep a plain read in a register. Read and write HEAD, TAIL and END only with Atomics.load and Atomics.store.',
+    ).toEqual([]);
+    expect(sleptFor, `${sleptFor} went to sleep in Atomics.wait although the channel had room (or an item, or the end) for it.`).toBeUndefined();
+    expect(
+      { received: results, END: realAtomics.load(channel.header, END) },
+      'send 1, send 2, receive, close, receive, receive, receive on one thread: expected 1, 2, then undefined at the end and after it, ' +
+        'with END at position 2 (where the end marker went).',
+    ).toEqual({ received: [1, 2, undefined, undefined], END: 2 });
   });
 });

@@ -6,7 +6,11 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
-import { CONSUMER_GATE, RECEIVED, waitAtGate } from './control.harness.ts';
+import { CONSUMER_CELLS, CONSUMER_GATE, POISON, RECEIVED, waitAtGate } from './control.harness.ts';
+import { watchHeader } from './watch.harness.ts';
+
+/** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
+const HEAD = 0;
 
 export interface ConsumerData {
   channel: Learner.Channel;
@@ -15,7 +19,14 @@ export interface ConsumerData {
   count: number;
   /** Post `paused` and wait at CONSUMER_GATE after this many items. */
   pauseAfter?: number;
+  /**
+   * Play a producer that reuses a slot the moment it is freed: just before receive() moves HEAD,
+   * write POISON into the slot HEAD pointed at. (Safe: no producer may write it before HEAD moves.)
+   * A receive() that reads its slot before moving HEAD never sees it.
+   */
+  poisonFreedSlots?: boolean;
 }
+
 
 /** What the consumer saw, compared with 1, 2, ... count. */
 export interface StreamReport {
@@ -32,8 +43,21 @@ export interface StreamReport {
   afterEnd: unknown;
 }
 
+const { channel, control, count, pauseAfter, poisonFreedSlots } = workerData as ConsumerData;
+// Before the learner's code is loaded: see watch.harness.ts.
+const watch = watchHeader(
+  channel.header,
+  control,
+  CONSUMER_CELLS,
+  poisonFreedSlots
+    ? {
+        beforeMove(index) {
+          if (index === HEAD) channel.slots[Atomics.load(channel.header, HEAD) % channel.slots.length] = POISON;
+        },
+      }
+    : {},
+);
 const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
-const { channel, control, count, pauseAfter } = workerData as ConsumerData;
 
 const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
 const seen = new Uint8Array(count + 1);
@@ -47,8 +71,10 @@ for (;;) {
     waitAtGate(control, CONSUMER_GATE);
   }
   // Awaited so that an asynchronous receive (built on Atomics.waitAsync) works too.
+  watch.newCall();
   const value = await receive(channel);
   if (value === undefined) break;
+  if (value === POISON) Atomics.add(control, CONSUMER_CELLS.outOfOrder, 1);
   const position = report.received;
   report.received += 1;
   Atomics.store(control, RECEIVED, report.received);
@@ -63,5 +89,6 @@ for (;;) {
 report.missing = count - distinct;
 parentPort!.postMessage({ type: 'ended' });
 // A stream that has ended stays ended: this must return undefined at once, not wait.
+watch.newCall();
 report.afterEnd = await receive(channel);
 parentPort!.postMessage({ type: 'done', report });

@@ -7,8 +7,28 @@ export const SENT = 0; // how many send() calls have returned
 export const RECEIVED = 1; // how many receive() calls have returned an item
 export const CONSUMER_GATE = 2; // the consumer goes on once this is 1 (when asked to pause)
 
+/** What each side's own calls on the channel's header did (see watch.harness.ts): where it counts them. */
+export interface SideCells {
+  /** Its Atomics.wait (or waitAsync) calls on the header that ended 'timed-out': it woke itself, nobody notified it. */
+  timedOut: number;
+  /** Its Atomics.notify calls on a header index made, within one call of send/close/receive, before that call moved the index. */
+  notifiedBeforeMove: number;
+  /** Its Atomics.notify calls on the header. */
+  notifies: number;
+  /**
+   * Producer: moves of TAIL made while the slot of the item just sent did not yet hold it.
+   * Consumer (when asked to check): items it returned after moving HEAD past their slot.
+   */
+  outOfOrder: number;
+}
+export const PRODUCER_CELLS: SideCells = { timedOut: 3, notifiedBeforeMove: 4, notifies: 5, outOfOrder: 6 };
+export const CONSUMER_CELLS: SideCells = { timedOut: 7, notifiedBeforeMove: 8, notifies: 9, outOfOrder: 10 };
+
+/** What a freed slot holds when the consumer is asked to check (see consumer.harness.ts): a value never sent. */
+export const POISON = -1;
+
 export function createControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(11 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sleeps (no CPU) until the gate is opened. */

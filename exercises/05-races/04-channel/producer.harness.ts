@@ -6,7 +6,11 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/testing/harness-worker.ts';
 import { targetUrl } from '#kata/testing/target.ts';
 import type * as Learner from './channel.ts';
-import { SENT } from './control.harness.ts';
+import { PRODUCER_CELLS, SENT } from './control.harness.ts';
+import { watchHeader } from './watch.harness.ts';
+
+/** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
+const TAIL = 1;
 
 export interface ProducerData {
   channel: Learner.Channel;
@@ -14,16 +18,30 @@ export interface ProducerData {
   count: number;
 }
 
-const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 const { channel, control, count } = workerData as ProducerData;
+// Before the learner's code is loaded: see watch.harness.ts.
+// The value send() is putting in right now: by the time it moves TAIL, the item's slot must hold it.
+let sending: number | undefined;
+const watch = watchHeader(channel.header, control, PRODUCER_CELLS, {
+  afterMove(index) {
+    if (index !== TAIL || sending === undefined) return;
+    const slot = (Atomics.load(channel.header, TAIL) - 1) % channel.slots.length;
+    if (channel.slots[slot] !== sending) Atomics.add(control, PRODUCER_CELLS.outOfOrder, 1);
+  },
+});
+const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 
 // So that the test can read this thread's own CPU time while it waits.
 announceThread();
 parentPort!.postMessage({ type: 'started', threadId });
 for (let value = 1; value <= count; value += 1) {
   // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
+  watch.newCall();
+  sending = value;
   await send(channel, value);
   Atomics.store(control, SENT, value);
 }
+watch.newCall();
+sending = undefined;
 await close(channel);
 parentPort!.postMessage({ type: 'done' });

@@ -3,12 +3,17 @@ import { availableParallelism } from 'node:os';
 import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { letSpawnedOutliveTests, measured, spawnCounts, Timeline, within } from '#kata/testing/index.ts';
+import { isChildAlive, letSpawnedOutliveTests, liveWorkers, measured, sleep, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { startLoopbackServer } from '#kata/testing/loopback-server.ts';
 import { maxOverlap, recordRemoteRun } from '#kata/testing/processes.ts';
+import type { ChildProcess } from 'node:child_process';
 import { limitSpawns, type Started } from '#kata/testing/spawn-limit.ts';
 import { crunchAll, crunchTiny, fetchAll, queryAll } from './choose.ts';
 import { crunch, type Crunched, type Ran } from './workloads.ts';
+
+// "Stop every worker and child you start before you resolve (or keep one warm pool on purpose)":
+// the tests below judge what each call leaves ("stops ... or reuses them"), so a warm pool is no leak.
+letSpawnedOutliveTests('the README allows one warm pool, kept on purpose from call to call');
 
 const cores = availableParallelism();
 const ms = (value: number) => `${Math.round(value)} ms`;
@@ -34,6 +39,48 @@ function expectCrunched(results: readonly Crunched[], sizes: readonly number[], 
   for (const result of results) {
     expect(Math.abs(result.sum / sumOfSquares(result.n) - 1), `crunch(${result.n}) returned a wrong sum: ${result.sum}`).toBeLessThan(1e-9);
   }
+}
+
+
+/** Runs `call` and returns what it resolved with and the worker threads and child processes it started. */
+async function startedBy<T>(call: () => Promise<T>, label: string) {
+  const log = spawnLog();
+  const from = { workers: log.workers.length, children: log.children.length };
+  const result = await within(20_000, call(), `${label} never resolved`);
+  return { result, workers: log.workers.slice(from.workers), children: log.children.slice(from.children) };
+}
+
+/** Those of `workers` and `children` still running after up to `ms` (a thread being stopped or a child exiting gets that long). */
+async function stillRunning(workers: readonly Worker[], children: readonly ChildProcess[], ms: number) {
+  const running = () => ({ workers: workers.filter((worker) => liveWorkers().includes(worker)), children: children.filter(isChildAlive) });
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    const now = running();
+    if (now.workers.length + now.children.length === 0) return now;
+    await sleep(10);
+  }
+  return running();
+}
+
+/**
+ * Calls `call` twice. Passes if nothing either call started is still running 5 s after the second
+ * resolved, or if the second call started nothing and reused what the first left running (one warm pool).
+ */
+async function expectStoppedOrReused(fn: string, call: () => Promise<unknown>) {
+  const first = await startedBy(call, fn);
+  const second = await startedBy(call, `${fn} (a second call)`);
+  const left = await stillRunning([...first.workers, ...second.workers], [...first.children, ...second.children], 5_000);
+  const leftCount = left.workers.length + left.children.length;
+  const startedAgain = second.workers.length + second.children.length;
+  const kinds = (workers: number, children: number) => said({ workers, children });
+  expect(
+    leftCount === 0 || startedAgain === 0,
+    `${fn} started ${kinds(first.workers.length, first.children.length)} on its first call and ${kinds(second.workers.length, second.children.length)} ` +
+      `on its second; 5 s after the second call had resolved, ${kinds(left.workers.length, left.children.length)} of them were still running. ` +
+      'The second call did not reuse them (it started new ones), so each call leaves more behind: they hold memory and keep the ' +
+      'program from exiting. jobs.worker.ts waits for messages forever and never ends by itself: terminate() each worker (a child: ' +
+      'disconnect() or kill() it) before you resolve, on every way out, or keep one warm pool on purpose and reuse it.',
+  ).toBe(true);
 }
 
 describe('fetchAll: waiting on an async API', () => {
@@ -113,6 +160,30 @@ describe('queryAll: waiting through a blocking client', () => {
     expect(atOnce, `Only ${atOnce} of ${queries.length} queries were waiting at once. ${explanation}\n${timeline.toText()}\n`).toBe(queries.length);
   });
 
+  test('has every query waiting at once when there are more queries than cores', async () => {
+    const timeline = new Timeline();
+    // 1 s waits: long enough to overlap however slowly the threads start on a busy machine.
+    const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 1_000 }));
+    const answers = onTimeline(
+      timeline,
+      await within(20_000, queryAll(many), 'queryAll never resolved'),
+      (answer) => `query ${answer.key}`,
+    );
+    expect(answers.map((answer) => answer.key), 'queryAll must resolve with every answer, in the order of the queries').toEqual(many.map((query) => query.key));
+    const atOnce = maxOverlap(timeline.spans);
+    expect(
+      atOnce,
+      `Only ${atOnce} of ${many.length} queries were waiting at once (this machine has ${cores} cores), on ${placesOf(answers).size} threads or processes. ` +
+        'A blocked thread waits for one query at a time, so a pool of one thread per core lets only that many wait together; but a ' +
+        'thread asleep in a blocking call uses no CPU, so the number of cores does not limit how many can wait. ' +
+        `Give each blocking query a thread of its own.\n${timeline.toText()}\n`,
+    ).toBe(many.length);
+  });
+
+  test('stops the threads or processes it started before it resolves, or reuses them on the next call', async () => {
+    await expectStoppedOrReused('queryAll', () => queryAll(queries.map((query) => ({ ...query, ms: 50 }))));
+  });
+
   test(`the event loop stays free while ${queries.length} queries of ${WAIT} ms wait`, async () => {
     const timeline = new Timeline();
     const watch = await watchEventLoop(() => within(10_000, queryAll(queries), 'queryAll never resolved'));
@@ -173,6 +244,32 @@ describe('crunchAll: heavy CPU work', () => {
       `The jobs ran on ${places.size} threads or processes, but one after another, never two at once: start every worker ` +
         `before waiting for any of them.\n${timeline.toText()}\n`,
     ).toBeGreaterThanOrEqual(2);
+  });
+
+  test('runs at most `parallelism` jobs at once: 2 with 2, one at a time with 1', async () => {
+    // Six jobs of ~65 ms each: started together, more than `parallelism` of them would overlap.
+    const six = Array.from({ length: 6 }, (_, i) => 1e8 + i);
+    for (const parallelism of [2, 1]) {
+      const timeline = new Timeline();
+      const results = onTimeline(
+        timeline,
+        await within(20_000, crunchAll(six, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`),
+        (_, i) => `job ${i}`,
+      );
+      expectCrunched(results, six, 'crunchAll');
+      const atOnce = maxOverlap(timeline.spans);
+      expect(
+        atOnce,
+        `crunchAll(6 sizes, ${parallelism}) ran ${atOnce} jobs at once (from the times each job reported), on ${placesOf(results).size} threads or processes: ` +
+          `\`parallelism\` is the most that may run at the same time${parallelism === 1 ? ' (with 1, one job at a time)' : ''}. ` +
+          `More threads than the caller allows only take turns on the same cores, and take them from the rest of the program. ` +
+          `Start at most \`parallelism\` workers (or processes), each taking the next job when it is free.\n${timeline.toText()}\n`,
+      ).toBeLessThanOrEqual(parallelism);
+    }
+  });
+
+  test('stops the threads or processes it started before it resolves, or reuses them on the next call', async () => {
+    await expectStoppedOrReused('crunchAll', () => crunchAll([1e7, 1e7 + 1, 1e7 + 2, 1e7 + 3], 2));
   });
 
   test('leaves the event loop free while the work runs', async () => {
@@ -264,7 +361,6 @@ describe('crunchAll: heavy CPU work', () => {
 });
 
 describe('crunchTiny: many tiny tasks', () => {
-  letSpawnedOutliveTests('the README allows one warm pool, kept on purpose from call to call');
   // 200 tasks of ~10 us each: 2 ms of work in all.
   const sizes = Array.from({ length: 200 }, (_, i) => 10_000 + i);
 
@@ -321,5 +417,56 @@ describe('crunchTiny: many tiny tasks', () => {
         `per call pays a start-up (~30-60 ms) every time, for ${ms(timeInline())} of work done inline. Run tiny tasks ` +
         `inline, or keep one warm pool for all calls.`,
     ).toEqual({ workers: 0, children: 0 });
+  });
+});
+
+describe('every function', () => {
+  test('keeps every result in the order of its input, when later inputs finish first', async () => {
+    const server = await startLoopbackServer({ timeline: new Timeline() });
+    try {
+      const delays = [200, 20, 100];
+      const bodies = await within(10_000, fetchAll(delays.map((delay, i) => server.url(`/page/${i}?delay=${delay}`))), 'fetchAll never resolved');
+      expect(
+        bodies,
+        'fetchAll: the responses came back in the order 1, 2, 0 (their delays were 200, 20 and 100 ms); the bodies must be in the order of the URLs. ' +
+          'Store each result at its input index (or let Promise.all keep the order) instead of pushing it when it arrives.',
+      ).toEqual(['page /page/0', 'page /page/1', 'page /page/2']);
+    } finally {
+      await server.close();
+    }
+    const answers = await within(
+      10_000,
+      queryAll([200, 20, 100].map((ms, i) => ({ key: `q${i}`, ms }))),
+      'queryAll never resolved',
+    );
+    expect(
+      answers.map((answer) => answer.key),
+      'queryAll: the queries waited 200, 20 and 100 ms, so they finished in the order 1, 2, 0; the answers must be in the order of the queries. ' +
+        'Store each result at its input index instead of pushing it when it arrives.',
+    ).toEqual(['q0', 'q1', 'q2']);
+    const sizes = [2e8, 1e6, 1e6 + 1];
+    const crunched = await within(20_000, crunchAll(sizes, 2), 'crunchAll never resolved');
+    expect(
+      crunched.map((result) => result.n),
+      `crunchAll(sizes, 2): the first job is 200 times bigger than the others and finished last (they finished at ` +
+        `${crunched.map((result) => `${result.n}: +${Math.round(result.endedAt - Math.min(...crunched.map((c) => c.startedAt)))} ms`).join(', ')}); ` +
+        'the results must be in the order of the sizes. Store each result at its input index instead of pushing it when it arrives.',
+    ).toEqual(sizes);
+  });
+
+  test('resolves with [] when there is no input', async () => {
+    const none = async (fn: string, call: () => Promise<unknown[]>) => {
+      const result = await within(
+        10_000,
+        call(),
+        `${fn} never resolved: with nothing to do, it must resolve with [] (does it wait for a count of answers to reach the number of inputs, ` +
+          'which it already has, or for a worker that is never given a job?)',
+      );
+      expect(result, `${fn} must resolve with [] for no input`).toEqual([]);
+    };
+    await none('fetchAll([])', () => fetchAll([]));
+    await none('queryAll([])', () => queryAll([]));
+    await none('crunchAll([], 2)', () => crunchAll([], 2));
+    await none('crunchTiny([])', () => crunchTiny([]));
   });
 });
