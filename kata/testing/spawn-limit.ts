@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import dc from 'node:diagnostics_channel';
 import type { Worker } from 'node:worker_threads';
+import { isReaperStarting } from './spawned.ts';
 
 export interface Started {
   workers: number;
@@ -40,6 +41,7 @@ export function limitSpawns(limit: number): SpawnLimit {
     reportExceeded({ ...started });
   };
   const onChild = (message: unknown) => {
+    if (isReaperStarting()) return;
     started.children += 1;
     if (!overLimit()) return;
     const child = (message as { process: ChildProcess }).process;

@@ -44,6 +44,11 @@ function startLog(): SpawnLog {
 let reaper: ChildProcess | undefined;
 let startingReaper = false;
 
+/** Whether the child the channel speaks of right now is the kata's own reaper (no test counts it). */
+export function isReaperStarting(): boolean {
+  return startingReaper;
+}
+
 /** Hands `pid` to the reaper (kata/testing/reaper.ts), started on the first child. */
 function tellReaper(pid: number): void {
   if (reaper === undefined) {

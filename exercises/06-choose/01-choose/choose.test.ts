@@ -46,7 +46,7 @@ function expectCrunched(results: readonly Crunched[], sizes: readonly number[], 
 async function startedBy<T>(call: () => Promise<T>, label: string) {
   const log = spawnLog();
   const from = { workers: log.workers.length, children: log.children.length };
-  const result = await within(20_000, call(), `${label} never resolved`);
+  const result = await within(10_000, call(), `${label} never resolved`);
   return { result, workers: log.workers.slice(from.workers), children: log.children.slice(from.children) };
 }
 
@@ -166,7 +166,7 @@ describe('queryAll: waiting through a blocking client', () => {
     const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 1_000 }));
     const answers = onTimeline(
       timeline,
-      await within(20_000, queryAll(many), 'queryAll never resolved'),
+      await within(10_000, queryAll(many), 'queryAll never resolved'),
       (answer) => `query ${answer.key}`,
     );
     expect(answers.map((answer) => answer.key), 'queryAll must resolve with every answer, in the order of the queries').toEqual(many.map((query) => query.key));
@@ -253,7 +253,7 @@ describe('crunchAll: heavy CPU work', () => {
       const timeline = new Timeline();
       const results = onTimeline(
         timeline,
-        await within(20_000, crunchAll(six, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`),
+        await within(10_000, crunchAll(six, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`),
         (_, i) => `job ${i}`,
       );
       expectCrunched(results, six, 'crunchAll');
@@ -445,7 +445,7 @@ describe('every function', () => {
         'Store each result at its input index instead of pushing it when it arrives.',
     ).toEqual(['q0', 'q1', 'q2']);
     const sizes = [2e8, 1e6, 1e6 + 1];
-    const crunched = await within(20_000, crunchAll(sizes, 2), 'crunchAll never resolved');
+    const crunched = await within(10_000, crunchAll(sizes, 2), 'crunchAll never resolved');
     expect(
       crunched.map((result) => result.n),
       `crunchAll(sizes, 2): the first job is 200 times bigger than the others and finished last (they finished at ` +
