@@ -13,7 +13,7 @@ import { backUp, backupsOf, filesIn, isLearners, latestBackup, restoreFiles } fr
 import { listLines, nextExercise, paintFor, partTitle, shown, statusText, when } from './cli/format.ts';
 import { hintsOf } from './cli/hints.ts';
 import { codeFiles, learnerFiles, type Status } from './cli/progress.ts';
-import { refreshProgress } from './cli/refresh.ts';
+import { refreshProgress, TestsOverran } from './cli/refresh.ts';
 import { changedFiles, committedFiles, committedStub, resetExercise, sameText } from './cli/reset.ts';
 import { stateDir } from './paths.ts';
 import { ensureWritable, NotWritable, shownPath } from './writable.ts';
@@ -259,9 +259,11 @@ try {
   if (error instanceof UsageError) {
     console.error(`${error.message}\n\n${usage()}`);
     process.exitCode = 2;
-  } else if (error instanceof Refusal || error instanceof NotWritable) {
+  } else if (error instanceof Refusal || error instanceof NotWritable || error instanceof TestsOverran) {
     console.error(error.message);
     process.exitCode = 1;
+    // Test processes still running after an overrun must not keep the command from ending.
+    if (error instanceof TestsOverran) process.exit();
   } else {
     throw error;
   }

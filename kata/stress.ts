@@ -14,6 +14,7 @@ import { type Exercise, selectExercises } from './catalog.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { repoRoot, solutionsDir, stateDir } from './paths.ts';
+import { deadline, type Group, minutesFromEnv, spawnGroup } from './process-group.ts';
 import { readMeasures, thresholdRows, thresholdTable } from './thresholds.ts';
 import { runTargets } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
@@ -66,10 +67,10 @@ mkdirSync(outDir, { recursive: true });
 
 // One core kept busy the whole time: the timing tests must hold with a neighbour like this.
 const cpuHog = hog ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : undefined;
-let verifyRun: ReturnType<typeof spawn> | undefined;
+let verifyRun: Group | undefined;
 const stopChildren = () => {
   cpuHog?.kill('SIGKILL');
-  // SIGTERM first: verify stops its own lanes and removes its files on it (kata/cleanup.ts).
+  // SIGTERM: verify stops its own lanes and removes its files on it (kata/cleanup.ts).
   verifyRun?.kill('SIGTERM');
 };
 // On exit, Ctrl-C and SIGTERM alike (kata/cleanup.ts): no hog, no verify and no plan file left behind.
@@ -125,16 +126,26 @@ async function solutionsOnce(): Promise<{ failed: string[]; summary: string }> {
 async function verifyOnce(run: number): Promise<{ failed: string[]; summary: string }> {
   const logFile = path.join(outDir, `verify-${run}.log`);
   const log = createWriteStream(logFile);
-  verifyRun = spawn(process.execPath, [path.join(repoRoot, 'kata/verify.ts'), ...ids], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  verifyRun = spawnGroup(process.execPath, [path.join(repoRoot, 'kata/verify.ts'), ...ids], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child } = verifyRun;
+  // Verify takes minutes; one that runs far longer is stuck, and is stopped with all it started.
+  const limitMinutes = minutesFromEnv('KATA_VERIFY_MINUTES', 30);
+  let overran = false;
+  const callOff = deadline(limitMinutes * 60_000, () => {
+    overran = true;
+    verifyRun!.kill('SIGKILL');
+  });
   let output = '';
-  for (const stream of [verifyRun.stdout!, verifyRun.stderr!]) {
+  for (const stream of [child.stdout!, child.stderr!]) {
     stream.on('data', (chunk: Buffer) => {
       output += chunk;
       log.write(chunk);
     });
   }
-  const code = await new Promise<number | null>((resolve) => verifyRun!.on('close', resolve));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  callOff();
   log.end();
+  if (overran) return { failed: [`verify did not finish in ${limitMinutes} minutes: stopped, with every process it started (see ${path.relative(repoRoot, logFile)})`], summary: 'verify: stopped' };
   const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
   // A ✗ line names what failed; the exercise it belongs to is the last unindented line above it.
   const failed: string[] = [];

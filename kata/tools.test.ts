@@ -157,3 +157,50 @@ test('an interrupted verify leaves no copies and no plan files', async () => {
   for (let waited = 0; leftovers().length > 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
   expect(leftovers()).toEqual([]);
 });
+
+/** Processes still running with this test's state folder in their environment (a run's lanes, test processes, children). */
+function processesOfThisRun(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`KATA_STATE_DIR=${state}\0`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function noneLeft(ms: number): Promise<number[]> {
+  for (let waited = 0; processesOfThisRun().length > 0 && waited < ms; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  return processesOfThisRun();
+}
+
+describe.skipIf(process.platform !== 'linux')('outer deadlines: what overruns is stopped with all it started, and named', () => {
+  test('a verify lane', async () => {
+    const result = spawnSync(process.execPath, [path.join(repoRoot, tools.verify), 'gather', '--lanes', '1'], {
+      cwd: repoRoot,
+      env: { ...environment(), KATA_BATCH_MINUTES: '0.02' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.stderr).toMatch(/^verify stopped: A lane running .*(solutions|stubs|gather).* did not finish in 0\.02 minutes: it was stopped, with every process it started\./);
+    expect(result.stderr).not.toMatch(stackTrace);
+    expect(result.status).toBe(1);
+    expect(await noneLeft(5_000)).toEqual([]);
+  });
+
+  test('the tests that kata list runs to bring the progress up to date', async () => {
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(repoRoot, tools.kata), 'list'], { cwd: repoRoot, env: { ...environment(), KATA_REFRESH_MINUTES: '0.005' } });
+      let said = '';
+      child.stderr.on('data', (chunk: Buffer) => (said += chunk));
+      child.on('close', (exitCode) => resolve({ code: exitCode, stderr: said }));
+    });
+    expect(stderr).toMatch(/did not finish in 0\.005 minutes, so their progress is not known\. Run them with npm test -- <exercise>/);
+    expect(stderr).not.toMatch(stackTrace);
+    expect(code).toBe(1);
+    expect(await noneLeft(5_000)).toEqual([]);
+  });
+});

@@ -128,7 +128,7 @@ const checksBeside = checkFiles.filter((file) => !afterTheTests.has(file)).map(r
 
 const logs = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
 progress(`running every test but the speed-up ones, in ${options.lanes} lanes ...`);
-const together = await runInLanes(batches([...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') });
+const together = await runInLanes(batches([...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') }).catch(stopWith);
 const timings = [`the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`];
 // The speed-up tests of the solutions and the right answers, one at a time, with the machine to
 // themselves. (No wrong answer is rejected by one: each mistake has a test that does not need quiet.)
@@ -138,7 +138,7 @@ const quiet = mustPass.flatMap((target): Target[] => {
   const files = filesTagged(together.runs.get(target.name)!, speedUp);
   return files.length === 0 ? [] : [{ ...target, include: files, tagsFilter: [speedUp] }];
 });
-const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], { lanes: 1, ...logs('alone') })).runs;
+const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], { lanes: 1, ...logs('alone') }).catch(stopWith)).runs;
 timings.push(`the speed-up tests alone ${seconds((performance.now() - quietStarted) / 1000)}`);
 const runs = new Map([...together.runs].map(([name, run]) => [name, merged(run, alone.get(name))]));
 const checksAfter = checkFiles.filter((file) => afterTheTests.has(file)).map(runCheck);
@@ -241,6 +241,13 @@ function runScript(file: string): Promise<{ code: number | null; said: string; m
     child.on('error', (error) => resolve({ code: null, said: error.message, ms: performance.now() - started }));
     child.on('close', (code) => resolve({ code, said: said.trim(), ms: performance.now() - started }));
   });
+}
+
+/** A lane that crashed or overran: its own message, no stack trace, exit code 1. */
+function stopWith(error: Error): never {
+  progress('');
+  console.error(`verify stopped: ${error.message}`);
+  process.exit(1);
 }
 
 function seconds(value: number): string {

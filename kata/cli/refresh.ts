@@ -4,6 +4,7 @@ import type { Exercise } from '../catalog.ts';
 import { repoRoot } from '../paths.ts';
 import { exerciseHash, readProgress, type Status, statusOf } from './progress.ts';
 import { ProgressReporter } from './progress-reporter.ts';
+import { deadline, minutesFromEnv } from '../process-group.ts';
 
 /**
  * The statuses of `exercises`, from test results that match the files as they are now: the tests
@@ -20,6 +21,9 @@ export async function refreshProgress(exercises: Exercise[], onRun?: (stale: Exe
   return new Map(exercises.map((exercise) => [exercise, statusOf(exercise, after, exerciseHash(exercise))]));
 }
 
+/** The tests that bring the progress up to date did not end in time (they were stopped). */
+export class TestsOverran extends Error {}
+
 async function runTests(exercises: Exercise[]): Promise<void> {
   const wanted = new Set(exercises.flatMap((exercise) => exercise.tests.map((test) => path.join(repoRoot, test))));
   const vitest = await createVitest({
@@ -30,11 +34,25 @@ async function runTests(exercises: Exercise[]): Promise<void> {
     reporters: [new ProgressReporter({ summary: false })],
   });
   const exitCode = process.exitCode;
+  // Each test has its own deadline and a watchdog; this one catches what no test's can (a test
+  // process that never reports back), so that `kata list` always ends.
+  const minutes = minutesFromEnv('KATA_REFRESH_MINUTES', 5);
+  let callOff = () => {};
+  let stuck = false;
+  const overran = new Promise<never>((_, reject) => {
+    callOff = deadline(minutes * 60_000, () => {
+      stuck = true;
+      reject(new TestsOverran(`The tests of ${exercises.map((exercise) => exercise.id).join(', ')} did not finish in ${minutes} minutes, so their progress is not known. Run them with npm test -- <exercise> to see where they stop.`));
+    });
+  });
   try {
     const specifications = (await vitest.globTestSpecifications()).filter((spec) => wanted.has(path.resolve(spec.moduleId)));
-    await vitest.runTestSpecifications(specifications);
+    await Promise.race([vitest.runTestSpecifications(specifications), overran]);
   } finally {
-    await vitest.close();
+    callOff();
+    // Stuck test processes are not waited for: they end with this process (and what they
+    // started, with them: kata/testing/reaper.ts).
+    await (stuck ? Promise.race([vitest.close(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]) : vitest.close());
     // Vitest marks the process failed when a test fails; here a failing test is only news.
     process.exitCode = exitCode;
   }

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVitest, type TestModule, type TestSpecification } from 'vitest/node';
 import { cleanUpOnExit } from '../cleanup.ts';
+import { deadline, type Group, minutesFromEnv, spawnGroup } from '../process-group.ts';
 import { repoRoot, stateDir } from '../paths.ts';
 import type { Target } from './projects.ts';
 
@@ -136,19 +136,30 @@ export async function runInLanes(
   const queue = [...batches];
   const runs = new Map<string, TargetRun>();
   const laneSeconds: number[] = [];
-  const children: ChildProcess[] = [];
+  const groups: Group[] = [];
   // Lanes end with this process, also when a SIGTERM reached it alone; SIGTERM lets each remove its plan file.
-  const forget = cleanUpOnExit(() => children.forEach((child) => child.kill('SIGTERM')));
+  const forget = cleanUpOnExit(() => groups.forEach((group) => group.kill('SIGTERM')));
+  // A batch is a few test files: minutes at most. One that runs for much longer is stuck somewhere
+  // no test's own deadline reaches, and is stopped with everything its lane started.
+  const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 10);
   const lane = async (index: number) => {
     const logFile = path.join(logDir, `lane-${index}.log`);
     const log = verbose ? 'inherit' : openSync(logFile, 'w');
-    const child = spawn(process.execPath, [thisFile], { stdio: ['ignore', log, log, 'ipc'] });
-    children.push(child);
+    const group = spawnGroup(process.execPath, [thisFile], { stdio: ['ignore', log, log, 'ipc'] });
+    const { child } = group;
+    groups.push(group);
     let batch: Target[] | undefined;
+    let overran = false;
+    let callOff = () => {};
     const next = () => {
+      callOff();
       batch = queue.shift();
-      if (batch) child.send({ batch, verbose });
-      else child.disconnect();
+      if (!batch) return child.disconnect();
+      child.send({ batch, verbose });
+      callOff = deadline(batchMinutes * 60_000, () => {
+        overran = true;
+        group.kill('SIGKILL');
+      });
     };
     child.on('message', (done: Array<[string, TargetRun]>) => {
       for (const [name, run] of done) runs.set(name, run);
@@ -156,16 +167,22 @@ export async function runInLanes(
     });
     next();
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    callOff();
     if (code !== 0 || batch) {
       const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
-      throw new Error(`A lane running ${batch?.map((t) => t.name).join(', ') ?? 'nothing'} ended with code ${code}:\n${tail}`);
+      const names = batch?.map((t) => t.name).join(', ') ?? 'nothing';
+      throw new Error(
+        overran
+          ? `A lane running ${names} did not finish in ${batchMinutes} minutes: it was stopped, with every process it started.\n${tail}`
+          : `A lane running ${names} ended with code ${code}:\n${tail}`,
+      );
     }
     laneSeconds[index] = (performance.now() - started) / 1000;
   };
   try {
     await Promise.all(Array.from({ length: Math.min(lanes, batches.length) }, (_, index) => lane(index)));
   } catch (error) {
-    for (const child of children) child.kill('SIGKILL');
+    for (const group of groups) group.kill('SIGKILL');
     throw error;
   } finally {
     forget();
