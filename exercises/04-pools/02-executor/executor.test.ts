@@ -91,6 +91,21 @@ describe.each(kinds)('$name', (kind) => {
     expect(await within(10_000, executor.submit('square', 7), 'submit() never settled'), 'submit("square", 7) should resolve with 49').toBe(49);
   });
 
+  test(`starts a ${kind.unit} only when there is work for it: none before the first task, one for one task`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 3 });
+    const atStart = kind.started().length - first;
+    const result = await within(15_000, executor.submit('square', 3), 'submit() never settled');
+    const forOneTask = kind.started().length - first;
+    expect(result, 'submit("square", 3) should resolve with 9').toBe(9);
+    expect(
+      { atStart, forOneTask },
+      `With maxWorkers: 3, the executor had started ${count(atStart, kind)} before any task was submitted, and ` +
+        `${count(forOneTask, kind)} once one task had run. Workers start when there is work for them: none for no ` +
+        'work, one for one task (maxWorkers is the most, not how many to start).',
+    ).toEqual({ atStart: 0, forOneTask: 1 });
+  });
+
   test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
     const executor = open({ maxWorkers: 3 });
     const results = await within(15_000, executor.map('square', [1, 2, 3, 4, 5]), 'map() never settled');
