@@ -194,6 +194,24 @@ describe.each(kinds)('$name', (kind) => {
     expect(results, 'map() of no items should resolve with an empty list').toEqual([]);
   });
 
+  test('a task that returns a promise which rejects later reaches the caller as that rejection', async () => {
+    const executor = open({ maxWorkers: 1 });
+    const { cue } = await probe();
+    // This probe task reports to an address the probe does not serve: its promise rejects after an HTTP round trip.
+    const lost = { ...cue('reports to nowhere'), url: `${cue('address').url}/nowhere` };
+    const error = await failureWithin(6_000, () => executor.submit('probe', lost), {
+      hung: 'submit() never settled for a task whose promise rejects: wait for the promise the task returns, then reply',
+      resolved: 'submit() resolved although the promise its task returned rejected: await the task’s promise before replying',
+    });
+    expect(
+      error instanceof Error ? error.message : error,
+      `submit() rejected, but not with the rejection of the task's promise ("task probe: begin answered 404"): it ` +
+        `rejected with ${describeError(error)}. A task may return a promise that rejects later: await it in the runner, ` +
+        'and reply with that error, as with one it throws.',
+    ).toContain('begin answered 404');
+    expect(await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'), 'The next task should resolve with 25').toBe(25);
+  });
+
   test("a task's error arrives as an Error with its name, its message and the stack from where it threw", async () => {
     const executor = open({ maxWorkers: 2 });
     const error = await failureWithin(6_000, () => executor.submit('inverse', 0), {
