@@ -93,7 +93,8 @@ describe('runChild', () => {
     expect(
       seen,
       `Each child replied (with 0, false, "" and null) and exited with code 0, so each call should resolve with its reply. runChild: ${seen.join('; ')}. ` +
-        'A reply that is falsy is still a reply: remember whether one arrived, not whether it is truthy.',
+        'A reply that is falsy is still a reply: if runChild asks the reply itself whether there was one, 0, false, "" ' +
+          'and null look like none. Remember whether a message arrived instead.',
     ).toEqual(payloads.map((payload) => `resolved with ${show(payload)}`));
   });
 

@@ -239,8 +239,8 @@ describe('createPool', () => {
     const refused = await within(10_000, extra, 'The task with no room to wait neither ran nor was refused');
     expect(
       refused.status,
-      'With maxQueue: 0 no task may wait, yet a 3rd task was accepted while both threads were busy: 0 was taken for ' +
-        '"left out" (`maxQueue || ...` treats 0 as missing; `??` does not).\n' +
+      'With maxQueue: 0 no task may wait, yet a 3rd task was accepted while both threads were busy: the pool let it ' +
+        'wait. Was 0 taken for "left out"? (`maxQueue || ...` treats 0 as missing; `??` does not.)\n' +
         `${timeline.toText()}\n`,
     ).toBe('rejected');
     const reason = (refused as { reason: unknown }).reason;
