@@ -347,10 +347,14 @@ describe.each(kinds)('$name', (kind) => {
         'lost as the workers stopped, the caller cannot tell that the executor is shut down: refuse it at once, from ' +
         'the moment shutdown() is called, with an error that says so.',
     ).toBe(true);
-    await failureWithin(5_000, () => executor.map('square', [1, 2]), {
+    const mapRefusal = await failureWithin(5_000, () => executor.map('square', [1, 2]), {
       hung: 'map() after shutdown() never settled: refuse it at once, as submit() does',
       resolved: 'map() after shutdown() was accepted and ran: refuse it as submit() does',
     });
+    expect(
+      mapRefusal instanceof Error && /shut/i.test(mapRefusal.message),
+      `map() after shutdown() should reject with an error that says the executor is shut down, not ${describeError(mapRefusal)}`,
+    ).toBe(true);
   });
 
   test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
