@@ -204,12 +204,12 @@ describe('ProcessPool', () => {
     const timeline = new Timeline();
     const pool = openPool(2);
     await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
-    // Task 0 holds its reply for 1 s on one child; task 1, sent after it, crashes the other child.
-    const outcomes = await runAll(pool, [{ n: 1_000, holdMs: 1_000 }, { n: 4_000_000, crash: true }], timeline, SMALL_TASKS_MS);
+    // Task 0 holds its reply for 2 s on one child; task 1, sent after it, crashes the other child.
+    const outcomes = await runAll(pool, [{ n: 1_000, holdMs: 2_000 }, { n: 4_000_000, crash: true }], timeline, SMALL_TASKS_MS);
     const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with sum ${o.value?.sum}` : `rejected with ${show(o.reason)}`));
     expect(
       outcomes[0]!.status === 'fulfilled' && outcomes[0]!.value?.sum === sumOfSquares(1_000),
-      `Task 0 (answered after 1 s) ${seen[0]}, expected sum ${sumOfSquares(1_000)}; task 1, whose child crashed, ${seen[1]}. ` +
+      `Task 0 (answered after 2 s) ${seen[0]}, expected sum ${sumOfSquares(1_000)}; task 1, whose child crashed, ${seen[1]}. ` +
         'The crash belongs to the task the dead child was running, and the reply to the task its child was running: ' +
         `not to the oldest task in flight.\n${timeline.toText()}\n`,
     ).toBe(true);
@@ -243,8 +243,8 @@ describe('ProcessPool', () => {
     const timeline = new Timeline();
     const pool = openPool(2);
     await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
-    // Task 0 keeps its child busy for 1.5 s; the 6 small tasks behind it take a few ms each.
-    const tasks: SquaresTask[] = [{ n: 1_000, holdMs: 1_500 }, ...smallTasks(6)];
+    // Task 0 keeps its child busy for 3 s; the 6 small tasks behind it take a few ms each.
+    const tasks: SquaresTask[] = [{ n: 1_000, holdMs: 3_000 }, ...smallTasks(6)];
     const outcomes = await runAll(pool, tasks, timeline, SMALL_TASKS_MS);
     const got = replies(outcomes);
     expect(got.length, `Every task should succeed: ${outcomes.map((o) => o.status).join(', ')}.`).toBe(tasks.length);
@@ -259,7 +259,7 @@ describe('ProcessPool', () => {
     const waited = got.slice(1).flatMap((reply, i) => (reply.pid === busy ? [`task ${i + 1}`] : []));
     expect(
       waited,
-      `These small tasks ran on pid ${busy} after the 1.5 s task there, while the other child was free: tasks assigned ` +
+      `These small tasks ran on pid ${busy} after the 3 s task there, while the other child was free: tasks assigned ` +
         'to a child in advance (in turn, or by a child queue of its own) wait behind a long one. Give each task to the ' +
         `first child that is free when its turn comes.\n${timeline.toText()}\n`,
     ).toEqual([]);

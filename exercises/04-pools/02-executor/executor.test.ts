@@ -257,14 +257,14 @@ describe.each(kinds)('$name', (kind) => {
     const { cue, timeline } = await probe();
     // Both workers started and warm: two tasks that meet ran at the same time.
     await within(15_000, executor.map('probe', [cue('warm 1', { meet: 2 }), cue('warm 2', { meet: 2 })]), 'map() of 2 tasks that meet never settled');
-    // The first task keeps its worker busy for 1.5 s; the six behind it take a few ms each.
-    const items = [cue('long', { napMs: 1_500 }), ...Array.from({ length: 6 }, (_, i) => cue(`short ${i}`))];
+    // The first task keeps its worker busy for 4 s; the six behind it take a few ms each.
+    const items = [cue('long', { napMs: 4_000 }), ...Array.from({ length: 6 }, (_, i) => cue(`short ${i}`))];
     const results = await within(15_000, executor.map('probe', items), 'map() never settled');
     const long = kind.idOf(results[0]!);
     const waited = results.slice(1).flatMap((result) => (kind.idOf(result) === long ? [result.label] : []));
     expect(
       waited,
-      `These short tasks ran on the ${kind.unit} busy with the 1.5 s task (${long}), while the other worker was free: tasks ` +
+      `These short tasks ran on the ${kind.unit} busy with the 4 s task (${long}), while the other worker was free: tasks ` +
         'given to a worker in advance (in turn, or into a queue of its own) wait behind a long one. Keep one queue, and ' +
         `let each worker take the next task when it is done with one.\n${timeline.toText()}\n`,
     ).toEqual([]);
