@@ -212,6 +212,23 @@ describe.each(kinds)('$name', (kind) => {
     expect(await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'), 'The next task should resolve with 25').toBe(25);
   });
 
+  test('each call gets exactly one reply, a failed one too: no reply is left over for the next task', async () => {
+    const executor = open({ maxWorkers: 1 });
+    // One worker: the failed call, then three more, one after another on it.
+    const calls = [settle(executor.submit('inverse', 0)), settle(executor.submit('square', 3)), settle(executor.submit('square', 4))];
+    const outcomes = await within(10_000, Promise.all(calls), 'The three calls never all settled');
+    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with ${JSON.stringify(o.value)}` : `rejected with ${describeError(o.reason)}`));
+    const last = await within(10_000, settle(executor.submit('square', 5)), 'A fourth call never settled');
+    seen.push(last.status === 'fulfilled' ? `resolved with ${JSON.stringify(last.value)}` : `rejected with ${describeError(last.reason)}`);
+    expect(
+      seen.slice(1),
+      `inverse(0), square(3), square(4) and square(5) ran one after another on one worker: ${seen.join('; ')}. ` +
+        'A reply went to the wrong call. One cause: a call that got two replies (an error, then a value), which shifts ' +
+        'every reply after it onto the next call; another: replies matched to the wrong call. The runner sends exactly ' +
+        'one reply per call, the value or the error (return after sending it), and each reply settles the call its worker was running.',
+    ).toEqual(['resolved with 9', 'resolved with 16', 'resolved with 25']);
+  });
+
   test("a task's error arrives as an Error with its name, its message and the stack from where it threw", async () => {
     const executor = open({ maxWorkers: 2 });
     const error = await failureWithin(6_000, () => executor.submit('inverse', 0), {
