@@ -71,6 +71,33 @@ describe('runChild', () => {
     ).toEqual({ exitCode: 0, signal: null });
   });
 
+  test('resolves with the first message the child sends, not a later one', async () => {
+    // This child sends two messages, then exits with code 0.
+    const reply = await within(10_000, ask<string>({ do: 'reply-twice', first: 'the first reply', second: 'a second message' }), 'runChild never settled for a child that sends two messages and exits');
+    expect(
+      reply,
+      `runChild resolved with ${show(reply)}; the child sent "the first reply", then "a second message". runChild resolves ` +
+        'with the first message the child sends back: keep that one (a `once` listener, or ignore what comes after it).',
+    ).toBe('the first reply');
+  });
+
+  test('resolves with a reply of 0, false, an empty string or null like any other', async () => {
+    const payloads = [0, false, '', null];
+    const settled = await within(
+      10_000,
+      Promise.allSettled(payloads.map((payload) => ask<unknown>({ do: 'reply', payload }))),
+      'runChild never settled for children that each reply once (with 0, false, "" and null) and exit',
+    );
+    for (const rethrown of settled) if (rethrown.status === 'rejected' && isNotImplemented(rethrown.reason)) throw rethrown.reason;
+    const seen = settled.map((outcome) => (outcome.status === 'fulfilled' ? `resolved with ${show(outcome.value)}` : `rejected with ${show(outcome.reason)}`));
+    expect(
+      seen,
+      `Each child replied (with 0, false, "" and null) and exited with code 0, so each call should resolve with its reply. runChild: ${seen.join('; ')}. ` +
+        'A reply that is falsy is still a reply: if runChild asks the reply itself whether there was one, 0, false, "" ' +
+          'and null look like none. Remember whether a message arrived instead.',
+    ).toEqual(payloads.map((payload) => `resolved with ${show(payload)}`));
+  });
+
   test('the child has a memory of its own: neither side sees the other’s writes', async () => {
     // The parent writes to its copy of a module before the child starts; the child reads and
     // writes its own copy of the same module and reports both values.
@@ -130,6 +157,32 @@ describe('runChild', () => {
     });
     expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     expect({ exitCode: (error as ChildFailed).exitCode, signal: (error as ChildFailed).signal }).toEqual({ exitCode: null, signal: 'SIGKILL' });
+  });
+
+  test('a child that replies and then exits with code 3 is a ChildFailed: the exit code, not the reply, decides', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'reply-then-exit', payload: 'looks done', code: 3, stderr: 'failed after replying\n' }), {
+      hung: 'runChild never settled for a child that replies, then exits with code 3',
+      resolved: 'runChild resolved with the reply although the child then exited with code 3. A reply does not make the child ' +
+        'succeed: resolve only once it has exited with code 0, and reject with a ChildFailed for any other exit, replied or not.',
+    });
+    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    const failed = error as ChildFailed;
+    expect({ exitCode: failed.exitCode, signal: failed.signal }, 'The ChildFailed should carry the child’s exit code.').toEqual({ exitCode: 3, signal: null });
+    expect(failed.stderr, 'The ChildFailed should carry the child’s stderr.').toContain('failed after replying');
+  });
+
+  test.skipIf(process.platform === 'win32')('a child killed by SIGTERM becomes a ChildFailed carrying SIGTERM', async () => {
+    const error = await failureWithin(5_000, () => ask({ do: 'kill-self', signal: 'SIGTERM' }), {
+      hung: 'runChild never settled for a child that is killed by SIGTERM',
+      resolved: 'runChild resolved although the child was killed by SIGTERM (exit code null, signal SIGTERM): a child ' +
+        'killed by any signal failed. Reject unless the code is exactly 0.',
+    });
+    expect(
+      error,
+      `runChild rejected with ${show(error)} instead of a ChildFailed. The child was killed by SIGTERM (exit code null): ` +
+        'every signal that ends a child, not only SIGKILL, is a failure that carries its signal.',
+    ).toBeInstanceOf(ChildFailed);
+    expect({ exitCode: (error as ChildFailed).exitCode, signal: (error as ChildFailed).signal }).toEqual({ exitCode: null, signal: 'SIGTERM' });
   });
 
   test('a child that exits with code 0 without replying is an error, not a hang', async () => {
@@ -218,5 +271,13 @@ describe('sumOfSquaresInChild', () => {
         'child stores in a variable or a module export changes only the child’s own copy. The child must send it ' +
         'back as a message (process.send), and the parent resolve with that message.',
     ).toBe(333_338_333_350_000);
+  });
+
+  test('passes its options on to runChild: an aborted signal rejects with an AbortError', async () => {
+    const error = await failureWithin(5_000, () => sumOfSquaresInChild(10, { signal: AbortSignal.abort() }), {
+      hung: 'sumOfSquaresInChild(10, { signal }) never settled when its signal was already aborted',
+      resolved: 'sumOfSquaresInChild(10, { signal }) resolved although its signal was already aborted: pass `options` on to runChild.',
+    });
+    expect((error as Error)?.name, `sumOfSquaresInChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
   });
 });

@@ -9,9 +9,12 @@ import { moduleState } from './module-state.harness.ts';
 
 export type TestRequest =
   | { do: 'echo'; payload: unknown; lingerMs?: number }
+  | { do: 'reply'; payload: unknown }
+  | { do: 'reply-twice'; first: unknown; second: unknown }
+  | { do: 'reply-then-exit'; payload: unknown; code: number; stderr: string }
   | { do: 'exit'; code: number; stderr: string }
   | { do: 'throw'; message: string }
-  | { do: 'kill-self' }
+  | { do: 'kill-self'; signal?: NodeJS.Signals }
   | { do: 'exit-without-reply' }
   | { do: 'touch-state' }
   | { do: 'ignore-sigterm'; readyFile: string; sigtermFile: string };
@@ -41,6 +44,19 @@ onRequest((request) => {
       // Stay alive a little after replying: the parent must wait for the exit, not the reply.
       if (request.lingerMs) setTimeout(() => {}, request.lingerMs);
       return;
+    case 'reply':
+      reply(request.payload);
+      return;
+    case 'reply-twice':
+      reply(request.first);
+      reply(request.second);
+      return;
+    case 'reply-then-exit':
+      // The work was answered, then the child failed: its exit code is the verdict.
+      reply(request.payload);
+      process.stderr.write(request.stderr);
+      process.exitCode = request.code;
+      return;
     case 'exit':
       process.stderr.write(request.stderr);
       // exitCode (not process.exit) lets stderr drain before the process ends.
@@ -49,7 +65,7 @@ onRequest((request) => {
     case 'throw':
       throw new Error(request.message);
     case 'kill-self':
-      process.kill(process.pid, 'SIGKILL');
+      process.kill(process.pid, request.signal ?? 'SIGKILL');
       return;
     case 'exit-without-reply':
       return;

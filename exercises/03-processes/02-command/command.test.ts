@@ -137,6 +137,45 @@ describe('runCommand', () => {
     expect(failed.stderr, 'The CommandFailed should carry what the program wrote to stderr: that is where it says why.').toContain(
       'cannot open "report.csv"',
     );
+    expect(
+      failed.stdout,
+      'The CommandFailed should carry what the program wrote to stdout too ("a line on stdout\\n"): a failed program’s ' +
+        `output is part of its verdict. It carried ${show(failed.stdout)}.`,
+    ).toBe('a line on stdout\n');
+  });
+
+  // A program that kills itself with the signal: it ends with no exit code at all (null).
+  test.skipIf(process.platform === 'win32').each(['SIGKILL', 'SIGTERM'])('a program killed by %s becomes a CommandFailed carrying the signal', async (signal) => {
+    const error = await failureWithin(5_000, () => runCommand(node, ['-e', `process.kill(process.pid, '${signal}')`]), {
+      hung: `runCommand never settled for a program that is killed by ${signal}`,
+      resolved: `runCommand resolved although the program was killed by ${signal}. A killed program has exit code null and ` +
+        'a signal: `if (code)` or `code > 0` treats null as success. Only exit code 0 is success.',
+    });
+    expect(error, `runCommand rejected, but with ${show(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
+    const failed = error as CommandFailed;
+    expect(
+      { exitCode: failed.exitCode, signal: failed.signal },
+      `The CommandFailed should carry the signal that killed the program (${signal}) and exit code null.`,
+    ).toEqual({ exitCode: null, signal });
+  });
+
+  test('brings long output back whole, with no character split between chunks', async () => {
+    // 100,000 euro signs: 300,000 bytes of UTF-8, three bytes to a character, read through the
+    // pipe in chunks whose edges fall inside characters.
+    const text = '€'.repeat(100_000);
+    const output = await within(10_000, runCommand(node, ['-e', "process.stdout.write('€'.repeat(100000))"]), 'runCommand never settled for a program that prints 300 kB and exits');
+    const stdout = String(output?.stdout);
+    const replaced = [...stdout].filter((character) => character === '\uFFFD').length;
+    expect(
+      stdout === text,
+      `The program printed 100,000 "€" (300,000 bytes); runCommand resolved with ${stdout.length} characters. ` +
+        (replaced > 0
+          ? `${replaced} of them are U+FFFD, the replacement character: each chunk was decoded on its own, so a "€" whose ` +
+            'three bytes straddled two chunks was decoded in halves. Set the stream’s encoding (setEncoding), or join ' +
+            'the Buffers before decoding them.'
+          : 'Part of the output was lost or changed: read until the "close" event (after "exit", the pipe may still hold ' +
+            'output), and decode the bytes as UTF-8.'),
+    ).toBe(true);
   });
 
   test('a program that does not exist is an ENOENT error, not a hang', async () => {

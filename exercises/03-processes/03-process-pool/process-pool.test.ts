@@ -200,6 +200,71 @@ describe('ProcessPool', () => {
     ).toEqual({ processesStarted: 3, childrenServingTasks: 2 });
   });
 
+  test('a crash fails the task its child was running, not the oldest task in flight', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(2);
+    await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
+    // Task 0 holds its reply for 2 s on one child; task 1, sent after it, crashes the other child.
+    const outcomes = await runAll(pool, [{ n: 1_000, holdMs: 2_000 }, { n: 4_000_000, crash: true }], timeline, SMALL_TASKS_MS);
+    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with sum ${o.value?.sum}` : `rejected with ${show(o.reason)}`));
+    expect(
+      outcomes[0]!.status === 'fulfilled' && outcomes[0]!.value?.sum === sumOfSquares(1_000),
+      `Task 0 (answered after 2 s) ${seen[0]}, expected sum ${sumOfSquares(1_000)}; task 1, whose child crashed, ${seen[1]}. ` +
+        'The crash belongs to the task the dead child was running, and the reply to the task its child was running: ' +
+        `not to the oldest task in flight.\n${timeline.toText()}\n`,
+    ).toBe(true);
+    expect(outcomes[1]!.status === 'rejected' && (outcomes[1] as PromiseRejectedResult).reason instanceof ChildCrashed, `Task 1, whose child crashed, ${seen[1]}; expected a ChildCrashed.`).toBe(true);
+  });
+
+  test.skipIf(process.platform === 'win32').each([
+    ['exits with code 0', { code: 0 }, { exitCode: 0, signal: null }],
+    ['is killed by SIGKILL', { signal: 'SIGKILL' as const }, { exitCode: null, signal: 'SIGKILL' }],
+  ])('a child that %s in the middle of a task fails that task with a ChildCrashed', async (how, crashWith, expected) => {
+    const timeline = new Timeline();
+    const pool = openPool(2);
+    const crashing = pool.run<SquaresReply>({ n: 4_000_000, crash: true, crashWith });
+    const end = timeline.begin('task 0 (dies)');
+    const others = runAll(pool, smallTasks(6), timeline, SMALL_TASKS_MS);
+    others.catch(() => {}); // Judged below, after the crashed task.
+    const error = await failureWithin(8_000, () => crashing, {
+      hung:
+        `The task whose child ${how} half-way through never settled: any exit of a child that has not replied yet, ` +
+        'whatever its exit code or signal, ends its task. Listen for "exit" and reject unless the reply came first',
+      resolved: `The task whose child ${how} half-way through resolved: its child never replied, so it should reject with a ChildCrashed.`,
+    });
+    end();
+    expect(error, `The task rejected with ${show(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    expect({ exitCode: (error as ChildCrashed).exitCode, signal: (error as ChildCrashed).signal }, 'The ChildCrashed should carry how the child ended.').toEqual(expected);
+    const failed = (await others).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
+    expect(failed, `Only the task whose child died may fail.\n${timeline.toText()}\n`).toEqual([]);
+  });
+
+  test('gives the next task to whichever child is free, one task per child at a time', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(2);
+    await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
+    // Task 0 keeps its child busy for 3 s; the 6 small tasks behind it take a few ms each.
+    const tasks: SquaresTask[] = [{ n: 1_000, holdMs: 3_000 }, ...smallTasks(6)];
+    const outcomes = await runAll(pool, tasks, timeline, SMALL_TASKS_MS);
+    const got = replies(outcomes);
+    expect(got.length, `Every task should succeed: ${outcomes.map((o) => o.status).join(', ')}.`).toBe(tasks.length);
+    const overlapping = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && o.value.alsoRunning > 0 ? [`task ${i} (${o.value.alsoRunning} more)`] : []));
+    expect(
+      overlapping,
+      'These tasks were sent to a child that had not yet answered its previous task (in brackets: how many it still ' +
+        'owed). One task per child at a time: keep the rest in the pool’s queue until a child replies.\n' +
+        `${timeline.toText()}\n`,
+    ).toEqual([]);
+    const busy = outcomes[0]!.status === 'fulfilled' ? outcomes[0]!.value.pid : undefined;
+    const waited = got.slice(1).flatMap((reply, i) => (reply.pid === busy ? [`task ${i + 1}`] : []));
+    expect(
+      waited,
+      `These small tasks ran on pid ${busy} after the 3 s task there, while the other child was free: tasks assigned ` +
+        'to a child in advance (in turn, or by a child queue of its own) wait behind a long one. Give each task to the ' +
+        `first child that is free when its turn comes.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+  });
+
   test('a child that dies while idle is replaced as well', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);
@@ -242,6 +307,62 @@ describe('ProcessPool', () => {
     ).toEqual([]);
     const pids = replies(outcomes).map((reply) => reply.pid);
     expect(await pidsStillAlive(pids, 2_000), 'These children were still running after close().').toEqual([]);
+  });
+
+  test('close() on a pool of 1 whose child crashes while draining: the queued tasks still run, and close() still resolves', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(1);
+    // A crash first, three small tasks behind it, a second crash last; close() is called at once.
+    const firstCrash = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
+    firstCrash.catch(() => {}); // Judged below.
+    const queued = runAll(pool, smallTasks(3), timeline, SMALL_TASKS_MS, 'the tasks queued behind a crash never ran: after the crash, while closing, no child was left to run them.');
+    queued.catch(() => {}); // Judged below.
+    const lastCrash = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
+    lastCrash.catch(() => {}); // Judged below.
+    const closing = within(
+      SMALL_TASKS_MS,
+      pool.close(),
+      'close() never settled after the last task’s child crashed while the pool was draining. A crash settles a task ' +
+        'too: check whether the pool has drained after a child’s exit, not only after a reply',
+    );
+    closing.catch(() => {}); // Judged below.
+    const outcome = (task: Promise<unknown>) => within(SMALL_TASKS_MS, task.then(() => 'resolved', (error: unknown) => error), 'a crashing task never settled');
+    const crashed = await outcome(firstCrash);
+    if (crashed instanceof Error && crashed.message.startsWith('Not implemented yet')) throw crashed;
+    expect(crashed, `The first task, whose child crashed, ${show(crashed)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    const failed = (await queued).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
+    expect(
+      failed,
+      'close() lets the tasks already submitted finish, and these failed. The pool’s only child crashed while it was ' +
+        `closing, so a replacement must run them.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    const crashedLast = await outcome(lastCrash);
+    expect(crashedLast, `The last task, whose child crashed, ${show(crashedLast)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    await closing;
+    expect(liveChildren().map((child) => child.pid), 'close() resolved while these children still ran.').toEqual([]);
+  });
+
+  test('refuses a task submitted while close() is still draining, because the pool is closed', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(2);
+    const draining = runAll(pool, [{ n: 1_000, holdMs: 300 }, { n: 1_000, holdMs: 300 }], timeline, SMALL_TASKS_MS);
+    draining.catch(() => {}); // Judged below.
+    const closing = pool.close();
+    closing.catch(() => {}); // Judged below.
+    const before = spawnCounts().children;
+    const late = pool.run<SquaresReply>({ n: 10 });
+    const error = await failureWithin(5_000, () => late, {
+      hung: 'run() while close() was draining never settled: close() takes no new tasks from the moment it is called',
+      resolved: 'run() while close() was draining resolved: close() takes no new tasks from the moment it is called, even while earlier tasks finish.',
+    });
+    expect(
+      String((error as Error)?.message),
+      `run() while close() was draining rejected with ${show(error)}; the error should say that the pool is closed.`,
+    ).toMatch(/closed|shut/i);
+    expect(spawnCounts().children - before, 'run() while closing started a child process.').toBe(0);
+    const failed = (await draining).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
+    expect(failed, 'The tasks submitted before close() should finish.').toEqual([]);
+    await within(5_000, closing, 'close() never settled');
   });
 
   test('refuses new tasks after close()', async () => {

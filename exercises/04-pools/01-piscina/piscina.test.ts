@@ -218,6 +218,56 @@ describe('createPool', () => {
     openGate('gate');
     const firstOutcome = await within(10_000, first, 'The running task never finished after a queued one was cancelled');
     expect(firstOutcome.status, 'Cancelling a waiting task made the running one fail').toBe('fulfilled');
+    // The one thread is free now: a task still in the queue would run before this one.
+    await within(10_000, pool.run({ n: 1_000, cue: cue('after') }), 'After a queued task was cancelled, the pool never ran the next one');
+    expect(
+      timeline.spans.map((span) => span.label),
+      'The cancelled task ran later anyway, once the thread was free: its promise rejected, but the task stayed in ' +
+        `the pool's queue. Rejecting the caller's promise does not take the task out; pass the signal to piscina.\n${timeline.toText()}\n`,
+    ).not.toContain('queued');
+  });
+
+  test('with maxQueue: 0, refuses a task as soon as every thread is busy', async () => {
+    const pool = open({ threads: 2, maxQueue: 0 });
+    const { cue, waiting, open: openGate, timeline } = await probe();
+    const job = (label: string): Job => ({ n: 1_000, cue: cue(label, { hold: 'gate' }) });
+    const running = [0, 1].map((i) => settle(pool.run(job(`running ${i}`))));
+    await within(10_000, waiting('gate', 2), "The first 2 tasks never both started on the pool's 2 threads");
+    const extra = settle(pool.run(job('no room to wait')));
+    openGate('gate');
+    const accepted = await within(10_000, Promise.all(running), 'The 2 running tasks never finished');
+    const refused = await within(10_000, extra, 'The task with no room to wait neither ran nor was refused');
+    expect(
+      refused.status,
+      'With maxQueue: 0 no task may wait, yet a 3rd task was accepted while both threads were busy: the pool let it ' +
+        'wait. Was 0 taken for "left out"? (`maxQueue || ...` treats 0 as missing; `??` does not.)\n' +
+        `${timeline.toText()}\n`,
+    ).toBe('rejected');
+    const reason = (refused as { reason: unknown }).reason;
+    expect(reason instanceof Error && /queue/i.test(reason.message), `The refused task should reject with an error about the queue, not ${describeError(reason)}`).toBe(true);
+    expect(accepted.map((outcome) => outcome.status), 'The 2 running tasks should finish').toEqual(['fulfilled', 'fulfilled']);
+  });
+
+  test('runs exactly `threads` tasks at once, even more threads than the machine has cores', async () => {
+    // One more thread than cores: "a thread per core" is advice for the caller, not the pool's to decide.
+    const threads = os.availableParallelism() + 1;
+    const pool = open({ threads });
+    const { cue, unmet, timeline } = await probe();
+    const reports = await within(
+      15_000,
+      Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ n: 1_000, cue: cue(`task ${i}`, { meet: threads }) }))),
+      `${threads} tasks that wait for each other never all finished on a pool of ${threads} threads: it ran fewer at a time`,
+    );
+    expect(
+      unmet,
+      `${threads} tasks on a pool of ${threads} threads (on ${threads - 1} cores) never all ran at the same time: the pool ` +
+        'ran fewer at a time than asked for, either with fewer threads (capped at the number of cores?) or with tasks ' +
+        `sharing a thread. The caller chose the size; use it as given.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(new Set(reports.map((report) => report.threadId)).size, `The ${threads} tasks should run on ${threads} different threads`).toBe(threads);
+    // A second round with twice as many tasks: never more than `threads` at once.
+    await within(15_000, Promise.all(Array.from({ length: 2 * threads }, (_, i) => pool.run({ n: 1_000, cue: cue(`more ${i}`) }))), 'run() never resolved');
+    expect(timeline.maxInFlight, `A pool of ${threads} threads ran ${timeline.maxInFlight} tasks at once\n${timeline.toText()}\n`).toBeLessThanOrEqual(threads);
   });
 
   test('refuses a task with an error when its queue is full, and runs every task it accepted', async () => {

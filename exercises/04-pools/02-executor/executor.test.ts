@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { isChildAlive, liveChildren, liveWorkers, spawnLog, Timeline, within } from '#kata/testing/index.ts';
@@ -90,6 +91,21 @@ describe.each(kinds)('$name', (kind) => {
     expect(await within(10_000, executor.submit('square', 7), 'submit() never settled'), 'submit("square", 7) should resolve with 49').toBe(49);
   });
 
+  test(`starts a ${kind.unit} only when there is work for it: none before the first task, one for one task`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 3 });
+    const atStart = kind.started().length - first;
+    const result = await within(15_000, executor.submit('square', 3), 'submit() never settled');
+    const forOneTask = kind.started().length - first;
+    expect(result, 'submit("square", 3) should resolve with 9').toBe(9);
+    expect(
+      { atStart, forOneTask },
+      `With maxWorkers: 3, the executor had started ${count(atStart, kind)} before any task was submitted, and ` +
+        `${count(forOneTask, kind)} once one task had run. Workers start when there is work for them: none for no ` +
+        'work, one for one task (maxWorkers is the most, not how many to start).',
+    ).toEqual({ atStart: 0, forOneTask: 1 });
+  });
+
   test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
     const executor = open({ maxWorkers: 3 });
     const results = await within(15_000, executor.map('square', [1, 2, 3, 4, 5]), 'map() never settled');
@@ -168,6 +184,130 @@ describe.each(kinds)('$name', (kind) => {
     ).toContain('cannot invert 0');
   });
 
+  test('map() of no items resolves with []', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const results = await within(
+      5_000,
+      executor.map('square', []),
+      'map() of no items never settled: with no task to finish, nothing will ever count the last one in (resolve at once, or let Promise.all do it)',
+    );
+    expect(results, 'map() of no items should resolve with an empty list').toEqual([]);
+  });
+
+  test('a task that returns a promise which rejects later reaches the caller as that rejection', async () => {
+    const executor = open({ maxWorkers: 1 });
+    const { cue } = await probe();
+    // This probe task reports to an address the probe does not serve: its promise rejects after an HTTP round trip.
+    const lost = { ...cue('reports to nowhere'), url: `${cue('address').url}/nowhere` };
+    const error = await failureWithin(6_000, () => executor.submit('probe', lost), {
+      hung: 'submit() never settled for a task whose promise rejects: wait for the promise the task returns, then reply',
+      resolved: 'submit() resolved although the promise its task returned rejected: await the task’s promise before replying',
+    });
+    expect(
+      error instanceof Error ? error.message : error,
+      `submit() rejected, but not with the rejection of the task's promise ("task probe: begin answered 404"): it ` +
+        `rejected with ${describeError(error)}. A task may return a promise that rejects later: await it in the runner, ` +
+        'and reply with that error, as with one it throws.',
+    ).toContain('begin answered 404');
+    expect(await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'), 'The next task should resolve with 25').toBe(25);
+  });
+
+  test('each call gets exactly one reply, a failed one too: no reply is left over for the next task', async () => {
+    const executor = open({ maxWorkers: 1 });
+    // One worker: the failed call, then three more, one after another on it.
+    const calls = [settle(executor.submit('inverse', 0)), settle(executor.submit('square', 3)), settle(executor.submit('square', 4))];
+    const outcomes = await within(10_000, Promise.all(calls), 'The three calls never all settled');
+    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with ${JSON.stringify(o.value)}` : `rejected with ${describeError(o.reason)}`));
+    const last = await within(10_000, settle(executor.submit('square', 5)), 'A fourth call never settled');
+    seen.push(last.status === 'fulfilled' ? `resolved with ${JSON.stringify(last.value)}` : `rejected with ${describeError(last.reason)}`);
+    expect(
+      seen.slice(1),
+      `inverse(0), square(3), square(4) and square(5) ran one after another on one worker: ${seen.join('; ')}. ` +
+        'A reply went to the wrong call. One cause: a call that got two replies (an error, then a value), which shifts ' +
+        'every reply after it onto the next call; another: replies matched to the wrong call. The runner sends exactly ' +
+        'one reply per call, the value or the error (return after sending it), and each reply settles the call its worker was running.',
+    ).toEqual(['resolved with 9', 'resolved with 16', 'resolved with 25']);
+  });
+
+  test("a task's error arrives as an Error with its name, its message and the stack from where it threw", async () => {
+    const executor = open({ maxWorkers: 2 });
+    const error = await failureWithin(6_000, () => executor.submit('inverse', 0), {
+      hung: 'submit() never settled after its task threw',
+      resolved: 'submit() resolved although its task threw "cannot invert 0"',
+    });
+    expect(error, `submit() rejected with ${typeof error} ${describeError(error)}, not with an Error: rebuild an Error on this side.`).toBeInstanceOf(Error);
+    const { name, message, stack } = error as Error;
+    expect(
+      { name, message },
+      'inverse(0) throws a RangeError("cannot invert 0"): the rejection should carry its name and message. Send the ' +
+        'name, the message and the stack across, and rebuild an Error from all three.',
+    ).toEqual({ name: 'RangeError', message: 'cannot invert 0' });
+    expect(
+      String(stack),
+      `The error's stack does not mention tasks.ts, where the task threw, so it points at the wrong place:\n${stack}\n` +
+        'Send the stack from the worker and put it on the rebuilt Error.',
+    ).toContain('tasks.ts');
+  });
+
+  test(`without maxWorkers, runs as many tasks at once as the machine has CPU cores, and no more`, async () => {
+    const cores = os.availableParallelism();
+    const executor = open();
+    const { cue, timeline, unmet } = await probe();
+    // Tasks meet in groups of `cores`: they only finish if that many run at the same time.
+    const items = Array.from({ length: 2 * cores }, (_, i) => cue(`task ${i}`, { meet: cores, napMs: 20 }));
+    await within(
+      20_000,
+      executor.map('probe', items),
+      `map() of ${2 * cores} tasks that wait for each other in groups of ${cores} did not finish: with maxWorkers left out, fewer than ${cores} ran at once`,
+    );
+    const picture = `\n${timeline.toText()}\n`;
+    expect(
+      unmet,
+      `With maxWorkers left out, tasks waited in vain for ${cores} of them to run at once: the default should be the ` +
+        `number of CPU cores (${cores}, os.availableParallelism()).${picture}`,
+    ).toEqual([]);
+    expect(timeline.maxInFlight, `With maxWorkers left out, ${timeline.maxInFlight} tasks ran at once on ${cores} cores: the default is one worker per core.${picture}`).toBeLessThanOrEqual(cores);
+  });
+
+  test('gives the next task to whichever worker is free, not to one decided in advance', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const { cue, timeline } = await probe();
+    // Both workers started and warm: two tasks that meet ran at the same time.
+    await within(15_000, executor.map('probe', [cue('warm 1', { meet: 2 }), cue('warm 2', { meet: 2 })]), 'map() of 2 tasks that meet never settled');
+    // The first task keeps its worker busy for 4 s; the six behind it take a few ms each.
+    const items = [cue('long', { napMs: 4_000 }), ...Array.from({ length: 6 }, (_, i) => cue(`short ${i}`))];
+    const results = await within(15_000, executor.map('probe', items), 'map() never settled');
+    const long = kind.idOf(results[0]!);
+    const waited = results.slice(1).flatMap((result) => (kind.idOf(result) === long ? [result.label] : []));
+    expect(
+      waited,
+      `These short tasks ran on the ${kind.unit} busy with the 4 s task (${long}), while the other worker was free: tasks ` +
+        'given to a worker in advance (in turn, or into a queue of its own) wait behind a long one. Keep one queue, and ' +
+        `let each worker take the next task when it is done with one.\n${timeline.toText()}\n`,
+    ).toEqual([]);
+  });
+
+  test('shutdown() resolves, and stops every worker, even when a task submitted before it fails', async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 2 });
+    const { cue } = await probe();
+    const failing = settle(executor.submit('inverse', 0));
+    const others = [1, 2, 3].map((i) => settle(executor.submit('probe', cue(`task ${i}`, { napMs: 50 }))));
+    const closing = settle(executor.shutdown());
+    const outcome = await within(15_000, closing, 'shutdown() never settled while a task submitted before it failed');
+    expect(
+      outcome.status === 'fulfilled' ? 'resolved' : `rejected with ${describeError((outcome as { reason: unknown }).reason)}`,
+      "shutdown() should resolve once every submitted task has settled, a failed one too: a task's failure is its " +
+        "caller's to handle (wait with Promise.allSettled, not Promise.all).",
+    ).toBe('resolved');
+    const alive = kind.started().slice(first).filter(kind.isAlive);
+    expect(alive.length, `${count(alive.length, kind)} of the executor were still alive after shutdown() resolved.`).toBe(0);
+    const failed = await within(5_000, failing, 'the failing task never settled');
+    expect(failed.status, 'The task that threw should reject').toBe('rejected');
+    const done = await within(5_000, Promise.all(others), 'the other tasks never settled');
+    expect(done.map((o) => o.status), 'The other tasks submitted before shutdown() should finish').toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+  });
+
   test('shutdown() lets every task already submitted finish, then resolves', async () => {
     const executor = open({ maxWorkers: 2 });
     const { cue, timeline } = await probe();
@@ -216,10 +356,22 @@ describe.each(kinds)('$name', (kind) => {
       early.status,
       'submit() made after shutdown() was called (before it resolved) was accepted: refuse new tasks from the moment shutdown() is called',
     ).toBe('rejected');
-    await failureWithin(5_000, () => executor.map('square', [1, 2]), {
+    const earlyReason = (early as { reason?: unknown }).reason;
+    expect(
+      earlyReason instanceof Error && /shut/i.test(earlyReason.message),
+      'submit() made after shutdown() was called (before it resolved) failed, but not because the executor is shut down: ' +
+        `it rejected with ${describeError(earlyReason)}. Whether it was refused with another message, or accepted and then ` +
+        'lost as the workers stopped, the caller cannot tell that the executor is shut down: refuse it at once, from ' +
+        'the moment shutdown() is called, with an error that says so.',
+    ).toBe(true);
+    const mapRefusal = await failureWithin(5_000, () => executor.map('square', [1, 2]), {
       hung: 'map() after shutdown() never settled: refuse it at once, as submit() does',
       resolved: 'map() after shutdown() was accepted and ran: refuse it as submit() does',
     });
+    expect(
+      mapRefusal instanceof Error && /shut/i.test(mapRefusal.message),
+      `map() after shutdown() should reject with an error that says the executor is shut down, not ${describeError(mapRefusal)}`,
+    ).toBe(true);
   });
 
   test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
