@@ -256,7 +256,7 @@ describe.each(kinds)('$name', (kind) => {
     // Tasks meet in groups of `cores`: they only finish if that many run at the same time.
     const items = Array.from({ length: 2 * cores }, (_, i) => cue(`task ${i}`, { meet: cores, napMs: 20 }));
     await within(
-      20_000,
+      10_000,
       executor.map('probe', items),
       `map() of ${2 * cores} tasks that wait for each other in groups of ${cores} did not finish: with maxWorkers left out, fewer than ${cores} ran at once`,
     );

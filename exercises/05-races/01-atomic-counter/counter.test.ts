@@ -203,7 +203,7 @@ describe('countInWorkers', () => {
       const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
       let total: number;
       try {
-        total = await within(20_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved`);
+        total = await within(8_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved`);
       } finally {
         spans.stop();
       }
