@@ -249,16 +249,18 @@ describe.each(kinds)('$name', (kind) => {
     ).toContain('tasks.ts');
   });
 
-  test(`without maxWorkers, runs as many tasks at once as the machine has CPU cores, and no more`, async () => {
+  // A wrong default of 1 worker meets no group: each of its tasks waits 3 s in vain, one after another.
+  test(`without maxWorkers, runs as many tasks at once as the machine has CPU cores, and no more`, { timeout: 30_000 }, async () => {
     const cores = os.availableParallelism();
     const executor = open();
     const { cue, timeline, unmet } = await probe();
     // Tasks meet in groups of `cores`: they only finish if that many run at the same time.
     const items = Array.from({ length: 2 * cores }, (_, i) => cue(`task ${i}`, { meet: cores, napMs: 20 }));
     await within(
-      10_000,
+      20_000,
       executor.map('probe', items),
-      `map() of ${2 * cores} tasks that wait for each other in groups of ${cores} did not finish: with maxWorkers left out, fewer than ${cores} ran at once`,
+      `map() of ${2 * cores} tasks that wait for each other in groups of ${cores} did not finish: with maxWorkers left out, fewer than ${cores} ran at once: ` +
+        `the default should be the number of CPU cores (${cores}, os.availableParallelism())`,
     );
     const picture = `\n${timeline.toText()}\n`;
     expect(
