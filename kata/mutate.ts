@@ -73,7 +73,15 @@ for (const exercise of exercises) {
     // have; Node runs the files as they are, so no tsconfig needs rewriting.
     tsconfigFile: 'no-tsconfig-to-rewrite.json',
   });
-  const results = await stryker.runMutationTest();
+  let results: Awaited<ReturnType<Stryker['runMutationTest']>>;
+  try {
+    results = await stryker.runMutationTest();
+  } catch (error) {
+    // Stryker has logged what went wrong (a test failing on the unmutated solution, say).
+    console.error(`${exercise.id}: mutation testing stopped: ${(error as Error).message}`);
+    process.exitCode = 1;
+    continue;
+  }
   const equivalents = readEquivalents(exercise);
   const at = (result: (typeof results)[number]) => `${path.relative(repoRoot, result.fileName)}:${result.location.start.line}:${result.location.start.column}`;
   const survived = results.filter((result) => result.status === 'Survived' || result.status === 'NoCoverage');
