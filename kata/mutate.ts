@@ -13,9 +13,10 @@
  * and none counts as killed unless a test failed on it. Speed-up tests do not run: they judge
  * timing, and every mistake has a deterministic test too.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Stryker } from '@stryker-mutator/core';
+import { pathToFileURL } from 'node:url';
 import { type Exercise, selectExercises } from './catalog.ts';
 import { parseCommandLine } from './cli/args.ts';
 import { repoRoot, stateDir } from './paths.ts';
@@ -43,6 +44,17 @@ try {
   process.exit(2);
 }
 prepareStateDir();
+const { Stryker } = await installStryker();
+
+/** What this script uses of StrykerJS's API (it is installed on first use: see installStryker). */
+interface MutantResult {
+  fileName: string;
+  location: { start: { line: number; column: number } };
+  status: 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'RuntimeError' | 'CompileError' | 'Ignored' | 'Pending';
+  mutatorName: string;
+  replacement?: string;
+}
+type StrykerClass = new (options: Record<string, unknown>) => { runMutationTest(): Promise<MutantResult[]> };
 
 interface Equivalent {
   /** `file:line:column` of the mutant in the solution, and its mutator, e.g. `ConditionalExpression`. */
@@ -69,11 +81,13 @@ for (const exercise of exercises) {
     tempDirName: path.relative(repoRoot, path.join(stateDir, 'stryker-tmp')),
     ignorePatterns: ['/.kata', '/fixtures', '/bench', '/docs', '/.ci'],
     cleanTempDir: 'always',
+    // Every mutant is static here on purpose (see the setup file): no advice about it.
+    warnings: { slow: false },
     // Stryker rewrites tsconfig.json with TypeScript's JavaScript API, which TypeScript 7 does not
     // have; Node runs the files as they are, so no tsconfig needs rewriting.
     tsconfigFile: 'no-tsconfig-to-rewrite.json',
   });
-  let results: Awaited<ReturnType<Stryker['runMutationTest']>>;
+  let results: MutantResult[];
   try {
     results = await stryker.runMutationTest();
   } catch (error) {
@@ -105,4 +119,27 @@ function readEquivalents(exercise: Exercise): Equivalent[] {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new Error(`${path.relative(process.cwd(), file)}: ${(error as Error).message}; expected [{ "at": "file:line:column", "mutator": "...", "reason": "..." }]`);
   }
+}
+
+/**
+ * StrykerJS is the maintainer's tool, not the learner's: it is installed on first use into
+ * .kata/tools/ (not package.json, so `npm install` stays lean, and on Node 22.18: one of its
+ * dependencies asks for 22.22), without its peer Vitest, so its runner finds the project's own.
+ */
+async function installStryker(): Promise<{ Stryker: StrykerClass }> {
+  const version = '10.1.1';
+  const dir = path.join(stateDir, 'tools', `stryker-${version}`);
+  const entry = path.join(dir, 'node_modules', '@stryker-mutator', 'core', 'dist', 'src', 'index.js');
+  if (!existsSync(entry)) {
+    console.log(`Installing StrykerJS ${version} into ${path.relative(process.cwd(), dir)} (once) ...`);
+    mkdirSync(dir, { recursive: true });
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const args = ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--engine-strict=false', '--legacy-peer-deps', `@stryker-mutator/core@${version}`, `@stryker-mutator/vitest-runner@${version}`];
+    const install = spawnSync(npm, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (install.status !== 0 || !existsSync(entry)) {
+      console.error(`Could not install StrykerJS (npm ${args.join(' ')} ended with ${install.status ?? install.error?.message}).`);
+      process.exit(1);
+    }
+  }
+  return import(pathToFileURL(entry).href);
 }
