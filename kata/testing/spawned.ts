@@ -132,3 +132,17 @@ export function letSpawnedOutliveTests(reason: string): void {
 export function mayOutliveTests(): boolean {
   return outliveReason !== undefined;
 }
+
+/**
+ * Terminates `workers`, waiting at most `ms` for them: terminate() can fail to resolve (a thread
+ * stopped while it was still starting up, under load, was seen to hang a test process for
+ * minutes). Resolves with the workers that had not exited by then.
+ */
+export async function stopWorkers(workers: readonly Worker[], ms: number): Promise<Worker[]> {
+  const stopped = new Set<Worker>();
+  const all = Promise.all(workers.map((worker) => worker.terminate().then(() => stopped.add(worker), () => stopped.add(worker))));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+  return workers.filter((worker) => !stopped.has(worker));
+}

@@ -29,6 +29,7 @@ afterEach(() => {
 });
 
 const isAlive = (pid: number) => {
+  if (pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
@@ -57,8 +58,12 @@ import ${JSON.stringify(pathToFileURL(path.join(repoRoot, 'kata/testing/index.ts
 test('spins', async () => {
   const script = "require('node:child_process').spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }); for(;;){}";
   const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const grandchild = Number(require('node:fs').readFileSync('/proc/' + child.pid + '/task/' + child.pid + '/children', 'utf8').trim());
+  // The grandchild starts once the child's Node is up: a busy machine takes a while.
+  let grandchild = 0;
+  for (let waited = 0; grandchild === 0 && waited < 20_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    grandchild = Number(require('node:fs').readFileSync('/proc/' + child.pid + '/task/' + child.pid + '/children', 'utf8').trim().split(' ')[0] || 0);
+  }
   writeFileSync(${JSON.stringify(pids)}, JSON.stringify({ child: child.pid, grandchild, testProcess: process.pid }));
   await new Promise(() => {});
 }, 60_000);
@@ -67,9 +72,10 @@ test('spins', async () => {
   writeFileSync(path.join(dir, 'vitest.config.ts'), `export default { test: { root: ${JSON.stringify(dir)}, include: ['spin.test.ts'], setupFiles: [${JSON.stringify(path.join(repoRoot, 'kata/vitest/setup.ts'))}], pool: 'forks' } };`);
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))), CI: 'true' };
   const runner = spawn(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts')], { cwd: dir, env, stdio: 'ignore' });
-  expect(await until(() => existsSync(pids), 20_000), 'the test never started its children').toBe(true);
+  expect(await until(() => existsSync(pids), 40_000), 'the test never started its children').toBe(true);
   const seen = JSON.parse(readFileSync(pids, 'utf8')) as { child: number; grandchild: number; testProcess: number };
-  started.push(seen.child, seen.grandchild, seen.testProcess, runner.pid!);
+  // Never 0 or less: kill(0) would signal this very process group.
+  started.push(...[seen.child, seen.grandchild, seen.testProcess, runner.pid!].filter((pid) => pid > 0));
   expect([seen.child, seen.grandchild, seen.testProcess].every(isAlive), 'the children were not all running').toBe(true);
   return { runner, ...seen };
 }

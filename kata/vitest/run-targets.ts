@@ -139,9 +139,9 @@ export async function runInLanes(
   const groups: Group[] = [];
   // Lanes end with this process, also when a SIGTERM reached it alone; SIGTERM lets each remove its plan file.
   const forget = cleanUpOnExit(() => groups.forEach((group) => group.kill('SIGTERM')));
-  // A batch is a few test files: minutes at most. One that runs for much longer is stuck somewhere
+  // A batch is a few test files: 2.5 minutes at most, beside a CPU hog. One that runs for longer is stuck somewhere
   // no test's own deadline reaches, and is stopped with everything its lane started.
-  const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 10);
+  const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 5);
   const lane = async (index: number) => {
     const logFile = path.join(logDir, `lane-${index}.log`);
     const log = verbose ? 'inherit' : openSync(logFile, 'w');

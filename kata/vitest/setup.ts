@@ -3,7 +3,7 @@ import './watchdog.ts';
 import { afterAll, afterEach, beforeEach, expect, type TestContext } from 'vitest';
 import { endTestBudget, sleep, startTestBudget } from '../testing/deadline.ts';
 import { measuringTest } from '../testing/measure.ts';
-import { isChildAlive, liveChildren, liveWorkers, mayOutliveTests, originOf, spawnLog } from '../testing/spawned.ts';
+import { isChildAlive, liveChildren, liveWorkers, mayOutliveTests, originOf, spawnLog, stopWorkers } from '../testing/spawned.ts';
 import { collectTimelines, type Timeline } from '../testing/timeline.ts';
 import { escapedErrors, outsideAnyTest } from './escaped-errors.ts';
 
@@ -64,11 +64,12 @@ async function leftRunning(): Promise<string[]> {
     ...children.map((child) => `  child process ${child.pid}, ${where(originOf(child))}`),
   ];
   for (const child of children) child.kill('SIGKILL');
-  await Promise.all(workers.map((worker) => worker.terminate()));
+  const unstoppable = await stopWorkers(workers, 5_000);
   return [
     `Still running 1 s after the test ended (stopped now):\n${lines.join('\n')}\n` +
       'Whatever a call starts must be gone once its promise has settled: terminate() the worker, or let it exit, ' +
-      'and wait for its "exit" event; end or kill a child and wait for its "exit" event.',
+      'and wait for its "exit" event; end or kill a child and wait for its "exit" event.' +
+      (unstoppable.length > 0 ? `\n(${unstoppable.length} of those threads had not stopped 5 s after terminate().)` : ''),
   ];
 }
 
@@ -114,7 +115,7 @@ async function annotateFinishedTest(context: TestContext, message: string, svgBa
 // so the run always exits and leaves no orphan process behind.
 afterAll(async () => {
   for (const child of liveChildren()) child.kill('SIGKILL');
-  await Promise.all(liveWorkers().map((worker) => worker.terminate()));
+  await stopWorkers(liveWorkers(), 5_000);
   const late = outsideAnyTest();
   if (late.length > 0) throw new Error(late.join('\n\n'));
 });

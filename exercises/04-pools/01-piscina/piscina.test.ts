@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { liveWorkers, measured, sleep, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { liveWorkers, measured, sleep, spawnLog, stopWorkers, Timeline, within } from '#kata/testing/index.ts';
 import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { createPool, type Job, type PoolOptions, type Report, type SquaresPool } from './piscina.ts';
@@ -30,7 +30,7 @@ afterEach(async () => {
   await Promise.allSettled(pools.splice(0).map((pool) => within(5_000, pool.close(), 'close() never resolved')));
   // A pool that kept its threads must not steal the CPU from the next test (the close() test
   // checks that properly): stop whatever is left.
-  await Promise.all(liveWorkers().map((worker) => worker.terminate()));
+  await stopWorkers(liveWorkers(), 5_000);
 });
 
 const describeError = (reason: unknown) => (reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isChildAlive, liveChildren, liveWorkers, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isChildAlive, liveChildren, liveWorkers, spawnLog, stopWorkers, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
@@ -62,7 +62,7 @@ afterEach(async () => {
   // Only a clean-up: the shutdown tests judge shutdown(), so an executor that hangs here gets 2 s.
   await Promise.allSettled(executors.splice(0).map((executor) => within(2_000, executor.shutdown(), 'shutdown() never resolved')));
   // Whatever an executor left running must not disturb the next test (the shutdown tests check this properly).
-  await Promise.all(liveWorkers().map((worker) => worker.terminate()));
+  await stopWorkers(liveWorkers(), 5_000);
   await Promise.all(liveChildren().map((child) => (child.kill('SIGKILL'), once(child, 'exit'))));
 });
 
