@@ -67,6 +67,19 @@ function speedUpOf(runs: { 1: Cost[]; 2: Cost[] }): number {
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 
+/**
+ * Counts the medium range on `threads` parts, checks the count, and says which workers ran (only
+ * the workers go on the timeline: its maxInFlight is how many ran at once).
+ */
+async function countMediumOn(threads: number) {
+  const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
+    const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
+    return { counted: await within(10_000, call, 'countPrimesParallel never settled'), workers, timeline };
+  });
+  expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+  return { workers, timeline };
+}
+
 describe('countPrimesParallel', () => {
   // Four calls of 5 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
   test('counts every number exactly once, however the range splits', { timeout: 25_000 }, async () => {
@@ -84,12 +97,7 @@ describe('countPrimesParallel', () => {
 
   test('starts a worker thread per part, all before waiting for any', async () => {
     const threads = 3;
-    // Only the workers go on this timeline: its maxInFlight is how many ran at once.
-    const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
-      const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
-      return { counted: await within(10_000, call, 'countPrimesParallel never settled'), workers, timeline };
-    });
-    expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+    const { workers, timeline } = await countMediumOn(threads);
     const threadIds = new Set(workers.seen.map((seen) => seen.threadId));
     expect(
       threadIds.size,
@@ -109,11 +117,7 @@ describe('countPrimesParallel', () => {
   test('starts one worker per part even when there are more parts than cores', async () => {
     // More parts than this machine has cores: the README asks for one worker per part, not per core.
     const threads = availableParallelism() + 2;
-    const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
-      const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
-      return { counted: await within(10_000, call, 'countPrimesParallel never settled'), workers, timeline };
-    });
-    expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+    const { workers, timeline } = await countMediumOn(threads);
     const threadIds = new Set(workers.seen.map((seen) => seen.threadId));
     expect(
       threadIds.size,
