@@ -124,7 +124,8 @@ export function fixtures(exercise: Exercise): Fixture[] {
   });
 }
 
-function exists(file: string): boolean {
+/** Whether `file` is a file (not a folder, not missing). */
+export function exists(file: string): boolean {
   try {
     return statSync(file).isFile();
   } catch {

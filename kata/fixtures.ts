@@ -8,7 +8,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diffLines } from 'diff';
-import { type Fixture, fixtures, selectExercises } from './catalog.ts';
+import { exists, type Fixture, fixtures, selectExercises } from './catalog.ts';
 import { parseCommandLine } from './cli/args.ts';
 import { folderAsPatch } from './fixture-patch.ts';
 import { repoRoot } from './paths.ts';
@@ -80,13 +80,4 @@ function contextLines(patch: string): number {
 
 function lineTotal(file: string): number {
   return readFileSync(file, 'utf8').split('\n').length;
-}
-
-function exists(file: string): boolean {
-  try {
-    readFileSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

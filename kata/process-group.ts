@@ -27,11 +27,26 @@ export function spawnGroup(command: string, args: string[], options: SpawnOption
   };
 }
 
-/** Calls `overran` if `work` is still going after `ms`; the returned function calls it off. */
-export function deadline(ms: number, overran: () => void): () => void {
-  const timer = setTimeout(overran, ms);
+export interface Deadline {
+  /** Whether it passed (and `overran` was called). */
+  readonly expired: boolean;
+  cancel(): void;
+}
+
+/** Calls `overran` once `ms` have passed, unless cancelled first. */
+export function deadline(ms: number, overran: () => void): Deadline {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    overran();
+  }, ms);
   timer.unref();
-  return () => clearTimeout(timer);
+  return {
+    get expired() {
+      return expired;
+    },
+    cancel: () => clearTimeout(timer),
+  };
 }
 
 /** Minutes from an environment variable (for the tools' own tests), or the default. */

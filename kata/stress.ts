@@ -130,11 +130,7 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; summary: str
   const { child } = verifyRun;
   // Verify takes minutes; one that runs far longer is stuck, and is stopped with all it started.
   const limitMinutes = minutesFromEnv('KATA_VERIFY_MINUTES', 30);
-  let overran = false;
-  const callOff = deadline(limitMinutes * 60_000, () => {
-    overran = true;
-    verifyRun!.kill('SIGKILL');
-  });
+  const limit = deadline(limitMinutes * 60_000, () => verifyRun!.kill('SIGKILL'));
   let output = '';
   for (const stream of [child.stdout!, child.stderr!]) {
     stream.on('data', (chunk: Buffer) => {
@@ -143,9 +139,9 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; summary: str
     });
   }
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  callOff();
+  limit.cancel();
   log.end();
-  if (overran) return { failed: [`verify did not finish in ${limitMinutes} minutes: stopped, with every process it started (see ${path.relative(repoRoot, logFile)})`], summary: 'verify: stopped' };
+  if (limit.expired) return { failed: [`verify did not finish in ${limitMinutes} minutes: stopped, with every process it started (see ${path.relative(repoRoot, logFile)})`], summary: 'verify: stopped' };
   const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
   // A ✗ line names what failed; the exercise it belongs to is the last unindented line above it.
   const failed: string[] = [];

@@ -151,14 +151,15 @@ for (const exercise of selected) {
     outcomes: run.outcomes.filter((outcome) => isOf(exercise, outcome.file)),
     unhandled: run.unhandled.filter((error) => error.file === undefined || isOf(exercise, error.file)),
   });
-  judgeSolution(own(runs.get(solutions.name)!));
+  const solutionRun = own(runs.get(solutions.name)!);
+  judgeSolution(solutionRun);
   judgeStub(own(runs.get(stubs.name)!));
   const rejections = new Map<Fixture, string>();
   for (const fixture of fixturesOf.get(exercise)!) {
     const rejection = judgeFixture(fixture, own(runs.get(fixtureTargets.get(fixture)!.name)!));
     if (rejection !== undefined) rejections.set(fixture, rejection);
   }
-  judgeRequirements(exercise, own(runs.get(solutions.name)!));
+  judgeRequirements(exercise, solutionRun);
   judgeDistinctness(rejections);
 }
 

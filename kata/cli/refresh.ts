@@ -37,22 +37,19 @@ async function runTests(exercises: Exercise[]): Promise<void> {
   // Each test has its own deadline and a watchdog; this one catches what no test's can (a test
   // process that never reports back), so that `kata list` always ends.
   const minutes = minutesFromEnv('KATA_REFRESH_MINUTES', 5);
-  let callOff = () => {};
-  let stuck = false;
-  const overran = new Promise<never>((_, reject) => {
-    callOff = deadline(minutes * 60_000, () => {
-      stuck = true;
-      reject(new TestsOverran(`The tests of ${exercises.map((exercise) => exercise.id).join(', ')} did not finish in ${minutes} minutes, so their progress is not known. Run them with npm test -- <exercise> to see where they stop.`));
-    });
-  });
+  let reportOverrun!: (error: TestsOverran) => void;
+  const overran = new Promise<never>((_, reject) => (reportOverrun = reject));
+  const limit = deadline(minutes * 60_000, () =>
+    reportOverrun(new TestsOverran(`The tests of ${exercises.map((exercise) => exercise.id).join(', ')} did not finish in ${minutes} minutes, so their progress is not known. Run them with npm test -- <exercise> to see where they stop.`)),
+  );
   try {
     const specifications = (await vitest.globTestSpecifications()).filter((spec) => wanted.has(path.resolve(spec.moduleId)));
     await Promise.race([vitest.runTestSpecifications(specifications), overran]);
   } finally {
-    callOff();
+    limit.cancel();
     // Stuck test processes are not waited for: they end with this process (and what they
     // started, with them: kata/testing/reaper.ts).
-    await (stuck ? Promise.race([vitest.close(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]) : vitest.close());
+    await (limit.expired ? Promise.race([vitest.close(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]) : vitest.close());
     // Vitest marks the process failed when a test fails; here a failing test is only news.
     process.exitCode = exitCode;
   }

@@ -43,10 +43,15 @@ export function endTestBudget(): void {
   running = undefined;
 }
 
-/** The test's timeout and start while its function runs; in its afterEach hooks (a verdict is set) they have their own. */
+/** The running test while its function runs; undefined between tests and in its afterEach hooks (a verdict is set then). */
+export function testInProgress(): RunningTest | undefined {
+  return running?.test.result?.state === 'run' ? running.test : undefined;
+}
+
+/** The test's timeout and start while its function runs; its afterEach hooks have their own timeout. */
 function testBudget(): { timeoutMs: number; started: number; name: string } | undefined {
-  if (running === undefined || running.test.result?.state !== 'run') return undefined;
-  return { timeoutMs: running.test.timeout, started: running.started, name: running.test.name };
+  const test = testInProgress();
+  return test && { timeoutMs: test.timeout, started: running!.started, name: test.name };
 }
 
 /** Room kept after a deadline, for the test's own clean-up before Vitest's timeout. */

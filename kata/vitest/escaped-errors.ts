@@ -6,17 +6,17 @@
  * code".) One that comes while the tests clean up (a pool destroyed with a reply in flight made
  * piscina emit an 'error' nobody listened to, once in 3 stress runs) is shown, not judged.
  */
+import { testInProgress } from '../testing/deadline.ts';
+
 interface Escaped {
   kind: 'rejection' | 'exception';
   error: unknown;
 }
 
-let during: Escaped[] | undefined;
+let during: Escaped[] = [];
 const between: Escaped[] = [];
 let lastTest = '';
-/** The running test: its result's state is 'run' while its function runs (hooks after it see a verdict). */
-let running: { result?: { state: string } } | undefined;
-const bucket = () => (during !== undefined && running?.result?.state === 'run' ? during : between);
+const bucket = () => (testInProgress() ? during : between);
 
 const key = Symbol.for('concurrency-kata.escaped-errors');
 const installed = globalThis as { [key]?: boolean };
@@ -27,17 +27,13 @@ if (!installed[key]) {
 }
 
 export const escapedErrors = {
-  start(test: { name: string; result?: { state: string } }): void {
+  start(testName: string): void {
     during = [];
-    running = test;
-    lastTest = test.name;
+    lastTest = testName;
   },
-  /** What escaped during the test, as messages; the test fails with them. */
+  /** What escaped during the test's function, as messages; the test fails with them. */
   stop(): string[] {
-    const seen = during ?? [];
-    during = undefined;
-    running = undefined;
-    return seen.map(describe);
+    return during.splice(0).map(describe);
   },
 };
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVitest, type TestModule, type TestSpecification } from 'vitest/node';
 import { cleanUpOnExit } from '../cleanup.ts';
-import { deadline, type Group, minutesFromEnv, spawnGroup } from '../process-group.ts';
+import { type Deadline, deadline, type Group, minutesFromEnv, spawnGroup } from '../process-group.ts';
 import { repoRoot, stateDir } from '../paths.ts';
 import type { Target } from './projects.ts';
 
@@ -149,17 +149,13 @@ export async function runInLanes(
     const { child } = group;
     groups.push(group);
     let batch: Target[] | undefined;
-    let overran = false;
-    let callOff = () => {};
+    let limit: Deadline | undefined;
     const next = () => {
-      callOff();
+      limit?.cancel();
       batch = queue.shift();
       if (!batch) return child.disconnect();
       child.send({ batch, verbose });
-      callOff = deadline(batchMinutes * 60_000, () => {
-        overran = true;
-        group.kill('SIGKILL');
-      });
+      limit = deadline(batchMinutes * 60_000, () => group.kill('SIGKILL'));
     };
     child.on('message', (done: Array<[string, TargetRun]>) => {
       for (const [name, run] of done) runs.set(name, run);
@@ -167,12 +163,12 @@ export async function runInLanes(
     });
     next();
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    callOff();
+    limit?.cancel();
     if (code !== 0 || batch) {
       const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
       const names = batch?.map((t) => t.name).join(', ') ?? 'nothing';
       throw new Error(
-        overran
+        limit?.expired
           ? `A lane running ${names} did not finish in ${batchMinutes} minutes: it was stopped, with every process it started.\n${tail}`
           : `A lane running ${names} ended with code ${code}:\n${tail}`,
       );

@@ -16,7 +16,7 @@ let spawnedBefore = { workers: 0, children: 0 };
 beforeEach((context) => {
   startTestBudget(context.task);
   handMutantToWorkers();
-  escapedErrors.start(context.task);
+  escapedErrors.start(context.task.name);
   const log = spawnLog();
   spawnedBefore = { workers: log.workers.length, children: log.children.length };
 });
@@ -55,8 +55,11 @@ async function leftRunning(): Promise<string[]> {
     workers: log.workers.slice(spawnedBefore.workers).filter((worker) => !log.exitedWorkers.has(worker)),
     children: log.children.slice(spawnedBefore.children).filter(isChildAlive),
   });
-  for (let waited = 0; waited < 1_000 && mine().workers.length + mine().children.length > 0; waited += 50) await sleep(50);
-  const { workers, children } = mine();
+  let { workers, children } = mine();
+  for (let waited = 0; waited < 1_000 && workers.length + children.length > 0; waited += 50) {
+    await sleep(50);
+    ({ workers, children } = mine());
+  }
   if (workers.length + children.length === 0) return [];
   const where = (origin: string) => (origin ? `started at ${origin}` : 'started where the stack does not say');
   const lines = [
