@@ -189,21 +189,24 @@ describe('countMatchingLines: a big file', () => {
     ).toEqual(Object.fromEntries(names.map((name, index) => [name, expected[index]])));
   });
 
-  test('finds the word where the edge of a chunk cuts it in two', async () => {
-    // "error" straddles byte 64 Ki (a read stream's default chunk size), 1 Mi and 2 Mi: an edge
-    // there for every chunk size that is a power of two up to 2 MiB.
-    const edges = [2 ** 16, 2 ** 20, 2 ** 21];
+  /** A read stream's chunks end at 64 KiB (its default size), and at 1 and 2 MiB for the larger powers of two. */
+  const chunkEdges = [2 ** 16, 2 ** 20, 2 ** 21];
+
+  /** A file with a line saying `word` across each chunk edge, its first `bytesBefore` bytes before the edge. */
+  async function wordAcrossChunkEdges(name: string, word: string, bytesBefore: number): Promise<string> {
     let text = '';
-    for (const edge of edges) {
-      const start = edge - 2; // "er" before the edge, "ror" after it
-      text += `${'.'.repeat(start - text.length - 1)}\n` + 'error\n';
-    }
-    const cut = path.join(folder, 'cut.log');
-    await writeFile(cut, text);
+    for (const edge of chunkEdges) text += `${'.'.repeat(edge - bytesBefore - Buffer.byteLength(text) - 1)}\n${word}\n`;
+    const file = path.join(folder, name);
+    await writeFile(file, text);
+    return file;
+  }
+
+  test('finds the word where the edge of a chunk cuts it in two', async () => {
+    const cut = await wordAcrossChunkEdges('cut.log', 'error', 2); // "er" before each edge, "ror" after it
     const count = await within(5_000, countMatchingLines(cut, 'error'), 'countMatchingLines never settled');
     expect(
       count,
-      `The file has ${edges.length} lines that say "error", each placed so that a chunk ends in the middle of ` +
+      `The file has ${chunkEdges.length} lines that say "error", each placed so that a chunk ends in the middle of ` +
         'the word (after "er"). A chunk of a stream ends wherever it ends, not at a line break: keep the ' +
         'unfinished line and put it in front of the next chunk, and count the last line once the stream ends.',
     ).toBe(countMatchingLinesSync(cut, 'error'));
@@ -224,20 +227,12 @@ describe('countMatchingLines: a big file', () => {
   });
 
   test('keeps a character whole where the edge of a chunk cuts it in two', async () => {
-    // "café" with its "é" (2 bytes in UTF-8) straddling byte 64 Ki, 1 Mi and 2 Mi: the first byte of
-    // the "é" ends one chunk, the second starts the next.
-    const edges = [2 ** 16, 2 ** 20, 2 ** 21];
-    let text = '';
-    for (const edge of edges) {
-      const start = edge - 4; // "caf" and the first byte of "é" before the edge
-      text += `${'.'.repeat(start - Buffer.byteLength(text) - 1)}\n` + 'café\n';
-    }
-    const cut = path.join(folder, 'cut-char.log');
-    await writeFile(cut, text);
+    // The "é" is 2 bytes in UTF-8: "caf" and its first byte end one chunk, its second starts the next.
+    const cut = await wordAcrossChunkEdges('cut-char.log', 'café', 4);
     const count = await within(5_000, countMatchingLines(cut, 'café'), 'countMatchingLines never settled');
     expect(
       count,
-      `The file has ${edges.length} lines that say "café", each placed so that a chunk ends between the two bytes ` +
+      `The file has ${chunkEdges.length} lines that say "café", each placed so that a chunk ends between the two bytes ` +
         'of the "é". Decoded chunk by chunk (chunk.toString(), or a string + a Buffer), each half becomes a ' +
         '"\uFFFD" and the word is lost. Let the stream decode (createReadStream(path, { encoding: \'utf8\' }), or ' +
         'a StringDecoder / TextDecoder with { stream: true }): it keeps a cut character until its second half arrives.',

@@ -29,6 +29,23 @@ function notWokenMessage(what: string, later: boolean): string {
   );
 }
 
+/**
+ * Queues `acquire()` behind holders that keep every place taken, gives one place back, and
+ * checks that the waiter was let in by that release itself, before any timer or poll could run.
+ */
+async function expectLetInAtOnce(acquire: () => Promise<Release>, giveBack: Release, what: string, stillHeld: string): Promise<void> {
+  let got = false;
+  const waiting = acquire().then((release) => ((got = true), release));
+  await settle();
+  expect(got, stillHeld).toBe(false);
+  giveBack();
+  await onlyQueuedCallbacks();
+  const atOnce = got;
+  const release = await Promise.race([waiting, sleep(1_000).then(() => undefined)]);
+  release?.();
+  expect(atOnce, notWokenMessage(what, release !== undefined)).toBe(true);
+}
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Ten deposits of 10 that all start at once on a fresh account, with no lock: the race itself. */
@@ -191,16 +208,7 @@ describe('Mutex', () => {
   test('a waiter gets the lock as soon as it is released, with no timer or poll in between', async () => {
     const mutex = new Mutex();
     const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
-    let got = false;
-    const second = mutex.lock().then((release) => ((got = true), release));
-    await settle();
-    expect(got, 'The second caller got the lock while the first still held it.').toBe(false);
-    first();
-    await onlyQueuedCallbacks();
-    const atOnce = got;
-    const release = await Promise.race([second, sleep(1_000).then(() => undefined)]);
-    release?.();
-    expect(atOnce, notWokenMessage('the lock', release !== undefined)).toBe(true);
+    await expectLetInAtOnce(() => mutex.lock(), first, 'the lock', 'The second caller got the lock while the first still held it.');
   });
 
   test('calling release twice does not let a third caller in beside the second', async () => {
@@ -291,17 +299,11 @@ describe('Semaphore', () => {
     const semaphore = new Semaphore(2);
     const first = await within(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved');
     const second = await within(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved');
-    let got = false;
-    const third = semaphore.acquire().then((release) => ((got = true), release));
-    await settle();
-    expect(got, 'A third caller got a permit while both permits of a Semaphore(2) were held.').toBe(false);
-    first();
-    await onlyQueuedCallbacks();
-    const atOnce = got;
-    const release = await Promise.race([third, sleep(1_000).then(() => undefined)]);
-    release?.();
-    second();
-    expect(atOnce, notWokenMessage('a permit', release !== undefined)).toBe(true);
+    try {
+      await expectLetInAtOnce(() => semaphore.acquire(), first, 'a permit', 'A third caller got a permit while both permits of a Semaphore(2) were held.');
+    } finally {
+      second();
+    }
   });
 
   test('calling release twice gives back one permit, not two', async () => {
