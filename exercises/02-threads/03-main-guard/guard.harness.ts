@@ -1,6 +1,6 @@
 // Preloaded (node --import) into the learner's program by the tests, and, because workers inherit
 // the program's node options, into every worker thread it starts. It reports each worker on
-// stderr, and stops a runaway at once: a worker that starts a worker means the program's main
+// stderr (started, exited, stopped with terminate()), and stops a runaway at once: a worker that starts a worker means the program's main
 // code is running again inside its workers, and each new worker would do the same, without end.
 import dc from 'node:diagnostics_channel';
 import { writeSync } from 'node:fs';
@@ -24,6 +24,13 @@ dc.subscribe('worker_threads', (message) => {
   started += 1;
   report({ event: 'started', threadId: id });
   worker.once('exit', (code) => report({ event: 'exited', threadId: id, code }));
+  // Whether the program stops a worker itself: the exit code alone cannot tell, since terminate()
+  // on a worker that has already ended by itself changes nothing.
+  const terminate = worker.terminate.bind(worker);
+  worker.terminate = () => {
+    report({ event: 'terminated', threadId: id });
+    return terminate();
+  };
   if (started > maxWorkers) {
     report({ event: 'too-many', started });
     process.kill(process.pid, 'SIGKILL');

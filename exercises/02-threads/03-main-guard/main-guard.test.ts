@@ -22,7 +22,7 @@ interface Job {
 }
 
 interface GuardEvent {
-  event: 'started' | 'exited' | 'nested' | 'too-many';
+  event: 'started' | 'exited' | 'terminated' | 'nested' | 'too-many';
   threadId?: number;
   parent?: number;
   child?: number;
@@ -160,6 +160,12 @@ describe('main-guard.ts, run as a program', () => {
     const job = jobs[0]!;
     const run = await runGuarded(job);
     expectNoRunaway(run, job);
+    const terminated = run.events.filter((event) => event.event === 'terminated').length;
+    expect(
+      terminated,
+      `The program called worker.terminate() ${terminated} time(s) for its ${job.threads} workers. A worker that has posted its count has nothing left to do and ends by itself, ` +
+        `with exit code 0; terminate() stops one that is still running, with exit code 1. Leave each worker to end by itself.\n${run.timeline.toText()}\n`,
+    ).toBe(0);
     const exits = run.events.filter((event) => event.event === 'exited');
     expect(
       exits.map((event) => event.code),
