@@ -92,9 +92,18 @@ const speedUp = 'speed-up';
 const allButSpeedUp = [`!${speedUp}`];
 const fixturesOf = new Map(selected.map((exercise) => [exercise, fixtures(exercise)]));
 const fixtureTargets = new Map<Fixture, Target>();
+/** Fixtures that could not be laid out (a patch that no longer applies), with why: each fails verify. */
+const unusable = new Map<Fixture, string>();
 for (const [exercise, list] of fixturesOf) {
   for (const fixture of list) {
-    const target: Target = { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir: materialise(fixture), include: exercise.tests };
+    let dir: string;
+    try {
+      dir = materialise(fixture);
+    } catch (error) {
+      unusable.set(fixture, (error as Error).message);
+      continue;
+    }
+    const target: Target = { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir, include: exercise.tests };
     // A wrong answer has to fail one test, the one it names; a right answer has to pass them all.
     if (fixture.kind === 'wrong' && !options.everyTest) target.testNames = [fixture.rejectedBy!];
     else target.tagsFilter = allButSpeedUp;
@@ -156,6 +165,10 @@ for (const exercise of selected) {
   judgeStub(own(runs.get(stubs.name)!));
   const rejections = new Map<Fixture, string>();
   for (const fixture of fixturesOf.get(exercise)!) {
+    if (unusable.has(fixture)) {
+      check(false, `${fixture.name}: ${fixture.summary}`, `\n      ${unusable.get(fixture)}`, '    ');
+      continue;
+    }
     const rejection = judgeFixture(fixture, own(runs.get(fixtureTargets.get(fixture)!.name)!));
     if (rejection !== undefined) rejections.set(fixture, rejection);
   }

@@ -94,6 +94,9 @@ export async function runTargets(
       reporters: verbose ? ['default'] : [],
     });
     try {
+      // Reporters are initialised by start() or standalone(); runTestSpecifications alone leaves
+      // the default reporter without its context, and it crashes at the run's end.
+      if (verbose) await vitest.standalone();
       const specifications = await vitest.globTestSpecifications();
       for (const target of round) {
         const started = performance.now();

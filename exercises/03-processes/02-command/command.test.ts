@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { reapChildren } from '#kata/testing/processes.ts';
-import { CommandFailed, runCommand } from './command.ts';
+import { CommandFailed, runCommand, searchFile, searchProgram } from './command.ts';
 
 // Real programs: this very Node running two tiny scripts (the same on Linux, macOS and Windows).
 const node = process.execPath;
@@ -191,5 +192,123 @@ describe('runCommand', () => {
           ? ': a shell answered with exit code 127, its "command not found". With no shell, Node reports ENOENT itself.'
           : '.'),
     ).toBe('ENOENT');
+  });
+});
+
+// searchFile runs the given search program with argv-spy.harness.ts preloaded into it: the tests see
+// the arguments search received, and can say how it read them.
+const argvSpy = fileURLToPath(new URL('./argv-spy.harness.ts', import.meta.url));
+const notes = ['apple pie', 'write --output=pwned to make search write a file', 'set output=pwned in the config', 'the -i option ignores case', 'Apple crumble'];
+
+interface Searched {
+  outcome: { lines: unknown } | { error: unknown };
+  /** The arguments of each search program searchFile started, in order. */
+  received: string[][];
+}
+
+/** Calls searchFile in the test's folder, where notes.txt holds `notes`, watching what search receives. */
+async function searched(pattern: string, file: string): Promise<Searched> {
+  writeFileSync(path.join(sandbox, 'notes.txt'), `${notes.join('\n')}\n`);
+  const log = `${sandbox}.argv.jsonl`;
+  const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, KATA_ARGV_LOG: process.env.KATA_ARGV_LOG };
+  process.env.NODE_OPTIONS = `${saved.NODE_OPTIONS ?? ''} --import ${JSON.stringify(argvSpy)}`;
+  process.env.KATA_ARGV_LOG = log;
+  try {
+    // A refusal thrown at once counts as a rejection: the tests judge what reached the program.
+    const searching = new Promise((resolve) => resolve(searchFile(pattern, file)));
+    const outcome = await within(5_000, searching, `searchFile(${show(pattern)}, ${show(file)}) never settled`).then(
+      (lines) => ({ lines }),
+      (error: unknown) => {
+        if (isNotImplemented(error)) throw error;
+        return { error };
+      },
+    );
+    const started = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { script?: string; args: string[] }) : [];
+    const received = started.filter((run) => run.script !== undefined && path.basename(run.script) === path.basename(searchProgram)).map((run) => run.args);
+    return { outcome, received };
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    rmSync(log, { force: true });
+  }
+}
+
+/**
+ * What search made of an input, from the arguments it received: an operand (after "--", or not
+ * starting with "-"), an option, or nothing (not there unchanged). A FILE counts as there when an
+ * operand names the same file.
+ */
+function readingOf(args: string[], input: string, kind: 'PATTERN' | 'FILE'): 'operand' | 'option' | 'missing' {
+  const end = args.indexOf('--');
+  const same = (arg: string) => (kind === 'FILE' ? path.resolve(sandbox, arg) === path.resolve(sandbox, input) : arg === input);
+  const asOption = (arg: string, index: number) => (end < 0 || index < end) && arg.startsWith('-') && arg !== '-' && arg !== '--';
+  if (args.some((arg, index) => same(arg) && !asOption(arg, index))) return 'operand';
+  return args.some((arg, index) => same(arg) && asOption(arg, index)) ? 'option' : 'missing';
+}
+
+/** Fails, naming what search received and how it read it, unless searchFile found `expected`. */
+function expectFound({ outcome, received }: Searched, pattern: string, file: string, expected: string[]): void {
+  const call = `searchFile(${show(pattern)}, ${show(file)})`;
+  const args = received.at(-1);
+  const wrote = existsSync(path.join(sandbox, 'pwned'));
+  const asOptions = args === undefined ? [] : ([[pattern, 'PATTERN'], [file, 'FILE']] as const).filter(([input, kind]) => readingOf(args, input, kind) === 'option');
+  const optionNote = asOptions
+    .map(([input]) => `${show(input)} stood before any "--", so search read it as an option, not as data.`)
+    .join(' ');
+  const fix = 'Put "--" before the user\'s inputs: search, like most programs, reads every argument that starts with "-" as an option until it meets a lone "--".';
+  expect(
+    wrote,
+    `OPTION INJECTION: ${call} made search write a file named "pwned". It received ${show(args)}: ${optionNote} ` +
+      `"--output=pwned" told it where to write what it found. No shell was involved: the program's own options did it. ${fix} ` +
+      '(OWASP: argument injection.)',
+  ).toBe(false);
+  if ('error' in outcome) {
+    expect.fail(
+      args === undefined
+        ? `${call} rejected with ${show(outcome.error)} without starting search. search supports "--", so a PATTERN or FILE that ` +
+            'starts with "-" is safe to pass: put "--" before the inputs rather than refusing them.'
+        : `${call} rejected with ${show(outcome.error)}. search received ${show(args)}. ${optionNote || 'Run search with "--" and then the PATTERN and the FILE, as they are.'}${optionNote ? ` ${fix}` : ''}`,
+    );
+  }
+  expect(args, `${call} resolved without starting search: run searchProgram with runCommand.`).toBeDefined();
+  expect(asOptions.map(([input]) => input), `${call}: search received ${show(args)}. ${optionNote} ${fix}`).toEqual([]);
+  for (const [input, kind] of [[pattern, 'PATTERN'], [file, 'FILE']] as const) {
+    expect(
+      readingOf(args!, input, kind),
+      `${call}: search received ${show(args)}, where ${show(input)} is not there as it was given: the ${kind} reached the program changed ` +
+        '(dashes taken off? quotes added?). Pass it unchanged, after "--": then nothing in it is an option.',
+    ).toBe('operand');
+  }
+  const printed = execFileSync(process.execPath, [searchProgram, ...args!], { encoding: 'utf8' });
+  expect(
+    (outcome as { lines: unknown }).lines,
+    `${call} resolved with ${show((outcome as { lines: unknown }).lines)}. search was run well and printed ${show(printed)}: ` +
+      'resolve with those lines, each without its newline, and [] when it printed nothing.',
+  ).toEqual(expected);
+}
+
+describe('searchFile', () => {
+  test('resolves with the lines that contain the pattern, in order, without their newlines', async () => {
+    expectFound(await searched('pwned', 'notes.txt'), 'pwned', 'notes.txt', [notes[1]!, notes[2]!]);
+  });
+
+  test('resolves with [] when no line contains the pattern', async () => {
+    expectFound(await searched('pear', 'notes.txt'), 'pear', 'notes.txt', []);
+  });
+
+  // Patterns that search would obey as options, if they reached it as options.
+  test.each([
+    ['--output=pwned', [notes[1]!]],
+    ['-i', [notes[3]!]],
+    ['--version', []],
+  ])('searches for the pattern %j as text, never as an option', async (pattern, expected) => {
+    expectFound(await searched(pattern, 'notes.txt'), pattern, 'notes.txt', expected);
+  });
+
+  test.each(['-i', '--output=pwned'])('reads the file named %j as a file, never as an option', async (file) => {
+    writeFileSync(path.join(sandbox, file), 'apple tart\n');
+    expectFound(await searched('apple', file), 'apple', file, ['apple tart']);
   });
 });

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /** What a program printed. */
 export interface CommandOutput {
   stdout: string;
@@ -31,4 +33,17 @@ export class CommandFailed extends Error {
 export function runCommand(program: string, args: readonly string[]): Promise<CommandOutput> {
   // TODO: start the program with its arguments, collect its output, and settle when it exits.
   throw new Error('Not implemented yet: runCommand() in exercises/03-processes/02-command/command.ts (see README.md there)');
+}
+
+/** The given search program, search.ts, beside this file: run it with `node`, that is process.execPath. */
+export const searchProgram = fileURLToPath(new URL('./search.ts', import.meta.url));
+
+/**
+ * The lines of `file` that contain `pattern`, as the search program finds them: in the file's
+ * order, without their line endings, [] when no line does. Both come from a user: each must reach
+ * search as a PATTERN and a FILE, unchanged, even when it starts with "-", and never as an option.
+ */
+export function searchFile(pattern: string, file: string): Promise<string[]> {
+  // TODO: run searchProgram with runCommand, so that pattern and file reach it as text, whatever they start with.
+  throw new Error('Not implemented yet: searchFile() in exercises/03-processes/02-command/command.ts (see README.md there)');
 }

@@ -1,4 +1,5 @@
 import { execFile, type ExecFileException } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 /** What a program printed. */
@@ -47,4 +48,19 @@ export async function runCommand(program: string, args: readonly string[]): Prom
     }
     throw error;
   }
+}
+
+/** The given search program, search.ts, beside this file: run it with `node`, that is process.execPath. */
+export const searchProgram = fileURLToPath(new URL('./search.ts', import.meta.url));
+
+/**
+ * The lines of `file` that contain `pattern`, as the search program finds them: in the file's
+ * order, without their line endings, [] when no line does. Both come from a user: each must reach
+ * search as a PATTERN and a FILE, unchanged, even when it starts with "-", and never as an option.
+ */
+export async function searchFile(pattern: string, file: string): Promise<string[]> {
+  // Most programs read any argument that starts with "-" as an option, wherever it stands, until a
+  // lone "--": after it, "--output=x" is a pattern to find, not an order to write the file x.
+  const { stdout } = await runCommand(process.execPath, [searchProgram, '--', pattern, file]);
+  return stdout === '' ? [] : stdout.replace(/\n$/, '').split('\n');
 }
