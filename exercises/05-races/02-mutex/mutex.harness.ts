@@ -30,6 +30,11 @@ export interface ControlCells {
   /** Threads the holder's Atomics.notify calls on the lock's cell woke, in all; and the largest count it asked for (-1: all). */
   woken: number;
   askedToWake: number;
+  /** The holder's Atomics.notify calls on any other cell (or array) than the lock's. */
+  notifiesElsewhere: number;
+  /** A watched thread's last Atomics.wait: on which cell of the memory (-1: another array; the test starts it at -2, never) and with which expected value. */
+  lastWaitCell: number;
+  lastWaitValue: number;
 }
 
 export interface HarnessData {
@@ -80,6 +85,9 @@ if (data.watch) {
   onAtomicsCall = (name, args, proceed) => {
     realAtomics.add(control, cells.calls, 1);
     if (name !== 'wait') return proceed();
+    const [waitedOn, waitIndex, expected] = args as [unknown, number, number];
+    realAtomics.store(control, cells.lastWaitCell, waitedOn === memory ? Number(waitIndex) : -1);
+    realAtomics.store(control, cells.lastWaitValue, Number(expected));
     realAtomics.add(control, cells.parked, 1);
     let woken: unknown;
     try {
@@ -223,7 +231,10 @@ switch (data.role) {
     // calls, not from the cell, which the woken thread may take at any moment.
     let freed = false;
     onAtomicsCall = (name, args, proceed) => {
-      if (args[0] !== memory || args[1] !== lockIndex) return proceed();
+      if (args[0] !== memory || args[1] !== lockIndex) {
+        if (name === 'notify') realAtomics.add(control, cells.notifiesElsewhere, 1);
+        return proceed();
+      }
       if (name !== 'notify') {
         const result = proceed();
         if (name === 'store' || name === 'exchange') freed = Number(args[2]) === 0;

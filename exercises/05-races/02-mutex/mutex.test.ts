@@ -7,8 +7,29 @@ import type { ControlCells, HarnessData } from './mutex.harness.ts';
 // Every call into your Mutex runs in a worker (mutex.harness.ts): a lock that never returns must
 // not freeze the test's own thread, and a worker can be stopped when its time is up.
 const harness = new URL('./mutex.harness.ts', import.meta.url);
-const cells: ControlCells = { parked: 0, calls: 1, release: 2, inside: 3, overlaps: 4, barged: 5, timedOut: 6, notifies: 7, notifiesWhileTaken: 8, woken: 9, askedToWake: 10 };
-const controlCells = () => sharedInts(Object.keys(cells).length);
+const cells: ControlCells = {
+  parked: 0,
+  calls: 1,
+  release: 2,
+  inside: 3,
+  overlaps: 4,
+  barged: 5,
+  timedOut: 6,
+  notifies: 7,
+  notifiesWhileTaken: 8,
+  woken: 9,
+  askedToWake: 10,
+  notifiesElsewhere: 11,
+  lastWaitCell: 12,
+  lastWaitValue: 13,
+};
+/** lastWaitCell of a thread that has not called Atomics.wait. */
+const neverWaited = -2;
+function controlCells(): Int32Array {
+  const control = sharedInts(Object.keys(cells).length);
+  control[cells.lastWaitCell] = neverWaited;
+  return control;
+}
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
 const plural = (count: number, what: string) => `${n(count)} ${what}${count === 1 ? '' : 's'}`;
@@ -39,6 +60,49 @@ async function until(condition: () => boolean, ms: number): Promise<boolean> {
     await sleep(5);
   }
   return true;
+}
+
+/**
+ * Why the watched thread is still in lock() after unlock() returned, from what the harness saw:
+ * whether it sleeps, on which cell and expecting which value, and what unlock() notified. It names
+ * a cause only where those observations show one.
+ */
+function whyStillWaiting(control: Int32Array, memory: Int32Array, lockIndex: number): string {
+  const waitCell = Atomics.load(control, cells.lastWaitCell);
+  const waitValue = Atomics.load(control, cells.lastWaitValue);
+  const asleep = Atomics.load(control, cells.parked) > 0;
+  const notifies = Atomics.load(control, cells.notifies);
+  const elsewhere = Atomics.load(control, cells.notifiesElsewhere);
+  const now = Atomics.load(memory, lockIndex);
+  const notified = `unlock() called Atomics.notify on the lock's cell ${plural(notifies, 'time')}${elsewhere ? ` and on other cells ${plural(elsewhere, 'time')}` : ''}`;
+  if (!asleep) {
+    return `It was not asleep in Atomics.wait${waitCell === neverWaited ? ' (it never called it)' : ''}: lock() is still looping, with the lock's cell at ${now}${now === 0 ? ' (free), so it does not take a free lock' : ''}.`;
+  }
+  if (waitCell === -1) return `It is asleep in Atomics.wait on another array than the mutex's cells, where no unlock() can wake it: wait on the mutex's own cells, at its index.`;
+  if (waitCell !== lockIndex) {
+    return `It is asleep in Atomics.wait on cell ${waitCell}, but the lock is cell ${lockIndex}; ${notified}. Atomics.notify wakes only the threads waiting on the cell it names: lock() must wait on its own cell, index.`;
+  }
+  if (notifies === 0) {
+    return `It is asleep in Atomics.wait on the lock's cell, and unlock() never called Atomics.notify on that cell${elsewhere ? ` (it notified other cells ${plural(elsewhere, 'time')})` : ''}. ` +
+      'A thread asleep in Atomics.wait wakes only when notified: after freeing the cell, unlock() must call Atomics.notify(cells, index, 1).';
+  }
+  if (waitValue === now && now === 0) {
+    return `It is asleep in Atomics.wait(cells, ${lockIndex}, 0) with the cell at 0, free: it waits for a free lock to change, and ${notified} before that sleep began. ` +
+      'Wait with the value that means "taken": Atomics.wait then returns at once ("not-equal") when the lock is already free.';
+  }
+  return `It is asleep in Atomics.wait(cells, ${lockIndex}, ${waitValue}); the cell now holds ${now}, and ${notified}, all before that sleep began (a notify during it would have woken it).`;
+}
+
+/** Where the watched waiter's last Atomics.wait went, for a mutex over cell 2 of [7, 9, 0] that did not sleep. */
+function sleptOn(control: Int32Array): string {
+  const cell = Atomics.load(control, cells.lastWaitCell);
+  const value = Atomics.load(control, cells.lastWaitValue);
+  if (cell === neverWaited) return 'lock() never called Atomics.wait: it loops until the lock is free. Sleep in Atomics.wait on the lock\'s cell, index, while it reads "taken".';
+  if (cell === 2) {
+    return `lock() called Atomics.wait(cells, 2, ${value}) while the cell held 1 (taken): a value other than the cell's makes Atomics.wait return at once ("not-equal"). Wait with the value that means "taken".`;
+  }
+  const where = cell === -1 ? 'on another array than the mutex\'s cells' : `on cell ${cell}`;
+  return `lock() called Atomics.wait ${where}, expecting ${value}, not on its own cell 2: Atomics.wait compares and sleeps on the cell it is given, so it returned at once ("not-equal"). Wait on the mutex's own cell, index.`;
 }
 
 /** "Threads 1 and 3 of 4 were" / "All 4 threads were" */
@@ -74,6 +138,8 @@ async function holdAndWait(
     timeline,
     waiter,
     asleep: parked && waiter.find(finished) === undefined,
+    /** Why the second thread has not got past the lock (see whyStillWaiting). */
+    stillWaiting: () => whyStillWaiting(control, memory, lockIndex),
     /** Tells the holder to unlock; resolves when its unlock() has returned. */
     async release() {
       Atomics.store(control, cells.release, 1);
@@ -188,9 +254,7 @@ describe('Mutex', () => {
     ).toBe(true);
     expect(
       through,
-      `wake-up: the second thread was still in lock() 3 s after the first thread's unlock(). A thread asleep in Atomics.wait wakes only ` +
-        'when notified: after freeing the cell, unlock() must call Atomics.notify(cells, index, 1).\n' +
-        `${scene.timeline.toText()}\n`,
+      `wake-up: the second thread was still in lock() 3 s after the first thread's unlock(). ${scene.stillWaiting()}\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
   });
 
@@ -207,10 +271,8 @@ describe('Mutex', () => {
     const through = await scene.through(3_000);
     expect(
       through,
-      (scene.asleep ? 'wake-up: the second thread was asleep in Atomics.wait inside lock() when the first thread called unlock(), ' : 'wake-up: the second thread was waiting in lock() when the first thread called unlock(), ') +
-        'and 3 s later it was still waiting: it was never woken. A thread asleep in Atomics.wait wakes only when notified: ' +
-        'after storing 0, unlock() must call Atomics.notify(cells, index, 1). Without it, every waiter sleeps forever: a deadlock.\n' +
-        `${scene.timeline.toText()}\n`,
+      `wake-up: the second thread was ${scene.asleep ? 'asleep in Atomics.wait' : 'waiting'} inside lock() when the first thread called unlock(), ` +
+        `and 3 s later it was still in lock(). ${scene.stillWaiting()}\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
     const timedOut = Atomics.load(scene.control, cells.timedOut);
     const notifies = Atomics.load(scene.control, cells.notifies);
@@ -289,15 +351,12 @@ describe('Mutex', () => {
     expect(
       measured('mutex: Atomics calls per ms of a waiter in lock() on cell 2', callsPerMs, 5),
       `While another thread held the lock of new Mutex(memory, 2) (cells 0 and 1 held 7 and 9), the waiting thread made ${callsPerMs.toFixed(0)} ` +
-        'Atomics calls per ms: it did not sleep. Does lock() wait on its own cell, index, with the value that means "taken"? ' +
-        'Atomics.wait on another cell, whose value differs, returns at once ("not-equal").\n' +
+        `Atomics calls per ms: it did not sleep. ${sleptOn(scene.control)}\n` +
         `${scene.timeline.toText()}\n`,
     ).toBeLessThan(5);
     expect(
       through,
-      'wake-up: the thread waiting in lock() on new Mutex(memory, 2) was never woken by unlock() (3 s later it was still waiting). ' +
-        'A thread asleep in Atomics.wait on cell 2 wakes only when Atomics.notify is called on cell 2: notify the mutex\'s own cell, index, not cell 0.\n' +
-        `${scene.timeline.toText()}\n`,
+      `wake-up: the thread waiting in lock() on new Mutex(memory, 2) was still in lock() 3 s after unlock(). ${scene.stillWaiting()}\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
     expect([...memory], 'new Mutex(memory, 2) must leave cells 0 and 1 (7 and 9) alone, and its own cell at 0 once unlocked').toEqual([7, 9, 0]);
   });
@@ -329,8 +388,7 @@ describe('Mutex', () => {
       (barged()
         ? 'lock() never returned, although the other thread released the lock and notified. A woken thread must try to ' +
           'take the lock again, and sleep only while the cell still says "taken".'
-        : 'wake-up: lock() never returned after the lock was released: the waiting thread was never woken. ' +
-          'unlock() must call Atomics.notify(cells, index, 1) after freeing the cell.') +
+        : `wake-up: lock() was still waiting 3 s after the lock was released. ${scene.stillWaiting()}`) +
         `\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
   });
@@ -438,9 +496,7 @@ describe('Bank.transfer', () => {
     const done = await scene.through(3_000);
     expect(
       done,
-      'transfer(0, 1, 60) was still waiting for the lock 3 s after the other thread had released it: it was never woken ' +
-        '(does unlock() call Atomics.notify?).\n' +
-        `${scene.timeline.toText()}\n`,
+      `transfer(0, 1, 60) was still waiting for the lock 3 s after the other thread had released it. ${scene.stillWaiting()}\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
     const balances = [Atomics.load(bank.memory, FIRST_ACCOUNT), Atomics.load(bank.memory, FIRST_ACCOUNT + 1)];
     expect(
