@@ -54,10 +54,16 @@ describe('crawl: bounded concurrency', () => {
   test('never has more than `concurrency` requests in flight at the server', async () => {
     const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
     await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    const seen = server.maxInFlight;
+    const reading =
+      seen >= urls.length
+        ? `all ${urls.length} at once: the crawl is unbounded (Promise.all over urls.map(fetch) starts every request at once)`
+        : seen === 4
+          ? 'one more than allowed: an off-by-one, such as `running <= concurrency` where `<` belongs, or a slot counted free before its request ended'
+          : `more than allowed, yet not all ${urls.length}: slots given back before their requests ended, or counted free more than once`;
     expect(
-      server.maxInFlight,
-      `The server had ${server.maxInFlight} requests in flight at once, with concurrency 3: the crawl is unbounded ` +
-        `(Promise.all over urls.map(fetch) starts every request at once). Start a URL only when fewer than ` +
+      seen,
+      `The server had ${seen} requests in flight at once, with concurrency 3: ${reading}. Start a URL only when fewer than ` +
         `\`concurrency\` requests are running.${log()}`,
     ).toBeLessThanOrEqual(3);
     expect(server.total, `The server received ${server.total} requests for 12 URLs: request each URL exactly once.${log()}`).toBe(12);
