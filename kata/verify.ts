@@ -100,7 +100,7 @@ for (const [exercise, list] of fixturesOf) {
     try {
       dir = materialise(fixture);
     } catch (error) {
-      unusable.set(fixture, (error as Error).message);
+      unusable.set(fixture, `cannot be laid over the solution: ${(error as Error).message}`);
       continue;
     }
     const target: Target = { name: `${fixture.kind}:${exercise.id}/${fixture.name}`, dir, include: exercise.tests };

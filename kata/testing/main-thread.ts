@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 
 /** A clock that advances only while the calling thread runs on a CPU, in ms. */
@@ -42,6 +43,12 @@ export interface MainThreadWatch<T> {
   callBusyMs: number;
   /** CPU ms between the call's return and the loop's first turn (work done in microtasks). */
   beforeFirstTurnBusyMs: number;
+  /**
+   * The callbacks (timers, immediates, I/O callbacks, promise reactions) that ran in the longest
+   * stretch, and the CPU ms of the longest one: many short ones mean work queued all at once, one
+   * long one means a piece of work too big.
+   */
+  longestStretch: { callbacks: number; longestCallbackMs: number };
   /** How many times a 5 ms interval fired while the work ran: 0 means the loop never turned. */
   turns: number;
   elapsedMs: number;
@@ -51,6 +58,9 @@ export interface MainThreadWatch<T> {
 interface Sample {
   wall: number;
   cpu: number;
+  /** Callbacks that ended since the previous sample, and the CPU ms of the longest of them. */
+  callbacks: number;
+  longestCallbackMs: number;
 }
 
 /**
@@ -60,13 +70,34 @@ interface Sample {
  */
 export async function watchMainThread<T>(work: () => Promise<T> | T): Promise<MainThreadWatch<T>> {
   const clock = threadClock();
-  const sample = (): Sample => ({ wall: performance.now(), cpu: clock.now() });
+  // Each callback the loop runs, timed from async_hooks' before to after (outermost only).
+  let depth = 0;
+  let callbackStarted = 0;
+  let callbacks = 0;
+  let longestCallbackMs = 0;
+  const hook = createHook({
+    before() {
+      if (depth++ === 0) callbackStarted = clock.now();
+    },
+    after() {
+      if (--depth > 0) return;
+      callbacks += 1;
+      longestCallbackMs = Math.max(longestCallbackMs, clock.now() - callbackStarted);
+    },
+  });
+  const sample = (): Sample => {
+    const taken = { wall: performance.now(), cpu: clock.now(), callbacks, longestCallbackMs };
+    callbacks = 0;
+    longestCallbackMs = 0;
+    return taken;
+  };
   const samples: Sample[] = [];
   let turns = 0;
   const interval = setInterval(() => {
     turns += 1;
     samples.push(sample());
   }, 5);
+  hook.enable();
   try {
     const before = sample();
     samples.push(before);
@@ -80,10 +111,12 @@ export async function watchMainThread<T>(work: () => Promise<T> | T): Promise<Ma
     const result = await working;
     samples.push(sample());
     await turned;
-    const stretches = samples.slice(1).map((s, i) => ({ wall: s.wall - samples[i]!.wall, cpu: s.cpu - samples[i]!.cpu }));
+    const stretches = samples.slice(1).map((s, i) => ({ wall: s.wall - samples[i]!.wall, cpu: s.cpu - samples[i]!.cpu, callbacks: s.callbacks, longestCallbackMs: s.longestCallbackMs }));
+    const longest = stretches.reduce((a, b) => (b.cpu > a.cpu ? b : a), { cpu: 0, callbacks: 0, longestCallbackMs: 0 });
     return {
       result,
-      longestBusyMs: Math.max(0, ...stretches.map((s) => s.cpu)),
+      longestBusyMs: longest.cpu,
+      longestStretch: { callbacks: longest.callbacks, longestCallbackMs: longest.longestCallbackMs },
       longestStallMs: Math.max(0, ...stretches.map((s) => s.wall)),
       callBusyMs: returned.cpu - before.cpu,
       beforeFirstTurnBusyMs: firstTurn!.cpu - returned.cpu,
@@ -93,5 +126,6 @@ export async function watchMainThread<T>(work: () => Promise<T> | T): Promise<Ma
     };
   } finally {
     clearInterval(interval);
+    hook.disable();
   }
 }

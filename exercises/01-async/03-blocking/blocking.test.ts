@@ -57,12 +57,19 @@ function whyItBlocked(label: string, seen: MainThreadWatch<unknown>, advice: str
       '(Promise.resolve().then(...), process.nextTick, or an `await` of something already resolved between ' +
       'chunks). Microtasks all run before the event loop takes its next turn, so the work still runs on the one ' +
       'event-loop thread, in one piece, just a moment later.';
+  } else if (seen.longestStretch.callbacks >= 10 && seen.longestStretch.longestCallbackMs <= MAX_BUSY_MS / 2) {
+    why =
+      `The call returned at once and the loop turned, and every piece of work was short (the longest took ` +
+      `${Math.round(seen.longestStretch.longestCallbackMs)} ms), but ${seen.longestStretch.callbacks} of them ran one after another ` +
+      'without the loop turning in between: they were all queued at once (a setImmediate or setTimeout(0) per slice, ' +
+      'scheduled in one loop), or chained as microtasks. The loop works through what is queued before it turns again: ' +
+      'queue each slice only when the one before it has ended (await setImmediate() between slices).';
   } else {
     why =
       'The call returned at once and the loop turned, but then one piece of work ran on the event-loop thread for ' +
-      `${busy} ms without a break. One setTimeout(fn, 0) (or setImmediate) around the whole work only changes when ` +
-      'it blocks: it still runs on the one event-loop thread, just later. If you split the work, your chunks are ' +
-      'too big: each should take a few ms.';
+      `${Math.round(seen.longestStretch.longestCallbackMs)} ms without a break. One setTimeout(fn, 0) (or setImmediate) around ` +
+      'the whole work only changes when it blocks: it still runs on the one event-loop thread, just later. If you split the ' +
+      'work, your chunks are too big: each should take a few ms.';
   }
   return `${facts}\n${why}\n${advice}`;
 }
