@@ -533,10 +533,12 @@ describe('Bank.transfer', () => {
       total,
       `${threads} threads, released together, made ${n(threads * times)} transfers between 4 accounts of 100. Money cannot appear or vanish, ` +
         `yet the balances are [${balances.join(', ')}], a total of ${n(total)} instead of 400. Two transfers interleaved: each read ` +
-        'a balance, and one wrote over the other. Every transfer must hold the bank\'s lock from its first read to its last write.\n' +
+        'a balance, and one wrote over the other. This run cannot tell which of two causes let them: a transfer that touches balances ' +
+        'outside the bank\'s lock (the test "holds the lock from its first read of a balance to its last write" looks at that), or a lock ' +
+        'that let two threads in at once (the Mutex tests look at that).\n' +
         `${timeline.toText()}\n`,
     ).toBe(400);
-    expect(balances.every((balance) => balance >= 0), `A balance went negative: [${balances.join(', ')}]. Check the balance while holding the lock.`).toBe(true);
+    expect(balances.every((balance) => balance >= 0), `A balance went negative: [${balances.join(', ')}]: a transfer moved money on a balance another had just spent. Check the balance while holding the lock, and see that the lock lets one thread in at a time.`).toBe(true);
     expect(moved, 'No transfer succeeded: with 4 accounts of 100 and amounts of 1 to 50, most should.').toBeGreaterThan(0);
   });
 });

@@ -84,12 +84,28 @@ async function queueScenario(acquire: () => Promise<Release>, holders: number) {
   return { order, whileHeld, timeline };
 }
 
+/** Who was inside, the first moment more than `allowed` callers were. */
+function firstCrowd(timeline: Timeline, allowed: number): string[] {
+  for (const span of [...timeline.spans].sort((a, b) => a.start - b.start)) {
+    const inside = timeline.spans.filter((other) => other.start <= span.start && (other.end === undefined || other.end > span.start));
+    if (inside.length > allowed) return inside.map((other) => other.label);
+  }
+  return [];
+}
+
 function overlapMessage(what: string, allowed: number, timeline: Timeline): string {
-  return (
-    `${timeline.maxInFlight} callers held ${what} at the same time (allowed: ${allowed}). E asked just as a holder released ` +
-    'and found it free, while A, already woken, went in as well: A had checked before its await and took after it, ' +
-    `without looking again. Between a check and an await, anything can change.\n${timeline.toText()}\n`
-  );
+  const crowd = firstCrowd(timeline, allowed);
+  const waiters = crowd.filter((label) => ['A', 'B', 'C', 'D'].includes(label));
+  const holders = crowd.filter((label) => label.startsWith('holder'));
+  const story =
+    holders.length > 0
+      ? `${[...waiters, ...crowd.filter((label) => label === 'E')].join(' and ')} went in while ${holders.join(' and ')} still held ${what}: nothing kept them out.`
+      : crowd.includes('E') && waiters.length > 0
+        ? `E, which asked just as a holder released, went in together with ${waiters.join(' and ')}, who had been waiting: the release woke a ` +
+          `waiter and left ${what} free for E as well. A waiter that checks before an await and takes after it takes without looking again; ` +
+          `take in the same step as you check, or let the release hand ${what} straight to one waiter.`
+        : `${waiters.join(', ')}, all of them waiting, went in together: one release let more than one waiter in. Hand each release to one waiter only.`;
+  return `${timeline.maxInFlight} callers held ${what} at the same time (allowed: ${allowed}). ${story}\n${timeline.toText()}\n`;
 }
 
 function fifoMessage(order: string[], timeline: Timeline): string {
