@@ -96,6 +96,13 @@ describe('increment', () => {
     } finally {
       restore();
     }
+    // The test can only come between two Atomics calls: with none, it never played the other thread.
+    expect(
+      calls,
+      `increment(counter, 0, 1000) made no Atomics call on the counter, so this test never got between a read and a write of it. ` +
+        'Plain indexing (counter[index] += 1) reads and writes in two steps that another thread can come between, unseen: ' +
+        'use Atomics.add(counter, index, 1), which reads, adds and writes as one step.',
+    ).toBeGreaterThan(0);
     const expected = 1000 + theirs;
     const lost = expected - counter[0]!;
     const how = used.has('compareExchange')

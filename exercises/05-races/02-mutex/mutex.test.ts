@@ -277,6 +277,13 @@ describe('Mutex', () => {
     const timedOut = Atomics.load(scene.control, cells.timedOut);
     const notifies = Atomics.load(scene.control, cells.notifies);
     expect(
+      scene.asleep,
+      `The second thread got the lock once it was released, but it never slept in Atomics.wait while the first thread held it ` +
+        `(${plural(Atomics.load(scene.control, cells.calls), 'Atomics call')} while waiting), so there was no sleeper for unlock() to wake and this test ` +
+        'saw nothing of it. lock() should sleep in Atomics.wait while the lock is taken; unlock() then wakes it with Atomics.notify.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBe(true);
+    expect(
       timedOut,
       `wake-up: the second thread got the lock, but it was not unlock() that woke it: ${plural(timedOut, 'Atomics.wait call')} in its lock() ` +
         `returned 'timed-out' (unlock() called Atomics.notify on the lock's cell ${plural(notifies, 'time')}). lock() waits with a timeout ` +
