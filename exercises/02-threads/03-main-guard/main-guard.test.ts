@@ -22,7 +22,9 @@ interface Job {
 }
 
 interface GuardEvent {
-  event: 'started' | 'exited' | 'terminated' | 'nested' | 'too-many';
+  event: 'started' | 'part' | 'exited' | 'terminated' | 'nested' | 'too-many';
+  /** part: the worker's workerData. */
+  part?: unknown;
   threadId?: number;
   parent?: number;
   child?: number;
@@ -96,6 +98,12 @@ function expectNoRunaway(run: GuardedRun, job: Job): void {
   expect(run.code, `The program failed (exit code ${run.code}, signal ${run.signal}).\nstderr: ${run.stderr}${picture}`).toBe(0);
 }
 
+/** A part as [from, to): from { from, to }, or any object or array that holds exactly two numbers. */
+function boundsOf(part: unknown): [number, number] | undefined {
+  const numbers = part !== null && typeof part === 'object' ? Object.values(part).filter((value) => typeof value === 'number' && Number.isFinite(value)) : [];
+  return numbers.length === 2 ? [Math.min(...numbers), Math.max(...numbers)] : undefined;
+}
+
 const jobs: Job[] = [
   { from: 1_000_000, to: 1_100_003, threads: 4, count: 7216 },
   // 96 numbers in 5 parts, and 97, the last number, is prime.
@@ -154,6 +162,33 @@ describe('main-guard.ts, run as a program', () => {
           `A loop that steps through the range by the part size stops early when the last parts are short.\n${run.timeline.toText()}\n`,
       ).toBe(job.threads);
     }
+  });
+
+  test('splits the range into PRIMES_THREADS parts of about the same size, one for each worker', async () => {
+    const job = jobs[0]!;
+    const run = await runGuarded(job);
+    expectNoRunaway(run, job);
+    const given = run.events.filter((event) => event.event === 'part').map((event) => event.part);
+    const parts = given.map(boundsOf);
+    const unreadable = given.find((_, index) => parts[index] === undefined);
+    expect(unreadable, `A worker was given ${JSON.stringify(unreadable)} as its workerData: expected its part of the range, { from, to }.`).toBeUndefined();
+    const total = job.to - job.from;
+    const most = Math.ceil(total / job.threads);
+    const sizes = parts.map((part) => part![1] - part![0]);
+    const shown = parts.map((part) => `[${part![0]}, ${part![1]})`).join(', ');
+    // Every number exactly once: laid end to end, the non-empty parts run from `from` to `to`.
+    let reached = job.from;
+    for (const [from, to] of parts.filter((part) => part![1] > part![0]).map((part) => part!).sort((a, b) => a[0] - b[0])) {
+      if (from !== reached) break;
+      reached = to;
+    }
+    expect(reached, `For [${job.from}, ${job.to}) the workers were given ${shown}: together they do not cover the range, each number exactly once.`).toBe(job.to);
+    expect(
+      Math.max(...sizes),
+      `For [${job.from}, ${job.to}) in ${job.threads} parts, the workers were given ${shown}: ${sizes.join(', ')} numbers. One worker counts ` +
+        `${Math.max(...sizes)} of the ${total} numbers while the others wait for it, so the threads barely help. Give each part at most ` +
+        `Math.ceil((to - from) / threads) numbers, ${most} here (the last part may be shorter).\n${run.timeline.toText()}\n`,
+    ).toBeLessThanOrEqual(most);
   });
 
   test('ends by itself, every worker exited, once it has printed', async () => {
