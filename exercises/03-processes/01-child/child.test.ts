@@ -33,6 +33,10 @@ afterEach(async () => {
   ).toEqual([]);
 });
 
+// What the test child writes to stderr or throws when a test asks it to fail says so: a runChild
+// that lets the child's stderr through to the terminal shows it above the results.
+const planted = '[kata: the test child fails here on purpose]';
+
 describe('runChild', () => {
   test('runs the script in a child process of its own and resolves with its reply', async () => {
     const timeline = new Timeline();
@@ -120,7 +124,7 @@ describe('runChild', () => {
   });
 
   test('a non-zero exit code becomes a ChildFailed carrying that code and the child’s stderr', async () => {
-    const error = await failureWithin(5_000, () => ask({ do: 'exit', code: 3, stderr: 'cannot go on: the input file is missing\n' }), {
+    const error = await failureWithin(5_000, () => ask({ do: 'exit', code: 3, stderr: `${planted} cannot go on: the input file is missing\n` }), {
       hung: 'runChild never settled for a child that exits with code 3',
       resolved: 'runChild resolved although the child exited with code 3. Ignoring the exit code hides every failure in the ' +
         'child: check the code in the "exit" (or "close") event and reject unless it is 0.',
@@ -136,7 +140,7 @@ describe('runChild', () => {
   });
 
   test('an uncaught exception in the child becomes a ChildFailed with exit code 1 and the error in stderr', async () => {
-    const error = await failureWithin(5_000, () => ask({ do: 'throw', message: 'something broke in the child' }), {
+    const error = await failureWithin(5_000, () => ask({ do: 'throw', message: `something broke in the child ${planted}` }), {
       hung: 'runChild never settled for a child that throws',
       resolved: 'runChild resolved although the child crashed with an uncaught exception (exit code 1). Ignoring the exit code ' +
         'hides every failure in the child: reject unless the exit code is 0.',
@@ -160,7 +164,7 @@ describe('runChild', () => {
   });
 
   test('a child that replies and then exits with code 3 is a ChildFailed: the exit code, not the reply, decides', async () => {
-    const error = await failureWithin(5_000, () => ask({ do: 'reply-then-exit', payload: 'looks done', code: 3, stderr: 'failed after replying\n' }), {
+    const error = await failureWithin(5_000, () => ask({ do: 'reply-then-exit', payload: 'looks done', code: 3, stderr: `${planted} failed after replying\n` }), {
       hung: 'runChild never settled for a child that replies, then exits with code 3',
       resolved: 'runChild resolved with the reply although the child then exited with code 3. A reply does not make the child ' +
         'succeed: resolve only once it has exited with code 0, and reject with a ChildFailed for any other exit, replied or not.',
