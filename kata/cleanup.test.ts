@@ -34,6 +34,7 @@ describe('sweepLeftovers', () => {
     const dead = deadPid();
     mkdirSync(path.join(state, `verify-${dead}`, 'together'), { recursive: true });
     writeFileSync(path.join(state, `verify-${dead}`, 'together', 'lane-0.log'), 'x');
+    for (const name of [`ui-check-exercises-${dead}`, `ui-check-state-${dead}`]) mkdirSync(path.join(state, name));
     for (const name of [`plan-${dead}.json`, `ui-check-plan-${dead}.json`, `progress.json.${dead}.tmp`]) writeFileSync(path.join(state, name), '{}');
     // This run's own files, and what is not a leftover at all.
     mkdirSync(path.join(state, `verify-${process.pid}`));
@@ -45,7 +46,15 @@ describe('sweepLeftovers', () => {
     const removed = sweepLeftovers({ state, temporary });
 
     expect(removed.map((file) => path.basename(file)).sort()).toEqual(
-      [`kata-bench-quick-${dead}-AbC123`, `plan-${dead}.json`, `progress.json.${dead}.tmp`, `ui-check-plan-${dead}.json`, `verify-${dead}`].sort(),
+      [
+        `kata-bench-quick-${dead}-AbC123`,
+        `plan-${dead}.json`,
+        `progress.json.${dead}.tmp`,
+        `ui-check-exercises-${dead}`,
+        `ui-check-plan-${dead}.json`,
+        `ui-check-state-${dead}`,
+        `verify-${dead}`,
+      ].sort(),
     );
     expect(readdirSync(state).sort()).toEqual(['backups', `plan-${process.pid}.json`, 'progress.json', 'progress.json.broken-2026-01-01T00-00-00-000Z', `verify-${process.pid}`].sort());
     expect(readdirSync(temporary)).toEqual(['kata-bench-quick-notapid']);

@@ -47,8 +47,9 @@ export function isAlive(pid: number): boolean {
 
 /** Names of what a run leaves while it works, each with the pid of that run. */
 const leftovers = {
-  // .kata/verify-123/, .kata/plan-123.json, .kata/ui-check-plan-123.json, .kata/progress.json.123.tmp
-  state: /^(?:verify-(\d+)|plan-(\d+)\.json|ui-check-plan-(\d+)\.json|progress\.json\.(\d+)\.tmp)$/,
+  // .kata/verify-123/, .kata/plan-123.json, .kata/ui-check-plan-123.json, .kata/ui-check-exercises-123/,
+  // .kata/ui-check-state-123/, .kata/progress.json.123.tmp
+  state: /^(?:verify-(\d+)|plan-(\d+)\.json|ui-check-plan-(\d+)\.json|ui-check-(?:exercises|state)-(\d+)|progress\.json\.(\d+)\.tmp)$/,
   // $TMPDIR/kata-bench-quick-123-XXXXXX (kata/checks/bench-quick.ts)
   temporary: /^kata-bench-quick-(\d+)-/,
 };

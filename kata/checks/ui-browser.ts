@@ -2,27 +2,31 @@
  * Vitest UI in a real browser. Starts `npm run ui` (the real Vitest server), takes the URL with
  * its token from what it prints, opens it in headless Chromium and checks that the UI shows every
  * exercise's tests, the same results the run printed, and a timeline picture attached to a test.
- * Saves a screenshot to .kata/vitest-ui.png, or to the path given as its argument: the README's
- * picture is refreshed with `node kata/checks/ui-browser.ts docs/vitest-ui.png`.
+ * Saves two screenshots, the whole window and the opened test's timeline, to .kata/vitest-ui.png
+ * and .kata/vitest-ui-timeline.png, or beside the path given as its argument: the README's
+ * pictures are refreshed with `node kata/checks/ui-browser.ts docs/vitest-ui.png`.
  * Exit 0 passed, 77 skipped (no Chromium), 1 failed.
  *
- * So that a timeline is there to see while the exercises are stubs, the solutions project runs
- * too, with the gather tests only (through the same plan file `verify` uses).
+ * What it shows is the learner's view once gather is solved: the exercises project alone (as
+ * `npm run ui` has it), run over a copy of exercises/ with gather's solution in place (through the
+ * plan file `verify` uses), with a state folder of its own so that the learner's progress is not
+ * touched. A passing gather test has a timeline to look at.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { exercises, selectExercises } from '../catalog.ts';
-import { exercisesDir, repoRoot, solutionsDir, stateDir } from '../paths.ts';
+import { exercisesDir, repoRoot, stateDir } from '../paths.ts';
 import type { Target } from '../vitest/projects.ts';
 
 const chromiumPath = process.env.KATA_CHROMIUM ?? '/usr/bin/chromium';
 // verify runs this check on every run: it must not rewrite a tracked file unless asked to.
 const screenshot = path.resolve(process.argv[2] ?? path.join(stateDir, 'vitest-ui.png'));
+const timelineShot = screenshot.replace(/(\.png)?$/, '-timeline.png');
 const budgetMs = 60_000;
 const started = performance.now();
 const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -34,7 +38,7 @@ try {
   skip(`no Chromium at ${chromiumPath} (Debian/Ubuntu: apt-get install -y chromium; elsewhere set KATA_CHROMIUM to a Chromium binary)`);
 }
 
-/** The timeline picture to look for: a gather test of the solutions, which records four overlapping tasks. */
+/** The timeline picture to look for: a gather test, which records four overlapping tasks. */
 const timelineTest = 'starts every task before waiting for any of them';
 const gather = selectExercises(['gather'])[0]!;
 const exerciseTests = exercises().flatMap((exercise) => exercise.tests);
@@ -46,6 +50,9 @@ let lastPage: Page | undefined;
 let printed = '';
 const failureShot = path.join(stateDir, 'ui-browser-failure.png');
 const profile = mkdtempSync(path.join(tmpdir(), 'kata-ui-chromium-'));
+// Inside the repo, so that the copied exercises import the packages of its node_modules.
+const learnerCopy = path.join(stateDir, `ui-check-exercises-${process.pid}`);
+const learnerState = path.join(stateDir, `ui-check-state-${process.pid}`);
 mkdirSync(stateDir, { recursive: true });
 const plan = path.join(stateDir, `ui-check-plan-${process.pid}.json`);
 
@@ -53,16 +60,15 @@ const plan = path.join(stateDir, `ui-check-plan-${process.pid}.json`);
 class CheckFailed extends Error {}
 
 async function check(): Promise<string> {
-  const targets: Target[] = [
-    { name: 'exercises', dir: exercisesDir, include: exerciseTests },
-    { name: 'solutions', dir: solutionsDir, include: gather.tests },
-  ];
+  cpSync(exercisesDir, learnerCopy, { recursive: true });
+  cpSync(gather.solutionDir, path.join(learnerCopy, gather.folder), { recursive: true });
+  const targets: Target[] = [{ name: 'exercises', dir: learnerCopy, include: exerciseTests }];
   writeFileSync(plan, JSON.stringify(targets));
   const port = await freePort();
-  server = spawn('npm', ['run', 'ui', '--', '--project', 'solutions', `--api.port=${port}`], {
+  server = spawn('npm', ['run', 'ui', '--', `--api.port=${port}`], {
     cwd: repoRoot,
     detached: true,
-    env: { ...process.env, KATA_PLAN: plan, FORCE_COLOR: '0' },
+    env: { ...process.env, KATA_PLAN: plan, KATA_STATE_DIR: learnerState, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const read = (chunk: Buffer) => (printed += stripVTControlCharacters(chunk.toString()));
@@ -117,14 +123,10 @@ async function check(): Promise<string> {
   await until(
     15_000,
     async () => {
-      // A row reads "<project> <test file> <status icon>".
+      // A row reads "<test file> <status icon>"; the one project, exercises, is the learner's.
       const rows = new Set(
         await page.getByTestId('explorer-item').filter({ visible: true }).evaluateAll((items) =>
-          items.map((item) => {
-            // The row's text starts with its project's badge, run into the file name.
-            const project = item.textContent?.trim().startsWith('solutions') ? 'solutions' : 'exercises';
-            return `${project} ${item.getAttribute('aria-label')} ${item.querySelector('[data-testid^="status-icon-"]')?.getAttribute('data-testid')}`;
-          }),
+          items.map((item) => `exercises ${item.getAttribute('aria-label')} ${item.querySelector('[data-testid^="status-icon-"]')?.getAttribute('data-testid')}`),
         ),
       );
       const results = printedResults(printed);
@@ -139,13 +141,13 @@ async function check(): Promise<string> {
     () => `the explorer does not show these test files as the server printed them: ${wrong.join(', ')}`,
   );
 
+  if (await page.locator('#project-select').isVisible()) throw new CheckFailed('the UI offers a choice of projects: the learner has only one, exercises');
   // A test's timeline: an SVG picture in its report, drawn by the browser.
-  await page.selectOption('#project-select', 'solutions');
   await page.getByPlaceholder(/Search/).fill(timelineTest);
   await page.getByTestId('explorer-item').filter({ visible: true, has: page.getByText(timelineTest) }).first().click();
   const picture = page.getByTestId('report').locator('img[src^="data:image/svg+xml"]').first();
   await picture.waitFor({ timeout: 10_000 }).catch(() => {
-    throw new CheckFailed(`the report of the solutions' "${timelineTest}" shows no timeline picture`);
+    throw new CheckFailed(`the report of gather's "${timelineTest}", solved, shows no timeline picture`);
   });
   // (The tsconfig has no DOM types: the image is described by the two fields read.)
   const drawn = await picture.evaluate((image) => {
@@ -156,14 +158,21 @@ async function check(): Promise<string> {
   const report = await page.getByTestId('report').innerText();
   if (!/timeline[\s\S]*4 tasks, at most 4 at once/.test(report)) throw new CheckFailed(`the report does not name the timeline and its four tasks:\n${report}`);
 
-  // The screenshot for the README: every exercise in the explorer, a timeline beside them.
-  await page.selectOption('#project-select', '__vitest_ui_all_projects__');
+  // The screenshots for the README: the opened test's report, then every exercise in the explorer
+  // with that report beside them.
+  mkdirSync(path.dirname(screenshot), { recursive: true });
+  const reportBox = await page.getByTestId('report').boundingBox();
+  const pictureBox = await picture.boundingBox();
+  if (!reportBox || !pictureBox) throw new CheckFailed('the report and its timeline picture are not on the screen');
+  // From the top of the report to just below the picture: the report itself runs down the window.
+  const right = Math.min(reportBox.x + reportBox.width, pictureBox.x + pictureBox.width + 40);
+  await page.screenshot({ path: timelineShot, clip: { x: reportBox.x, y: reportBox.y, width: right - reportBox.x, height: pictureBox.y + pictureBox.height + 24 - reportBox.y } });
   await page.getByPlaceholder(/Search/).fill('');
   await until(
     10_000,
     async () => {
       const fileRows = await page.getByTestId('explorer-item').filter({ visible: true, hasText: '.test.ts' }).count();
-      if (fileRows > exerciseTests.length) return true;
+      if (fileRows >= exerciseTests.length) return true;
       await foldToFiles();
       return undefined;
     },
@@ -173,12 +182,11 @@ async function check(): Promise<string> {
   await page.evaluate('document.activeElement?.blur()');
   await page.mouse.move(900, 700);
   await page.getByText(/^(Expand|Collapse) tests$/).waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => {});
-  mkdirSync(path.dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot });
 
   return (
     `npm run ui in Chromium shows all ${exerciseTests.length} exercise test files and the ${totals.total} results the server printed ` +
-    `(${totals.passed} passed, ${totals.failed} failed), and a timeline picture; screenshot in ${path.relative(repoRoot, screenshot)}; the test run ended at ${runEnded}`
+    `(${totals.passed} passed, ${totals.failed} failed) with gather solved, one project, and a timeline picture; screenshots in ${path.relative(repoRoot, screenshot)} and ${path.basename(timelineShot)}; the test run ended at ${runEnded}`
   );
 }
 
@@ -188,7 +196,7 @@ async function cleanUp(): Promise<void> {
   stopServer('SIGTERM');
   for (let i = 0; i < 30 && serverRunning(); i += 1) await sleep(100);
   stopServer('SIGKILL');
-  rmSync(profile, { recursive: true, force: true });
+  for (const dir of [profile, learnerCopy, learnerState]) rmSync(dir, { recursive: true, force: true });
   rmSync(plan, { force: true });
 }
 const serverRunning = () => server !== undefined && server.exitCode === null && server.signalCode === null;
