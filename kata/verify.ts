@@ -4,8 +4,8 @@
  * Proves, for every exercise, that its tests judge correctly: the solution passes, the stub
  * fails every test with its not-implemented message, each wrong answer in fixtures/ is rejected
  * by the test it names, with the message about that mistake, and each right answer passes. Then
- * the types check, and every script in kata/checks/ runs (the benchmarks' smoke run, the browser
- * test of Vitest UI).
+ * the types check, and every script in kata/checks/ runs (the README's truth, the benchmarks' smoke
+ * run, the kata's own tool tests, the browser test of Vitest UI).
  *
  * Every test but the speed-up ones runs in N lanes at once (by default 2 per CPU core, plus 1):
  * they judge mechanisms, not speed, and pass beside a CPU hog (`npm run stress`). The tests are
@@ -125,7 +125,7 @@ function check(ok: boolean, label: string, detail: string, indent = '  ', ms?: n
   console.log(`${indent}${ok ? '✓' : '✗'} ${label}${took}${detail ? `  ${detail}` : ''}`);
 }
 
-// The scripts in kata/checks/ (README truth, a smoke run of the benchmarks, Vitest UI in a browser)
+// The scripts in kata/checks/ (README truth, a smoke run of the benchmarks, the tool tests, Vitest UI in a browser)
 // judge no timing, so most run beside the lanes; only for the whole kata, not for a few exercises.
 // A browser driving Vitest UI is the exception: beside the lanes on two cores its clicks timed out
 // (2 runs of 3 beside a CPU hog), so it runs once the tests are done, with the machine to itself.
