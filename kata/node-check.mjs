@@ -55,7 +55,7 @@ function supports(version) {
 function spoken() {
   return range
     .split('||')
-    .map((set) => set.trim().replace(/^(\^|>=)v?(\d+)\.(\d+)\.\d+$/, (_, kind, major, minor) => `${major}${minor === '0' ? '' : `.${minor}`}+`))
+    .map((set) => set.trim().replace(/^(\^|>=)v?(\d+)\.(\d+)\.\d+$/, (_, _kind, major, minor) => `${major}${minor === '0' ? '' : `.${minor}`}+`))
     .join(' or ');
 }
 
@@ -64,7 +64,7 @@ function unsupportedMessage(version) {
   let wanted = '24';
   try {
     wanted = readFileSync(new URL('.nvmrc', root), 'utf8').trim() || wanted;
-  } catch (error) {
+  } catch {
     // No .nvmrc: suggest the Node the kata is developed on.
   }
   return (

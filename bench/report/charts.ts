@@ -2,6 +2,7 @@
  * The charts of the report, as plain SVG written by hand: a speed-up plot against the ideal line,
  * and horizontal bar charts (median, with a whisker from the fastest sample to the 99th percentile).
  */
+import { escapeXml, niceStep, round1 as round } from '../../kata/svg.ts';
 import { type Row, toMs } from '../measure.ts';
 import { formatDurationMs } from './format.ts';
 import { findRow, type GroupResult, type Results } from './results.ts';
@@ -18,11 +19,9 @@ const mechanisms = [
 const mechanismColor = (id: string) => mechanisms.find((m) => m.test(id))!.color;
 const legendOf = (rows: Row[]) => [...mechanisms].reverse().filter((m) => rows.some((row) => mechanismColor(row.id) === m.color)).map(({ name, color }) => ({ name, color }));
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const round = (n: number) => Math.round(n * 10) / 10;
 
 function text(x: number, y: number, content: string, attrs = ''): string {
-  return `<text x="${round(x)}" y="${round(y)}" ${attrs}>${escape(content)}</text>`;
+  return `<text x="${round(x)}" y="${round(y)}" ${attrs}>${escapeXml(content)}</text>`;
 }
 
 function svgDocument(width: number, height: number, body: string[]): string {
@@ -216,11 +215,6 @@ function powerOfTen(ms: number): string {
   const units: Array<[string, number]> = [['s', 1e3], ['ms', 1], ['µs', 1e-3], ['ns', 1e-6]];
   const [unit, size] = units.find(([, size]) => ms >= size * 0.999) ?? units[units.length - 1]!;
   return `${Number((ms / size).toPrecision(1))} ${unit}`;
-}
-
-function niceStep(rough: number): number {
-  const power = 10 ** Math.floor(Math.log10(rough));
-  return ([1, 2, 5, 10].find((m) => m * power >= rough) ?? 10) * power;
 }
 
 function stackPanels(results: Results, title: string, panels: Panel[], legend: Array<{ name: string; color: string }> = []): string {

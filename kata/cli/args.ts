@@ -33,7 +33,7 @@ export function parseCommandLine<T extends Config>(config: T): ReturnType<typeof
     else if (!afterDashes && negativeNumber.test(arg)) args.push(`${disguise}${arg}`);
     else args.push(arg);
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<T>>;
   try {
     parsed = parseArgs({ ...config, args });
   } catch (error) {

@@ -46,7 +46,9 @@ export async function startTaskProbe(timeline: Timeline, { meetTimeoutMs = 5_000
   const meeting = new Map<number, Waiter[]>();
   const unmet: string[] = [];
   const watchers = new Set<() => void>();
-  const changed = () => watchers.forEach((check) => check());
+  const changed = () => {
+    for (const check of watchers) check();
+  };
   const answer = (res: ServerResponse) => res.headersSent || res.writeHead(204, { connection: 'close' }).end();
 
   const handlers: Record<string, (body: Record<string, unknown>, label: string, res: ServerResponse) => void> = {
@@ -68,7 +70,7 @@ export async function startTaskProbe(timeline: Timeline, { meetTimeoutMs = 5_000
       const group = wait(meeting, parties, { label, res });
       if (group.length >= parties) {
         meeting.delete(parties);
-        group.forEach((waiter) => answer(waiter.res));
+        for (const waiter of group) answer(waiter.res);
         return;
       }
       setTimeout(() => {
@@ -131,14 +133,14 @@ export async function startTaskProbe(timeline: Timeline, { meetTimeoutMs = 5_000
     },
     open(gate) {
       opened.add(gate);
-      held.get(gate)?.forEach((waiter) => answer(waiter.res));
+      for (const waiter of held.get(gate) ?? []) answer(waiter.res);
       held.delete(gate);
     },
     stopped(label) {
       ends.get(label)?.();
     },
     async close() {
-      for (const list of [...held.values(), ...meeting.values()]) list.forEach((waiter) => answer(waiter.res));
+      for (const waiter of [...held.values(), ...meeting.values()].flat()) answer(waiter.res);
       held.clear();
       meeting.clear();
       watchers.clear();

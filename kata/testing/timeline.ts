@@ -1,4 +1,5 @@
 import { threadId } from 'node:worker_threads';
+import { escapeXml, niceStep, round1 as r } from '../svg.ts';
 
 /** One task's life: when it started and ended (ms since the timeline began) and where it ran. */
 export interface Span {
@@ -161,7 +162,7 @@ function renderSvg(timeline: Timeline): string {
     const rows = packRows(timeline.spans.filter((s) => `${s.pid}/${s.threadId}` === key), now);
     const height = rows.length * (bar + gap) - gap + 2 * lanePad;
     backgrounds.push(`<rect x="0" y="${y}" width="${width}" height="${height}" fill="${laneIndex % 2 ? '#f8fafc' : '#f1f5f9'}"/>`);
-    parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escape(name)}</text>`);
+    parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escapeXml(name)}</text>`);
     rows.forEach((row, rowIndex) => {
       const rowY = y + lanePad + rowIndex * (bar + gap);
       // Where the last label of this row ended: labels never overlap each other or other bars.
@@ -175,20 +176,20 @@ function renderSvg(timeline: Timeline): string {
         const label = `${span.label}${open ? ' (still running)' : ''}`;
         parts.push(
           `<rect x="${r(from)}" y="${rowY}" width="${r(to - from)}" height="${bar}" rx="3" fill="${color}"${open ? ' fill-opacity="0.35" stroke-dasharray="4 2"' : ''} stroke="${color}">` +
-            `<title>${escape(`${label}: ${fmt(span.start)} to ${open ? 'still running' : fmt(span.end!)}`)}</title></rect>`,
+            `<title>${escapeXml(`${label}: ${fmt(span.start)} to ${open ? 'still running' : fmt(span.end!)}`)}</title></rect>`,
         );
         // A label goes inside its bar when it fits (about 6 px a character), else beside it where
         // there is room, else nowhere (the bar and the summary still tell the story).
         const textWidth = label.length * 6 + 6;
         const textY = rowY + bar - 3;
         if (to - from > textWidth && from >= textEnd) {
-          parts.push(`<text x="${r(from + 4)}" y="${textY}" class="in">${escape(label)}</text>`);
+          parts.push(`<text x="${r(from + 4)}" y="${textY}" class="in">${escapeXml(label)}</text>`);
           textEnd = from + textWidth;
         } else if (to + 3 >= textEnd && to + textWidth < Math.min(nextFrom, width)) {
-          parts.push(`<text x="${r(to + 3)}" y="${textY}" class="out">${escape(label)}</text>`);
+          parts.push(`<text x="${r(to + 3)}" y="${textY}" class="out">${escapeXml(label)}</text>`);
           textEnd = to + textWidth;
         } else if (index === 0 && from - textWidth >= labels) {
-          parts.push(`<text x="${r(from - 3)}" y="${textY}" class="out" text-anchor="end">${escape(label)}</text>`);
+          parts.push(`<text x="${r(from - 3)}" y="${textY}" class="out" text-anchor="end">${escapeXml(label)}</text>`);
         }
       });
     });
@@ -226,7 +227,7 @@ function renderSvg(timeline: Timeline): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
     '<style>.lane{fill:#0f172a;font-weight:600}.note,.tick{fill:#475569}.tick{text-anchor:middle}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="8" y="19" class="title">${escape(timeline.summary())}</text>`,
+    `<text x="8" y="19" class="title">${escapeXml(timeline.summary())}</text>`,
     ...backgrounds,
     ...grid,
     ...parts,
@@ -254,10 +255,3 @@ function inFlightSteps(spans: Span[], now: number): Array<[number, number]> {
   return events.map(([at, change]) => [at, (running += change)]);
 }
 
-function niceStep(rough: number): number {
-  const power = 10 ** Math.floor(Math.log10(Math.max(rough, 1e-3)));
-  return [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= rough)!;
-}
-
-const r = (n: number) => Math.round(n * 10) / 10;
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

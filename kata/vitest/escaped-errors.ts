@@ -49,5 +49,5 @@ function describe({ kind, error }: Escaped): string {
     ? `A promise rejected with "${what}" and nothing awaited it or caught it, so the error reached no caller.\n` +
         'Every promise you create must be returned, awaited, or given a .catch(); a rejection nobody handles is an error lost.' +
         (where ? `\n${where}` : '')
-    : `An exception was thrown where no caller could catch it (a callback or an event handler): "${what}".` + (where ? `\n${where}` : '');
+    : `An exception was thrown where no caller could catch it (a callback or an event handler): "${what}".${where ? `\n${where}` : ''}`;
 }

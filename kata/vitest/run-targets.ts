@@ -141,7 +141,9 @@ export async function runInLanes(
   const laneSeconds: number[] = [];
   const groups: Group[] = [];
   // Lanes end with this process, also when a SIGTERM reached it alone; SIGTERM lets each remove its plan file.
-  const forget = cleanUpOnExit(() => groups.forEach((group) => group.kill('SIGTERM')));
+  const forget = cleanUpOnExit(() => {
+    for (const group of groups) group.kill('SIGTERM');
+  });
   // A batch is a few test files: 2.5 minutes at most, beside a CPU hog. One that runs for longer is stuck somewhere
   // no test's own deadline reaches, and is stopped with everything its lane started.
   const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 5);

@@ -41,7 +41,7 @@ if (stryker !== undefined && stryker.activeMutant === undefined) {
 
 // Runs after the test file's own afterEach hooks (Vitest runs them last-registered first), so
 // whatever the test's clean-up stops is not counted.
-afterEach(async (context) => {
+afterEach(async () => {
   endTestBudget();
   const problems = [...escapedErrors.stop(), ...(await leftRunning())];
   if (problems.length > 0) throw new Error(problems.join('\n\n'));

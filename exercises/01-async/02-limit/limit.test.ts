@@ -199,7 +199,7 @@ describe('crawl: timeouts and failures', () => {
     const never = server.url('/never?never=1');
     const quick = pages(8, () => 100);
     const results = await crawled([never, ...quick], { concurrency: 2, timeoutMs: 400 });
-    const spoiled = quick.filter((url, index) => results[index + 1]?.ok !== true);
+    const spoiled = quick.filter((_url, index) => results[index + 1]?.ok !== true);
     const request = (url: string): ServedRequest | undefined => server.requests.find((r) => r.path === new URL(url).pathname + new URL(url).search);
     const story = spoiled
       .map((url) => {
@@ -257,7 +257,7 @@ describe('crawl: timeouts and failures', () => {
     const pieces = 30;
     let closedByClient = false;
     let finished = false;
-    const trickle = http.createServer((req, res) => {
+    const trickle = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       let sent = 0;
       const timer = setInterval(() => {
@@ -298,7 +298,7 @@ describe('crawl: timeouts and failures', () => {
 
   test('turns a connection cut in the middle of the body into a network result', async () => {
     // A server that sends its headers and the start of the body, then drops the connection.
-    const cutting = http.createServer((req, res) => {
+    const cutting = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '1000' });
       res.write('the first part of the body, then nothing: ');
       setTimeout(() => res.socket?.destroy(), 20);

@@ -9,6 +9,7 @@ switch (workerData as Misbehaviour) {
     throw new Error('thrown inside the worker on purpose');
   case 'exit-3':
     process.exit(3);
+    break;
   case 'exit-quietly':
     // Returns without posting anything: exit code 0, and no result.
     break;

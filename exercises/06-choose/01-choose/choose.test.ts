@@ -24,7 +24,7 @@ const said = ({ workers, children }: Started) => `${workers} worker thread${work
 
 /** Puts each job on `timeline` at the times, thread and process it reported itself. */
 function onTimeline<T extends Ran>(timeline: Timeline, runs: readonly T[], label: (run: T, index: number) => string): T[] {
-  runs.forEach((run, index) => recordRemoteRun(timeline, label(run, index), run));
+  for (const [index, run] of runs.entries()) recordRemoteRun(timeline, label(run, index), run);
   return [...runs];
 }
 
