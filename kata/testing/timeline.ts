@@ -75,11 +75,19 @@ export class Timeline {
     const scale = width / last;
     // Name the thread or process only when there is more than one to tell apart.
     const where = lanes(this.spans).length > 1 ? (s: Span) => `  ${laneName(s)}` : () => '';
-    const rows = this.spans.map((s) => {
+    // A label that comes back (a task retried, two workers both called "worker") gets its count,
+    // so that no two rows read the same.
+    const seen = new Map<string, number>();
+    const names = this.spans.map((s) => {
+      const count = (seen.get(s.label) ?? 0) + 1;
+      seen.set(s.label, count);
+      return count === 1 ? s.label : `${s.label} #${count}`;
+    });
+    const rows = this.spans.map((s, index) => {
       const from = Math.round(s.start * scale);
       const to = Math.max(from + 1, Math.round((s.end ?? last) * scale));
       const bar = ' '.repeat(from) + (s.end === undefined ? '>'.repeat(to - from) : '#'.repeat(to - from));
-      return `  ${s.label.padEnd(12)} |${bar.padEnd(width)}| ${fmt(s.start)}-${s.end === undefined ? 'still running' : fmt(s.end)}${where(s)}`;
+      return `  ${names[index]!.padEnd(12)} |${bar.padEnd(width)}| ${fmt(s.start)}-${s.end === undefined ? 'still running' : fmt(s.end)}${where(s)}`;
     });
     return [`  timeline (0 to ${fmt(last)}):`, ...rows].join('\n');
   }
