@@ -13,7 +13,8 @@ function settings(): { from: number; to: number; threads: number } {
   };
 }
 
-// TODO: as the program, split [from, to) into `threads` parts, start one worker per part running
-// this file, and print the total count (just the number) with console.log.
+// TODO: as the program, split [from, to) into `threads` parts { from, to } of about the same size,
+// start one worker per part running this file, and print the total count (just the number) with
+// console.log.
 // TODO: as a worker, count your part (workerData) with countPrimesBetween and post the count back.
 throw new Error('Not implemented yet: the program in exercises/02-threads/03-main-guard/main-guard.ts (see README.md there)');
