@@ -87,12 +87,12 @@ for (let run = 1; run <= runs; run += 1) {
   const measures = path.join(outDir, `measures-${run}.jsonl`);
   measureFiles.push(measures);
   process.env.KATA_MEASURES = measures;
-  const { failed, summary } = verify ? await verifyOnce(run) : await solutionsOnce();
+  const { failed, said, summary } = verify ? await verifyOnce(run) : await solutionsOnce();
   for (const name of failed) failures.set(name, (failures.get(name) ?? 0) + 1);
   if (failed.length === 0) passedRuns += 1;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`run ${run}/${runs}: ${failed.length === 0 ? 'ok' : `${failed.length} failed`} (${summary}, ${seconds} s)`);
-  for (const name of failed) console.log(`  ✗ ${name}`);
+  for (const line of said ?? failed) console.log(`  ✗ ${line}`);
 }
 
 stopChildren();
@@ -107,23 +107,28 @@ console.log(`\n${passedRuns} passed, ${runs - passedRuns} failed`);
 process.exitCode = passedRuns === runs ? 0 : 1;
 
 /** One run of the solutions' tests, in this process. */
-async function solutionsOnce(): Promise<{ failed: string[]; summary: string }> {
+async function solutionsOnce(): Promise<{ failed: string[]; said?: string[]; summary: string }> {
   const target = { name: 'solutions', dir: solutionsDir, include: exercises.flatMap((exercise) => exercise.tests) };
   const result = (await runTargets([target])).get(target.name)!;
   const failed: string[] = [];
+  /** Each failure with the first line of its message, for the run's own lines. */
+  const said: string[] = [];
   let passed = 0;
   let skipped = 0;
   for (const outcome of result.outcomes) {
-    if (outcome.state === 'failed') failed.push(`${outcome.file} > ${outcome.name}`);
+    if (outcome.state === 'failed') {
+      failed.push(`${outcome.file} > ${outcome.name}`);
+      said.push(`${outcome.file} > ${outcome.name}\n      ${(outcome.messages[0] ?? '').split('\n')[0]!.slice(0, 400)}`);
+    }
     else if (outcome.state === 'skipped') skipped += 1;
     else passed += 1;
   }
   for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);
-  return { failed, summary: `${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}` };
+  return { failed, said, summary: `${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}` };
 }
 
 /** One whole `npm run verify`, as a child process; its output goes to a log, its ✗ lines are the failures. */
-async function verifyOnce(run: number): Promise<{ failed: string[]; summary: string }> {
+async function verifyOnce(run: number): Promise<{ failed: string[]; said?: string[]; summary: string }> {
   const logFile = path.join(outDir, `verify-${run}.log`);
   const log = createWriteStream(logFile);
   verifyRun = spawnGroup(process.execPath, [path.join(repoRoot, 'kata/verify.ts'), ...ids], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -240,7 +240,8 @@ interface WhileWaiting {
 }
 
 async function whileWaiting(side: Side, ms: number): Promise<WhileWaiting> {
-  const proc = side.has('thread')?.proc;
+  // The thread says where Linux keeps its counters before it starts; judge by its state, not by CPU.
+  const proc = (await within(2_000, side.next('thread'), 'the thread never said where Linux keeps its counters')).proc;
   const threadBefore = await workerCpuTimeMs(side.worker, proc);
   const processBefore = process.cpuUsage();
   const started = performance.now();
