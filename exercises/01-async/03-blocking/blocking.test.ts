@@ -57,10 +57,10 @@ function whyItBlocked(label: string, seen: MainThreadWatch<unknown>, advice: str
       '(Promise.resolve().then(...), process.nextTick, or an `await` of something already resolved between ' +
       'chunks). Microtasks all run before the event loop takes its next turn, so the work still runs on the one ' +
       'event-loop thread, in one piece, just a moment later.';
-  } else if (seen.longestStretch.callbacks >= 10 && seen.longestStretch.longestCallbackMs <= MAX_BUSY_MS / 2) {
+  } else if (seen.longestStretch.callbacks >= 10 && seen.longestStretch.longestCallbackMs <= seen.longestStretch.wallMs / 4) {
     why =
       `The call returned at once and the loop turned, and every piece of work was short (the longest took ` +
-      `${Math.round(seen.longestStretch.longestCallbackMs)} ms), but ${seen.longestStretch.callbacks} of them ran one after another ` +
+      `${Math.round(seen.longestStretch.longestCallbackMs)} ms of the stretch's ${Math.round(seen.longestStretch.wallMs)} ms), but ${seen.longestStretch.callbacks} of them ran one after another ` +
       'without the loop turning in between: they were all queued at once (a setImmediate or setTimeout(0) per slice, ' +
       'scheduled in one loop), or chained as microtasks. The loop works through what is queued before it turns again: ' +
       'queue each slice only when the one before it has ended (await setImmediate() between slices).';
