@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Exercise, Fixture } from './catalog.ts';
 import { codeFiles } from './cli/progress.ts';
@@ -28,8 +28,7 @@ export function requirementProblems(exercise: Exercise, fixtures: Fixture[], tes
   for (const file of edit.filter((file) => !solution.includes(file))) problems.push(`${file} is to be edited, but the solution has no ${file}`);
   // A given file is copied into the solution (its code imports it from beside itself): one text, in both places.
   for (const file of given) {
-    const copy = path.join(exercise.solutionDir, file);
-    if (!existsSync(copy) || !readFileSync(copy).equals(readFileSync(path.join(exercise.dir, file)))) {
+    if (!solution.includes(file) || !readFileSync(path.join(exercise.solutionDir, file)).equals(readFileSync(path.join(exercise.dir, file)))) {
       problems.push(`${file} is given, but solutions/${exercise.folder}/${file} is not the same file: copy it over`);
     }
   }
