@@ -30,15 +30,16 @@ import type { Target } from './vitest/projects.ts';
 import { type Outcome, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
 
-const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test]';
+const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test] [--profile]';
 const help = `${usage}
 The kata's own test (see the top of kata/verify.ts); without an exercise, all of them.
 
   --lanes N       how many runs at once, 1 to 64 (default: 2 per core plus 1, here ${2 * availableParallelism() + 1})
   --every-test    each wrong answer through every test of its exercise, none of which may hang
+  --profile       each fixture in a Vitest instance of its own, to show the CPU time it costs (slower)
   --verbose       Vitest's own output too
   -h, --help      this help`;
-let options: { verbose: boolean; ids: string[]; lanes: number; everyTest: boolean };
+let options: { verbose: boolean; ids: string[]; lanes: number; everyTest: boolean; profile: boolean };
 try {
   const { values, positionals } = parseCommandLine({
     args: process.argv.slice(2),
@@ -46,6 +47,7 @@ try {
       verbose: { type: 'boolean', default: false },
       lanes: { type: 'string', default: String(2 * availableParallelism() + 1) },
       'every-test': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: true,
@@ -55,7 +57,7 @@ try {
     process.exit(0);
   }
   const lanes = wholeNumber(values.lanes, '--lanes', { min: 1, max: 64 });
-  options = { verbose: values.verbose, ids: positionals, lanes, everyTest: values['every-test'] };
+  options = { verbose: values.verbose, ids: positionals, lanes, everyTest: values['every-test'], profile: values.profile };
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
@@ -118,10 +120,11 @@ let passed = 0;
 let failed = 0;
 /** Exercises with a requirement not yet tested and broken (or no manifest). */
 const untested = new Set<string>();
-function check(ok: boolean, label: string, detail: string, indent = '  ', ms?: number): void {
+function check(ok: boolean, label: string, detail: string, indent = '  ', run?: { ms: number; cpuMs?: number }): void {
   if (ok) passed += 1;
   else failed += 1;
-  const took = ms === undefined ? '' : ` (${seconds(ms / 1000)})`;
+  const cpu = run?.cpuMs === undefined ? '' : `, ${seconds(run.cpuMs / 1000)} CPU`;
+  const took = run === undefined ? '' : ` (${seconds(run.ms / 1000)}${cpu})`;
   console.log(`${indent}${ok ? '✓' : '✗'} ${label}${took}${detail ? `  ${detail}` : ''}`);
 }
 
@@ -191,11 +194,12 @@ if (checkFiles.length > 0) {
     // A check is a script: exit 0 passed, 77 skipped (it says why), anything else failed.
     const last = result.said.split('\n').at(-1) ?? '';
     if (result.code === 77) console.log(`  - ${file}: skipped: ${last}`);
-    else check(result.code === 0, file, result.code === 0 ? last : `\n${result.said}`, '  ', result.ms);
+    else check(result.code === 0, file, result.code === 0 ? last : `\n${result.said}`, '  ', result);
   }
   timings.push(`the checks after the tests ${seconds((performance.now() - checksStarted) / 1000)} more`);
 }
 
+if (options.profile) timings.push(`CPU time ${cpuByKind()}`);
 const requirementCount = selected.reduce((sum, exercise) => sum + (exercise.manifest?.requirements.length ?? 0), 0);
 console.log(`\nrequirements: ${requirementCount}, ${untested.size === 0 ? 'each tested and broken' : `those of ${[...untested].join(', ')} not yet all tested and broken`}`);
 console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
@@ -206,10 +210,11 @@ process.exitCode = failed === 0 ? 0 : 1;
 
 /**
  * Batches for the lanes, the longest first: the solutions and the stubs each alone, the fixtures
- * in fours. A batch shares one Vitest instance, so no two of its fixtures run the same test file.
+ * in fours (one by one with --profile, so that each shows its own CPU time). A batch shares one
+ * Vitest instance, so no two of its fixtures run the same test file.
  */
 function batches(fixtures: Target[]): Target[][] {
-  const size = 4;
+  const size = options.profile ? 1 : 4;
   // Rough guesses in seconds: a test file takes ~3 s on a right answer, ~1 s on a stub (its tests
   // fail at once); a wrong answer runs a single test.
   const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 1 : 3));
@@ -240,6 +245,7 @@ function merged(first: TargetRun, second: TargetRun | undefined): TargetRun {
     outcomes: [...first.outcomes.map((outcome) => ran.get(key(outcome)) ?? outcome), ...[...ran.values()].filter((outcome) => !firstKeys.has(key(outcome)))],
     unhandled: [...first.unhandled, ...second.unhandled],
     ms: first.ms + second.ms,
+    cpuMs: first.cpuMs === undefined || second.cpuMs === undefined ? undefined : first.cpuMs + second.cpuMs,
   };
 }
 
@@ -262,6 +268,17 @@ function stopWith(error: Error): never {
   progress('');
   console.error(`verify stopped: ${error.message}`);
   process.exit(1);
+}
+
+/** With --profile, the tests' CPU time, both phases together, by what ran: where verify's time goes. */
+function cpuByKind(): string {
+  const kindOf = (name: string) => (name.startsWith('wrong:') ? 'wrong answers' : name.startsWith('right:') ? 'right answers' : name);
+  const sums = new Map<string, number>();
+  for (const [name, run] of runs) {
+    if (run.cpuMs === undefined) return 'not measured here (no /proc)';
+    sums.set(kindOf(name), (sums.get(kindOf(name)) ?? 0) + run.cpuMs);
+  }
+  return [...sums].map(([kind, ms]) => `${kind} ${seconds(ms / 1000)}`).join(', ');
 }
 
 function seconds(value: number): string {
@@ -287,7 +304,7 @@ function judgeSolution(run: TargetRun): void {
   const detail = ok
     ? `${results.length - skipped} tests${skipped ? `, ${skipped} skipped` : ''}`
     : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run);
-  check(ok, 'the solution passes', detail);
+  check(ok, 'the solution passes', detail, '  ', run);
 }
 
 function judgeStub(run: TargetRun): void {
@@ -297,7 +314,7 @@ function judgeStub(run: TargetRun): void {
   const detail = ok
     ? `${results.length} of ${results.length} tests fail with "Not implemented yet"`
     : wrongReason.map((o) => `\n      ${o.name}: ${o.state}${o.messages[0] ? `: ${firstLine(o.messages[0])}` : ''}`).join('') + unhandledDetail(run);
-  check(ok, 'the stub fails every test as not implemented', detail);
+  check(ok, 'the stub fails every test as not implemented', detail, '  ', run);
 }
 
 /** Judges the fixture; for a wrong answer rejected as it should be, returns the rejecting message. */
@@ -307,7 +324,7 @@ function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
   if (fixture.kind === 'right') {
     const bad = results.filter((o) => o.state === 'failed');
     const ok = results.length > 0 && bad.length === 0 && run.unhandled.length === 0;
-    check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run.ms);
+    check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run);
     return undefined;
   }
   const test = results.find((o) => o.name === fixture.rejectedBy);
@@ -322,7 +339,7 @@ function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
   else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!))) problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;
   const hung = results.filter((o) => o !== test && timedOut(o)).map((o) => `"${o.name}"`);
   if (!problem && hung.length > 0) problem = `rejected, but ${hung.join(', ')} ended in Vitest's timeout instead of failing with a message`;
-  check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run.ms);
+  check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run);
   return problem === '' ? test!.messages.find((m) => m.includes(fixture.rejectedWith!)) : undefined;
 }
 
