@@ -105,7 +105,9 @@ describe('fetchAll: waiting on an async API', () => {
     }
   });
 
-  test(`${REQUESTS} waits of ${WAIT} ms overlap, taking under half of ${REQUESTS} waits, with no thread or process started`, async () => {
+  // The overlap itself is seen at the server, by the test above; a wall-clock bound here would add
+  // nothing but a chance to refuse a right answer on a busy machine.
+  test(`waits for ${REQUESTS} responses with no thread or process started`, async () => {
     const timeline = new Timeline();
     const server = await startLoopbackServer({ timeline });
     try {
@@ -122,14 +124,6 @@ describe('fetchAll: waiting on an async API', () => {
           `while a worker costs ~30 ms to start and ~10 MB, a process ~60 ms and ~60 MB (bench/results/report.md). Threads (or processes) are for ` +
           `waits that block a thread, like legacyQuery; fetch does not block.\n${timeline.toText()}\n`,
       ).toBe(0);
-      // Overlapping, they took 334-402 ms beside a CPU hog; one after another they take 8 waits. The
-      // bar sits at half of that, far from both (the first test sees the overlap itself, at the server).
-      const bar = (WAIT * REQUESTS) / 2;
-      expect(
-        measured('choose: 8 overlapping 300 ms requests (ms)', took, bar),
-        `${REQUESTS} responses that each take ${WAIT} ms arrived after ${ms(took)}, more than half of ${REQUESTS} waits one after another ` +
-          `(${ms(WAIT * REQUESTS)}): most of the waits did not overlap. Waits that overlap cost about one wait.\n${timeline.toText()}\n`,
-      ).toBeLessThan(bar);
     } finally {
       await server.close();
     }
