@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
 import { applyFixturePatch } from './fixture-patch.ts';
+import { notImplementedText } from './not-implemented.ts';
 import { requirementProblems } from './requirements.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
@@ -309,10 +310,10 @@ function judgeSolution(run: TargetRun): void {
 
 function judgeStub(run: TargetRun): void {
   const results = run.outcomes;
-  const wrongReason = results.filter((o) => o.state !== 'failed' || !o.messages.some((m) => m.includes('Not implemented yet')));
+  const wrongReason = results.filter((o) => o.state !== 'failed' || !o.messages.some((m) => m.includes(notImplementedText)));
   const ok = results.length > 0 && wrongReason.length === 0 && run.unhandled.length === 0;
   const detail = ok
-    ? `${results.length} of ${results.length} tests fail with "Not implemented yet"`
+    ? `${results.length} of ${results.length} tests fail with "${notImplementedText}"`
     : wrongReason.map((o) => `\n      ${o.name}: ${o.state}${o.messages[0] ? `: ${firstLine(o.messages[0])}` : ''}`).join('') + unhandledDetail(run);
   check(ok, 'the stub fails every test as not implemented', detail, '  ', run);
 }

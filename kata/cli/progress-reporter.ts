@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { SerializedError } from 'vitest';
 import type { Reporter, TestModule, TestSpecification, Vitest } from 'vitest/node';
 import { type Exercise, exercises } from '../catalog.ts';
+import { isNotImplementedMessage } from '../not-implemented.ts';
 import { repoRoot } from '../paths.ts';
 import { closingLines, paintFor } from './format.ts';
 import { NotWritable } from '../writable.ts';
@@ -83,7 +84,7 @@ export class ProgressReporter implements Reporter {
         errors,
         skipped: tests.filter((result) => result.state === 'skipped').length,
         // Errors arrive serialized (not Error instances): the stub's is known by its message.
-        notImplemented: failures.filter((result) => result.errors?.every((error) => error.message?.startsWith('Not implemented yet'))).length,
+        notImplemented: failures.filter((result) => result.errors?.every((error) => isNotImplementedMessage(error.message))).length,
         at: new Date().toISOString(),
       };
     }

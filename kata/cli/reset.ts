@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Exercise } from '../catalog.ts';
+import { notImplementedText } from '../not-implemented.ts';
 import { repoRoot } from '../paths.ts';
 import { backUp, filesIn, isLearners } from './backups.ts';
 
@@ -27,7 +28,7 @@ export function committedStub(exercise: Exercise): string {
   }
   for (const commit of commits) {
     try {
-      git(['grep', '--quiet', 'Not implemented yet', commit, '--', folderOf(exercise)]);
+      git(['grep', '--quiet', '--fixed-strings', notImplementedText, commit, '--', folderOf(exercise)]);
       return commit;
     } catch {
       // No stub in this commit: try an older one.

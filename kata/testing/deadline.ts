@@ -1,3 +1,4 @@
+import { isNotImplementedMessage } from '../not-implemented.ts';
 import { measured } from './measure.ts';
 
 /** What `within` throws when the work did not finish in time. */
@@ -102,7 +103,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** A stub's error: every exercise function throws one until the learner implements it. */
 export function isNotImplemented(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('Not implemented yet');
+  return error instanceof Error && isNotImplementedMessage(error.message);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { liveChildren, measured, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, liveChildren, measured, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
@@ -44,7 +44,7 @@ async function runAll(pool: ProcessPool, tasks: SquaresTask[], timeline: Timelin
     ),
     `Not all of the ${tasks.length} tasks settled within ${ms / 1000} s: ${stuck}`,
   );
-  const notImplemented = outcomes.find((o) => o.status === 'rejected' && String(o.reason).includes('Not implemented yet'));
+  const notImplemented = outcomes.find((o) => o.status === 'rejected' && isNotImplemented(o.reason));
   if (notImplemented) throw (notImplemented as PromiseRejectedResult).reason;
   return outcomes;
 }
@@ -328,7 +328,7 @@ describe('ProcessPool', () => {
     closing.catch(() => {}); // Judged below.
     const outcome = (task: Promise<unknown>) => within(SMALL_TASKS_MS, task.then(() => 'resolved', (error: unknown) => error), 'a crashing task never settled');
     const crashed = await outcome(firstCrash);
-    if (crashed instanceof Error && crashed.message.startsWith('Not implemented yet')) throw crashed;
+    if (isNotImplemented(crashed)) throw crashed;
     expect(crashed, `The first task, whose child crashed, ${show(crashed)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
     const failed = (await queued).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
     expect(
