@@ -57,6 +57,8 @@ export interface LoopbackServer {
   readonly total: number;
   /** One span per request, labelled with its pathname, from arrival to its end. */
   readonly timeline: Timeline;
+  /** Ms since the server started: the clock of `requests` (arrivedAt, endedAt). */
+  now(): number;
   /** Ms since the last request arrived or ended (since start, if none has). */
   idleMs(): number;
   /**
@@ -189,6 +191,7 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
       return requests.length;
     },
     timeline,
+    now,
     idleMs: () => now() - lastEventAt,
     until(condition, ms) {
       return new Promise<boolean>((resolve) => {

@@ -190,6 +190,22 @@ describe('crawl: timeouts and failures', () => {
         `a timer only stops waiting for it; the request, its socket and the server's work go on. Give fetch an ` +
         `AbortSignal (AbortSignal.timeout(ms)) so the timeout cancels the request itself.${log()}`,
     ).toEqual([]);
+
+    // At its timeout, not when the crawl ends: while the other slot works through 12 pages of
+    // 100 ms (the crawl lasts ~800 ms), the request that never answers must be closed once its
+    // 400 ms are up, before the crawl resolves.
+    const before = server.total;
+    await crawled([server.url('/never-again?never=1'), ...pages(12, () => 100)], { concurrency: 2, timeoutMs: 400 });
+    const resolvedAt = server.now();
+    const request = server.requests.slice(before).find((r) => r.pathname === '/never-again');
+    const closedBefore = request?.ending === 'client-closed' && request.endedAt! < resolvedAt;
+    expect(
+      closedBefore,
+      `With timeoutMs 400, the request that never answers was ${request?.ending === 'client-closed' ? `closed only at ${Math.round(request.endedAt!)} ms` : 'still open'} ` +
+        `when the crawl resolved at ${Math.round(resolvedAt)} ms, while the other slot kept working: it was not aborted at its ` +
+        `timeout. Abort each request when its own timeout runs out (AbortSignal.timeout on that fetch), not all of them once ` +
+        `the crawl is over.${log()}`,
+    ).toBe(true);
   });
 
   test('starts each URL’s timeout clock when its request starts, not when the crawl starts', async () => {

@@ -131,7 +131,7 @@ describe('countPrimesParallel', () => {
     ).toBeGreaterThanOrEqual(threads);
   });
 
-  test('leaves no worker running once the count is in: each ends by itself', async () => {
+  test('leaves no worker running once the count is in', async () => {
     await withWorkerSpans(async (workers, timeline) => {
       const counted = await within(10_000, timeline.run('countPrimesParallel', () => countPrimesParallel(medium.from, medium.to, 3)), 'countPrimesParallel never settled');
       expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);

@@ -116,9 +116,12 @@ describe('main-guard.ts, run as a program', () => {
     const job = { from: 1_000_000, to: 1_100_000, threads: 2, count: 7216 };
     const run = await runGuarded(job);
     expectNoRunaway(run, job);
+    // Not a claim about no workers at all: the main thread did start them.
+    const started = run.events.filter((event) => event.event === 'started').length;
+    expect(started, `With PRIMES_THREADS=2 the main thread started ${started} worker(s): start one per part, 2 in all.\n${run.timeline.toText()}\n`).toBe(2);
   });
 
-  test('prints the count of primes, counted by PRIMES_THREADS workers running this same file', async () => {
+  test('prints the count of primes, counted by PRIMES_THREADS workers', async () => {
     for (const job of jobs) {
       const run = await runGuarded(job);
       expectNoRunaway(run, job);

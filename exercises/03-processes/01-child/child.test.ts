@@ -197,7 +197,7 @@ describe('runChild', () => {
     expect(error, `runChild should reject with an Error; it rejected with ${show(error)}.`).toBeInstanceOf(Error);
   });
 
-  test('an abort kills the child at once, even a child that ignores SIGTERM', async () => {
+  test('an abort kills a child that ignores SIGTERM: its pid is gone within 3 s', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
     const readyFile = path.join(dir, 'ready');
     const sigtermFile = path.join(dir, 'sigterm');
@@ -249,11 +249,30 @@ describe('runChild', () => {
   });
 
   test('an already aborted signal rejects with an AbortError and leaves no child behind', async () => {
-    const error = await failureWithin(5_000, () => ask({ do: 'echo', payload: 'too late' }, { signal: AbortSignal.abort() }), {
-      hung: 'runChild never settled when its signal was already aborted',
-      resolved: 'runChild resolved although its signal was already aborted: the work should not run at all.',
-    });
-    expect((error as Error)?.name, `runChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
+    // A child that ignores SIGTERM and never ends by itself: one that was forked and not killed stays.
+    const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
+    const before = spawnLog().children.length;
+    try {
+      const request = { do: 'ignore-sigterm', readyFile: path.join(dir, 'ready'), sigtermFile: path.join(dir, 'sigterm') } as const;
+      const error = await failureWithin(5_000, () => ask(request, { signal: AbortSignal.abort() }), {
+        hung: 'runChild never settled when its signal was already aborted',
+        resolved: 'runChild resolved although its signal was already aborted: the work should not run at all.',
+      });
+      const pids = spawnLog()
+        .children.slice(before)
+        .flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
+      const alive = await pidsStillAlive(pids, 3_000);
+      expect(
+        alive,
+        `runChild rejected, but it had forked a child (pid ${alive.join(', ')}) for a signal aborted already, and that child ` +
+          `was still running 3 s later (this test's child never ends by itself, and ignores SIGTERM once it has its request). ` +
+          `Check signal.aborted before forking, or hand the signal to fork with killSignal 'SIGKILL' (an 'abort' listener ` +
+          `added to a signal aborted already never runs).`,
+      ).toEqual([]);
+      expect((error as Error)?.name, `runChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -78,16 +78,23 @@ describe('increment', () => {
     const used = new Set<string>();
     let theirs = 0;
     let calls = 0;
+    /** The other thread has written since the learner's last write: it waits for the learner's next one. */
+    let waitingForYourWrite = false;
     const restore = spyOnAtomics((name, args, proceed) => {
       if (args[0] !== counter) return proceed();
       used.add(name);
+      calls += 1;
       const result = proceed();
-      // Right after every other Atomics call on the counter (a load, or any call that reads the cell,
-      // such as Atomics.add(counter, i, 0)), this test plays another thread that adds 1.
-      // (Not after every one: a compareExchange loop must get a chance to succeed.)
-      if (++calls % 2 === 1) {
+      const wrote = name === 'compareExchange' ? result === args[2] : name !== 'load' && name !== 'wait' && name !== 'notify';
+      if (wrote) waitingForYourWrite = false;
+      // Right after an Atomics call on the counter (a load, or any call that reads the cell, such as
+      // Atomics.add(counter, i, 0)), this test plays another thread that adds 1; then it waits until
+      // one of your writes has gone through, so that a compareExchange loop, however it re-reads,
+      // gets its chance to succeed.
+      if (!waitingForYourWrite) {
         realAtomics.add(counter, 0, 1);
         theirs += 1;
+        waitingForYourWrite = true;
       }
       return result;
     });
@@ -113,7 +120,7 @@ describe('increment', () => {
         'followed by a separate write): use Atomics.add(counter, index, 1), which reads, adds and writes as one step.';
     expect(
       counter[0],
-      `increment(counter, 0, 1000) made ${n(calls)} Atomics calls on the counter; right after ${n(theirs)} of them (every other one), this test played another ` +
+      `increment(counter, 0, 1000) made ${n(calls)} Atomics calls on the counter; right after ${n(theirs)} of them, this test played another ` +
         `thread that added 1. counter[0] should be ${n(expected)}, it is ${n(counter[0]!)}: ${n(lost)} updates were lost. ${how}`,
     ).toBe(expected);
   });

@@ -320,8 +320,26 @@ switch (data.role) {
     const bank = new Bank(memory);
     const real = { memory: bank.memory, balances: bank.balances };
     const outside: string[] = [];
+    // Each time the lock's cell goes from free to taken through an Atomics call, a new hold of the
+    // lock begins; the balances must all be touched within one hold.
+    let holds = 0;
+    let lockWas = realAtomics.load(memory, LOCK_CELL);
+    const holdsTouching = new Set<number>();
+    const trackLock = (args: unknown[]) => {
+      const [array, index] = args as [unknown, number];
+      if (array !== memory || Number(index) !== LOCK_CELL) return;
+      const now = realAtomics.load(memory, LOCK_CELL);
+      if (lockWas === 0 && now !== 0) holds += 1;
+      lockWas = now;
+    };
     const note = (what: string, account: number) => {
       if (realAtomics.load(memory, LOCK_CELL) === 0) outside.push(`${what} account ${account}`);
+      else holdsTouching.add(holds);
+    };
+    onAtomicsCall = (_name, args, proceed) => {
+      const result = proceed();
+      trackLock(args);
+      return result;
     };
     // Plain reads and writes, through whichever of the bank's arrays transfer() uses. (Its Mutex
     // keeps the real memory, so the lock itself works as usual.)
@@ -343,19 +361,25 @@ switch (data.role) {
       real.balances.fill(100);
       outside.length = 0;
       const dataCalls = new Set(['load', 'store', 'add', 'sub', 'exchange', 'compareExchange', 'and', 'or', 'xor']);
+      holds = 0;
+      lockWas = 0;
+      holdsTouching.clear();
       onAtomicsCall = (name, args, proceed) => {
         const [array, index] = args as [unknown, number];
         if (dataCalls.has(name)) {
           if (array === real.balances) note(name === 'load' ? 'read' : 'wrote', index);
           if (array === real.memory && index >= FIRST_ACCOUNT) note(name === 'load' ? 'read' : 'wrote', index - FIRST_ACCOUNT);
         }
-        return proceed();
+        const result = proceed();
+        trackLock(args);
+        return result;
       };
       step('transfer(0, 1, 10)');
       moved = bank.transfer(0, 1, 10);
       onAtomicsCall = undefined;
     }
-    post('done', { moved, outside, lockCell: realAtomics.load(memory, LOCK_CELL), balances: [...real.balances] });
+    onAtomicsCall = undefined;
+    post('done', { moved, outside, holds: holdsTouching.size, lockCell: realAtomics.load(memory, LOCK_CELL), balances: [...real.balances] });
     break;
   }
 

@@ -365,6 +365,20 @@ describe('Mutex', () => {
       through,
       `wake-up: the thread waiting in lock() on new Mutex(memory, 2) was still in lock() 3 s after unlock(). ${scene.stillWaiting()}\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
+    // Got through, but how: woken by a notify on cell 2, not by a timeout of its own while unlock() notified another cell.
+    const timedOut = Atomics.load(scene.control, cells.timedOut);
+    const elsewhere = Atomics.load(scene.control, cells.notifiesElsewhere);
+    expect(
+      { timedOut, notifiesElsewhere: elsewhere },
+      `The thread waiting in lock() on new Mutex(memory, 2) got the lock, but ` +
+        [
+          timedOut > 0 ? `${plural(timedOut, 'Atomics.wait call')} in its lock() returned 'timed-out': it polls, and a timeout, not unlock(), let it in` : '',
+          elsewhere > 0 ? `unlock() called Atomics.notify on cells other than 2 ${plural(elsewhere, 'time')}, where nobody waits for this lock` : '',
+        ]
+          .filter(Boolean)
+          .join('; and ') +
+        `. Wait on cell index without a timeout, and let unlock() notify that same cell.\n${scene.timeline.toText()}\n`,
+    ).toEqual({ timedOut: 0, notifiesElsewhere: 0 });
     expect([...memory], 'new Mutex(memory, 2) must leave cells 0 and 1 (7 and 9) alone, and its own cell at 0 once unlocked').toEqual([7, 9, 0]);
   });
 
@@ -479,6 +493,12 @@ describe('Bank.transfer', () => {
         'change the same balances in between, and money appears or vanishes. Take the lock before the first read ' +
         'and let go of it after the last write.',
     ).toEqual([]);
+    expect(
+      done.holds,
+      `transfer(0, 1, 10) touched the balances only while holding the bank's lock, but over ${done.holds} separate holds of it: it let ` +
+        'go of the lock between its first read and its last write. While the lock is free, another transfer can spend the balance ' +
+        'this one has just checked. Take the lock once, before the first read, and let go of it after the last write.',
+    ).toBe(1);
     expect({ moved: done.moved, balances: done.balances }, 'transfer(0, 1, 10) on [100, 100]').toEqual({ moved: true, balances: [90, 110] });
     expect(done.lockCell, "The bank's lock was still held after transfer() returned: let go of it on every way out.").toBe(0);
   });

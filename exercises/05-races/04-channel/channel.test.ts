@@ -180,8 +180,9 @@ class Pipe {
     return (
       `Deadlock: nothing moved for ${STALL_MS / 1000} s. ${this.sent} sends and ${Atomics.load(this.control, RECEIVED)} receives ` +
       `had returned; the channel holds ${this.waiting} of ${this.capacity} items (${this.indices}). ${situation}` +
-      'One side is asleep in Atomics.wait and nobody woke it: after moving TAIL (or HEAD), call Atomics.notify on that index, ' +
-      'so that a thread asleep on it wakes up. (Both threads have been stopped.)'
+      'The waiting side either sleeps in an Atomics.wait that nobody notified (after moving TAIL or HEAD, call Atomics.notify on ' +
+      'that index, so that a thread asleep on it wakes up), or loops on a full or empty test that the indices never satisfy ' +
+      '(compare TAIL - HEAD with the capacity). (Both threads have been stopped.)'
     );
   }
 
@@ -400,7 +401,7 @@ describe('channel between two worker threads', () => {
     const message = (who: string, waitingFor: string, cells: SideCells, other: SideCells, control: Int32Array, timeline: Timeline) => {
       const timedOut = Atomics.load(control, cells.timedOut);
       return (
-        `While the ${who} waited ${waitingFor}, ${n(timedOut)} of its Atomics.wait calls on the header returned 'timed-out' ` +
+        `While the ${who} waited ${waitingFor}, ${n(timedOut)} of its Atomics.wait calls returned 'timed-out' ` +
         `(the other side called Atomics.notify ${n(Atomics.load(control, other.notifies))} times in all): it woke itself on a timer and looked again, ` +
         'instead of sleeping until it was notified. Polling like this answers late, wakes the thread for nothing, and hides a missing Atomics.notify. ' +
         `Wait without a timeout, and notify the index after every move of it.\n${timeline.toText()}\n`

@@ -9,7 +9,7 @@ export const CONSUMER_GATE = 2; // the consumer goes on once this is 1 (when ask
 
 /** What each side's own calls on the channel's header did (see watch.harness.ts): where it counts them. */
 export interface SideCells {
-  /** Its Atomics.wait (or waitAsync) calls on the header that ended 'timed-out': it woke itself, nobody notified it. */
+  /** Its Atomics.wait (or waitAsync) calls, on the header or an array of its own, that ended 'timed-out': it woke itself, nobody notified it. */
   timedOut: number;
   /** Its Atomics.notify calls on a header index made, within one call of send/close/receive, before that call moved the index. */
   notifiedBeforeMove: number;

@@ -1,6 +1,7 @@
 /**
  * Watches one harness thread's Atomics calls on the channel's header, without changing what they
- * do: which waits time out (the thread woke itself instead of being notified), and whether a
+ * do: which waits time out, on the header or any array of the learner's (the thread woke itself
+ * instead of being notified), and whether a
  * call of send/close/receive notifies an index before it moves it (the sleeper it wakes finds the
  * index unchanged and sleeps again: a lost wake-up); `hooks` see each move. Installed before the learner's code is
  * loaded, in case that code keeps its own reference to an Atomics function.
@@ -52,14 +53,17 @@ export function watchHeader(header: Int32Array, control: Int32Array, cells: Side
     }
     return real.notify!(...args);
   };
+  // A timed-out wait on any array but the tests' own: a thread that naps on an array of its own
+  // (Atomics.wait(nap, 0, 0, 1)) and looks at the header in between polls just the same.
+  const isLearners = (array: unknown) => array !== control;
   atomics.wait = (...args: unknown[]) => {
     const result = real.wait!(...args);
-    if (isHeader(args[0]) && result === 'timed-out') count(control, cells.timedOut);
+    if (isLearners(args[0]) && result === 'timed-out') count(control, cells.timedOut);
     return result;
   };
   atomics.waitAsync = (...args: unknown[]) => {
     const result = real.waitAsync!(...args) as { async: boolean; value: unknown };
-    if (isHeader(args[0])) {
+    if (isLearners(args[0])) {
       if (result.async) void (result.value as Promise<string>).then((outcome) => outcome === 'timed-out' && count(control, cells.timedOut));
       else if (result.value === 'timed-out') count(control, cells.timedOut);
     }
