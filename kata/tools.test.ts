@@ -124,13 +124,13 @@ describe('progress whatever the reporter', () => {
     const { stdout } = run('vitest', ['run', '--project', 'exercises', `--reporter=${reporter}`, 'exercises/01-async/01-gather']);
     const progress = JSON.parse(readFileSync(path.join(state, 'progress.json'), 'utf8')) as { files: Record<string, { exercise: string; failed: number }> };
     expect(Object.values(progress.files).map((result) => result.exercise)).toEqual(['gather']);
-    expect(stdout).toMatch(/^ Kata .* of 16 exercises done$/m);
+    expect(stdout).toMatch(/^ Kata .* of \d+ exercises done$/m);
   });
 });
 
 test('npm test -- gahter: the exercise ids, exit code 2', () => {
   const { code, stderr } = run('vitest', ['--project', 'exercises', 'gahter']);
-  expect(stderr.trim()).toMatch(/^No exercise matches "gahter"\. Exercises: gather, limit, .*choose$/);
+  expect(stderr.trim()).toMatch(/^No exercise matches "gahter"\. Exercises: gather, limit, .*choose, cancel, single-flight$/);
   expect(code).toBe(2);
 });
 

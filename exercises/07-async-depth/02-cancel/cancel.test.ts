@@ -1,0 +1,333 @@
+import type { ChildProcess } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DeadlineExceeded, isChildAlive, isNotImplemented, sleep, spawnLog, within } from '#kata/testing/index.ts';
+import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
+import { watchTimers } from '#kata/testing/timers.ts';
+import { buildReport, type ReportOptions } from './cancel.ts';
+
+// A real HTTP server on 127.0.0.1 serves the pages: `page <path>` unless a route says otherwise
+// (held until released, a 503). A page whose path mentions "slow" takes render.ts 30 s.
+let server: LoopbackServer;
+const builds: Array<Promise<unknown>> = [];
+
+beforeEach(async () => {
+  server = await startLoopbackServer();
+});
+
+afterEach(async () => {
+  server.release();
+  await Promise.race([Promise.allSettled(builds.splice(0)), sleep(3_000)]);
+  await server.close();
+});
+
+/** What render.ts prints for a page. */
+const reportOf = (page: string) => `REPORT (${page.length} characters): ${page.toUpperCase()}`;
+const pageAt = (pathname: string) => `page ${pathname}`;
+const requestsFor = (pathname: string): ServedRequest[] => server.requests.filter((request) => request.pathname === pathname);
+const isTimeoutError = (value: unknown) => value instanceof DOMException && value.name === 'TimeoutError';
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
+
+/** Starts a build; its failure is always observed, so a test that gave up on it leaves no unhandled rejection. */
+function start(url: string, options: ReportOptions): Promise<string> {
+  const building = buildReport(url, options);
+  builds.push(building.catch(() => {}));
+  return building;
+}
+
+type Outcome = { state: 'resolved'; value: string; atMs: number } | { state: 'rejected'; reason: unknown; atMs: number } | { state: 'pending' };
+
+/**
+ * How `building` settled within `ms`, and when (ms after `since`); the stub's error is re-thrown.
+ * Its own timer is cleared as soon as the build settles: the tests count pending timers.
+ */
+async function outcomeOf(building: Promise<string>, ms: number, since = performance.now()): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    building.then(
+      (value): Outcome => ({ state: 'resolved', value, atMs: performance.now() - since }),
+      (reason: unknown): Outcome => ({ state: 'rejected', reason, atMs: performance.now() - since }),
+    ),
+    new Promise<Outcome>((resolve) => (timer = setTimeout(() => resolve({ state: 'pending' }), ms))),
+  ]);
+  clearTimeout(timer);
+  if (outcome.state === 'rejected' && isNotImplemented(outcome.reason)) throw outcome.reason;
+  return outcome;
+}
+
+/** buildReport must resolve: a rejection is explained, unless it is the stub's or a deadline's. */
+async function built(url: string, options: ReportOptions): Promise<string> {
+  const before = spawnLog().children.length;
+  try {
+    return await within(options.timeoutMs + 5_000, start(url, options), `buildReport(${url}) did not settle within ${options.timeoutMs + 5_000} ms`);
+  } catch (error) {
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    if (isTimeoutError(error)) {
+      const started = childrenSince(before).length;
+      throw new Error(
+        `buildReport(${url}) rejected with a TimeoutError: its ${options.timeoutMs} ms deadline passed on a page that render.ts ` +
+          `renders at once, after ${started} child process(es) had been started, and no report came. render.ts prints its report ` +
+          `once its stdin has ended: write the page, then end stdin (child.stdin.end(page)), and collect stdout until 'close'.${log()}`,
+        { cause: error },
+      );
+    }
+    throw new Error(`buildReport(${url}) rejected with ${shownValue(error)}, although nothing aborted it.${log()}`, { cause: error });
+  }
+}
+
+function shownValue(value: unknown): string {
+  if (value instanceof Error || value instanceof DOMException) return `${value.name}: "${value.message}"`;
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** What the caller aborts with: a value of its own, which buildReport must reject with, unchanged. */
+class ClientGone extends Error {
+  override name = 'ClientGone';
+}
+
+/** Children started since `before` (an index into the spawn log). */
+const childrenSince = (before: number): ChildProcess[] => spawnLog().children.slice(before);
+
+/** What the rejection reason is, as a sentence, against the reason expected. */
+function notTheReason(outcome: Outcome, expected: unknown, what: string): string {
+  if (outcome.state === 'pending') return `buildReport had not settled`;
+  if (outcome.state === 'resolved') return `buildReport resolved with ${JSON.stringify(outcome.value)} instead of rejecting`;
+  return `buildReport rejected with ${shownValue(outcome.reason)}, not ${what} (${shownValue(expected)})`;
+}
+
+describe('buildReport: a build that runs to the end', () => {
+  test('resolves with the report render.ts printed for the page, rendered in a child process', async () => {
+    const before = spawnLog().children.length;
+    const report = await built(server.url('/report/1'), { timeoutMs: 5_000, retryDelayMs: 50 });
+    expect(childrenSince(before).length, 'buildReport must render the page in a child process running render.ts: it started none.').toBeGreaterThanOrEqual(1);
+    expect(report, 'buildReport must resolve with what render.ts printed on stdout for the page the server sent.').toBe(reportOf(pageAt('/report/1')));
+  });
+
+  test('retries once after a 503, retryDelayMs after the first answer', async () => {
+    server.route('/report/busy', { status: 503 });
+    const building = start(server.url('/report/busy'), { timeoutMs: 10_000, retryDelayMs: 400 });
+    await server.until(() => requestsFor('/report/busy').length > 0, 3_000);
+    server.route('/report/busy', {});
+    const outcome = await outcomeOf(building, 8_000);
+    const [first, second] = requestsFor('/report/busy');
+    expect(second, `After the server answered 503, no second request came: retry once, retryDelayMs after the 503.${log()}`).toBeDefined();
+    const gap = second!.arrivedAt - (first!.endedAt ?? first!.arrivedAt);
+    expect(
+      gap,
+      `The second request came ${Math.round(gap)} ms after the 503, with retryDelayMs 400: wait retryDelayMs before the retry.${log()}`,
+    ).toBeGreaterThanOrEqual(390);
+    expect(outcome, `After the retry was answered 200, buildReport must resolve with the report of the page.${log()}`).toMatchObject({
+      state: 'resolved',
+      value: reportOf(pageAt('/report/busy')),
+    });
+  });
+
+  test('leaves no timer of its own pending once it has resolved', async () => {
+    const timers = watchTimers();
+    try {
+      await built(server.url('/report/2'), { signal: new AbortController().signal, timeoutMs: 10_000, retryDelayMs: 50 });
+      await nextTurn();
+      const left = timers.pending();
+      expect(
+        left,
+        `buildReport resolved, and ${left.length} timer(s) it started (of ${left.map((delay) => `${delay} ms`).join(', ')}) were still ` +
+          `pending, with timeoutMs 10,000: a deadline's setTimeout that is never cleared keeps the process alive until it fires, ` +
+          `into a finished build. Clear it when the build settles (try/finally), or use AbortSignal.timeout(), whose timer keeps ` +
+          `nothing alive.`,
+      ).toEqual([]);
+    } finally {
+      timers.stop();
+    }
+  });
+
+  test('leaves no listener on the caller’s signal once it has resolved, however many builds share the signal', async () => {
+    const shared = new AbortController();
+    const running = Array.from({ length: 12 }, (_, index) => built(server.url(`/report/shared-${index}`), { signal: shared.signal, timeoutMs: 10_000, retryDelayMs: 50 }));
+    await Promise.all(running);
+    await nextTurn();
+    const left = getEventListeners(shared.signal, 'abort').length;
+    expect(
+      left,
+      `12 builds shared one caller's signal, and once all had resolved the signal held ${left} 'abort' listener(s): a listener ` +
+        `added per build and never removed. A long-lived signal collects one per call (Node warns MaxListenersExceededWarning ` +
+        `past 10). Remove yours when the build settles, or let AbortSignal.any() combine the signals: it adds none.`,
+    ).toBe(0);
+  });
+});
+
+describe('buildReport: the caller aborts', () => {
+  test('an abort while the server holds the answer closes the connection and rejects with the caller’s reason', async () => {
+    server.route('/report/held', { held: true });
+    const caller = new AbortController();
+    const building = start(server.url('/report/held'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 });
+    const arrived = await server.until(() => requestsFor('/report/held').length > 0, 3_000);
+    if (!arrived) await outcomeOf(building, 0); // the stub's error, if that is why
+    expect(arrived, `No request reached the server within 3 s of the call.${log()}`).toBe(true);
+    const reason = new ClientGone('the client went away');
+    caller.abort(reason);
+    const outcome = await outcomeOf(building, 2_000);
+    const closed = await server.until(() => requestsFor('/report/held')[0]!.ending === 'client-closed', 1_000);
+    if (!closed && outcome.state === 'pending') {
+      expect.fail(
+        `2 s after the caller aborted, buildReport had not settled, and the server still had the request open: the abort never ` +
+          `reached fetch. Either the caller's signal was read only at the start, or fetch was given a signal that does not ` +
+          `follow the caller's (the deadline's alone). Hand fetch one signal that aborts with either.${log()}`,
+      );
+    }
+    expect(
+      closed,
+      `buildReport ${outcome.state === 'rejected' ? 'rejected' : outcome.state}, but the server still had the request open 1 s later: ` +
+        `the caller moved on and the request carried on. Pass the signal to fetch, so that the abort closes the connection.${log()}`,
+    ).toBe(true);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === reason,
+      `${notTheReason(outcome, reason, 'the reason the caller aborted with')}. Reject with signal.reason, unchanged: it is how the ` +
+        `caller tells its own abort from a deadline or a failure.`,
+    ).toBe(true);
+  });
+
+  test('an abort during the wait before the retry ends the wait at once: its timer cleared, no second request', async () => {
+    server.route('/report/busy', { status: 503 });
+    const caller = new AbortController();
+    const timers = watchTimers();
+    try {
+      const building = start(server.url('/report/busy'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 5_000 });
+      const answered = await server.until(() => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+      if (!answered) await outcomeOf(building, 0); // the stub's error, if that is why
+      await sleep(100);
+      const reason = new ClientGone('the client went away during the back-off');
+      const abortedAt = performance.now();
+      caller.abort(reason);
+      const outcome = await outcomeOf(building, 1_500, abortedAt);
+      await nextTurn();
+      const left = timers.pending();
+      await sleep(300);
+      expect(
+        outcome.state,
+        `1.5 s after the caller aborted during the 5 s wait before the retry, buildReport had not settled: the wait went on. ` +
+          `Wait with setTimeout from node:timers/promises and the signal, so that an abort ends it.${log()}`,
+      ).not.toBe('pending');
+      expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the caller aborted with')}.`).toBe(true);
+      expect(
+        left,
+        `buildReport rejected, but ${left.length} timer(s) it started (of ${left.map((delay) => `${delay} ms`).join(', ')}) were still ` +
+          `pending: the rejection raced ahead of a wait that goes on. Give the wait the signal, so that the abort clears its timer.`,
+      ).toEqual([]);
+      expect(requestsFor('/report/busy').length, `A second request came after the caller had aborted.${log()}`).toBe(1);
+    } finally {
+      timers.stop();
+    }
+  });
+
+  test('an abort while the child renders kills the child, and rejects only once it has exited', async () => {
+    const before = spawnLog().children.length;
+    const caller = new AbortController();
+    const building = start(server.url('/report/slow'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 50 });
+    const deadlineForChild = performance.now() + 5_000;
+    while (childrenSince(before).length === 0 && performance.now() < deadlineForChild) await sleep(20);
+    const children = childrenSince(before);
+    if (children.length === 0) await outcomeOf(building, 0); // the stub's error, if that is why
+    expect(children.length, `No child process was started within 5 s to render the page: render it in a child running render.ts.${log()}`).toBeGreaterThan(0);
+    await sleep(200);
+    const reason = new ClientGone('the client went away during the render');
+    caller.abort(reason);
+    let runningAtRejection: ChildProcess[] = [];
+    const outcome = await outcomeOf(
+      building.catch((error: unknown) => {
+        runningAtRejection = children.filter(isChildAlive);
+        throw error;
+      }),
+      3_000,
+    );
+    await sleep(1_000);
+    const runningStill = children.filter(isChildAlive);
+    if (runningStill.length > 0) {
+      expect.fail(
+        `The caller aborted while the child rendered a slow page, and 1 s after buildReport ${outcome.state === 'pending' ? 'should have settled' : outcome.state} ` +
+          `the child (pid ${runningStill[0]!.pid}) was still running: the abort never reached it. Give spawn the signal ` +
+          `(spawn(..., { signal }) kills the child when it aborts), or kill the child yourself on abort.`,
+      );
+    }
+    expect(
+      runningAtRejection.length,
+      `buildReport rejected while the child (pid ${runningAtRejection[0]?.pid}) was still running; it exited a moment later. ` +
+        `An aborted spawn emits 'error' at once, before the child has exited: settle on 'close' instead, so that nothing of the ` +
+        `build is left when the caller hears of the abort.`,
+    ).toBe(0);
+    expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the caller aborted with')}.`).toBe(true);
+  });
+
+  test('an already aborted signal rejects with its reason, and starts no request and no child', async () => {
+    const before = spawnLog().children.length;
+    const caller = new AbortController();
+    const reason = new ClientGone('gone before the call');
+    caller.abort(reason);
+    const outcome = await outcomeOf(start(server.url('/report/3'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000);
+    await sleep(100);
+    const started = childrenSince(before).length;
+    expect(
+      { requests: server.total, children: started },
+      `buildReport was called with a signal aborted already, and ${outcome.state === 'pending' ? 'had not settled 5 s later' : outcome.state}; ` +
+        `the server got ${server.total} request(s) and ${started} child process(es) started. Check signal.aborted (or call ` +
+        `signal.throwIfAborted()) before starting anything: an 'abort' listener added to a signal aborted already never runs.${log()}`,
+    ).toEqual({ requests: 0, children: 0 });
+    expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the signal was aborted with')}.`).toBe(true);
+  });
+});
+
+describe('buildReport: the deadline', () => {
+  test('the deadline alone rejects with a TimeoutError no earlier than timeoutMs, and closes the connection', async () => {
+    server.route('/report/held', { held: true });
+    const started = performance.now();
+    const outcome = await outcomeOf(start(server.url('/report/held'), { timeoutMs: 400, retryDelayMs: 50 }), 3_000, started);
+    const closed = await server.until(() => requestsFor('/report/held')[0]?.ending === 'client-closed', 1_000);
+    expect(outcome.state, `With timeoutMs 400 and a server that never answered, buildReport had not settled 3 s after the call.${log()}`).not.toBe('pending');
+    expect(
+      outcome.state === 'rejected' && isTimeoutError(outcome.reason),
+      `${notTheReason(outcome, new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 'a TimeoutError')}: ` +
+        `when the deadline passes, reject with the reason AbortSignal.timeout() gives.`,
+    ).toBe(true);
+    expect(
+      closed,
+      `buildReport rejected after ${Math.round((outcome as { atMs: number }).atMs)} ms, but the server still had the request open 1 s later: ` +
+        `the deadline stopped the wait for the answer, not the request (a race against a timer). Let the deadline abort fetch's signal.${log()}`,
+    ).toBe(true);
+    expect((outcome as { atMs: number }).atMs, 'buildReport rejected before timeoutMs (400 ms) had passed.').toBeGreaterThanOrEqual(395);
+  });
+
+  test('the deadline still applies when the caller passes a signal that never aborts', async () => {
+    server.route('/report/held', { held: true });
+    const outcome = await outcomeOf(start(server.url('/report/held'), { signal: new AbortController().signal, timeoutMs: 400, retryDelayMs: 50 }), 3_000);
+    expect(
+      outcome.state === 'rejected' && isTimeoutError(outcome.reason),
+      `With a caller's signal that never aborted and timeoutMs 400, ${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')} ` +
+        `3 s after the call: the deadline did not apply because a signal was given. Combine both: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]).${log()}`,
+    ).toBe(true);
+  });
+
+  test('the deadline covers the render too: a slow render is stopped with a TimeoutError, its child exited', async () => {
+    const before = spawnLog().children.length;
+    let runningAtRejection: ChildProcess[] = [];
+    const outcome = await outcomeOf(
+      start(server.url('/report/slow'), { timeoutMs: 3_000, retryDelayMs: 50 }).catch((error: unknown) => {
+        runningAtRejection = childrenSince(before).filter(isChildAlive);
+        throw error;
+      }),
+      8_000,
+    );
+    const children = childrenSince(before);
+    expect(children.length, 'No child process was started to render the page within the 3 s deadline.').toBeGreaterThan(0);
+    expect(
+      outcome.state,
+      `The page takes render.ts 30 s, and 8 s after the call, with timeoutMs 3,000, buildReport had not settled ` +
+        `(${children.filter(isChildAlive).length} child(ren) still running): the deadline did not reach the child. It covers the ` +
+        `whole build: hand the child the same signal as fetch.`,
+    ).not.toBe('pending');
+    expect(
+      outcome.state === 'rejected' && isTimeoutError(outcome.reason),
+      `${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')}, when the deadline passed during the render.`,
+    ).toBe(true);
+    expect(runningAtRejection.length, `buildReport rejected while the child (pid ${runningAtRejection[0]?.pid}) was still running: settle once it has exited.`).toBe(0);
+  });
+});

@@ -1,0 +1,240 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
+import { startLoopbackServer, type LoopbackServer } from '#kata/testing/loopback-server.ts';
+import { singleFlight } from './single-flight.ts';
+
+// A real HTTP server on 127.0.0.1; `load` fetches /user/<key> from it. The tests count what the
+// server saw for each key, and the calls of `load`. `?held=1`-style routes make the server hold
+// an answer until the test releases it, so a call stays in flight for as long as a test needs.
+let server: LoopbackServer;
+/** Every get() a test starts, observed, so a test that gave up on one leaves no unhandled rejection. */
+const started: Array<Promise<unknown>> = [];
+
+beforeEach(async () => {
+  server = await startLoopbackServer();
+});
+
+afterEach(async () => {
+  server.release();
+  await Promise.race([Promise.allSettled(started.splice(0)), sleep(3_000)]);
+  await server.close();
+});
+
+/** The error `load` rejects with when the server answers with a failing status. */
+class LoadError extends Error {
+  override name = 'LoadError';
+}
+
+/** A `load` that fetches /user/<key>, and the keys it was called with, in order. */
+function countedLoad() {
+  const calls: string[] = [];
+  const load = async (key: string): Promise<string> => {
+    calls.push(key);
+    const response = await fetch(server.url(`/user/${key}`));
+    const body = await response.text();
+    if (!response.ok) throw new LoadError(`the server answered ${response.status} for ${key}`);
+    return body;
+  };
+  return { calls, load };
+}
+
+/** singleFlight(load), with each get() it returns recorded so that the tests' clean-up can wait for it. */
+function wrapped(load: (key: string) => Promise<string>): (key: string) => Promise<string> {
+  const get = singleFlight(load);
+  return (key) => {
+    const promise = get(key);
+    started.push(Promise.resolve(promise).catch(() => {}));
+    return promise;
+  };
+}
+
+const requestsFor = (key: string) => server.requests.filter((request) => request.pathname === `/user/${key}`).length;
+const body = (key: string) => `page /user/${key}`;
+const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
+
+/** Waits for every promise; a rejection is explained, unless it is the stub's or a deadline's. */
+async function allOf(gets: Array<Promise<string>>, what: string): Promise<string[]> {
+  try {
+    return await within(5_000, Promise.all(gets), `${what}: not every get() settled within 5 s after the server answered`);
+  } catch (error) {
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    throw new Error(`${what}: a get() rejected with "${(error as Error).message}", although the server answered 200.`, { cause: error });
+  }
+}
+
+describe('singleFlight: sharing a call in flight', () => {
+  test('100 callers for one key at once share one request, and all get its body', async () => {
+    server.route('/user/ada', { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const gets = Array.from({ length: 100 }, () => get('ada'));
+    await server.until(() => server.total > 0, 2_000);
+    // Every call that will be made has been made by now: give their requests time to reach the server.
+    await sleep(200);
+    server.release('/user/ada');
+    const bodies = await allOf(gets, '100 callers for "ada"');
+    const requests = requestsFor('ada');
+    const reading =
+      requests === 0
+        ? `no request reached the server at all (load was called ${calls.length} times)`
+        : requests >= 100
+          ? `no caller shared a call, each called load itself. A call is shared only if its promise is stored before anything is ` +
+            `awaited (a value stored once it has arrived comes too late for every caller that came meanwhile)`
+          : `load was called ${calls.length} times: some callers shared a call, others started their own. While a call for a key ` +
+            `is in flight, every caller for that key must get that same call`;
+    expect(requests, `The server got ${requests} requests for /user/ada from 100 callers that called at once: ${reading}.${log()}`).toBe(1);
+    expect(bodies, 'Every caller must get the body the server sent for /user/ada.').toEqual(Array(100).fill(body('ada')));
+  });
+
+  test('a caller that comes while the request is in flight joins it, many turns later', async () => {
+    server.route('/user/ada', { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const early = Array.from({ length: 10 }, () => get('ada'));
+    // The request has reached the server, many turns of the event loop after the first callers.
+    const arrived = await server.until(() => requestsFor('ada') > 0, 2_000);
+    expect(arrived, `10 callers asked for "ada", and no request reached the server within 2 s: load was never called.${log()}`).toBe(true);
+    await sleep(50);
+    const fromEarly = requestsFor('ada');
+    const late = Array.from({ length: 10 }, () => get('ada'));
+    await sleep(200);
+    const fromLate = requestsFor('ada') - fromEarly;
+    server.release('/user/ada');
+    const bodies = await allOf([...early, ...late], '20 callers for "ada"');
+    const afterAll = requestsFor('ada');
+    expect(
+      fromEarly,
+      `10 callers came at once, and the server got ${fromEarly} requests from them: they did not share one call. While a call ` +
+        `for a key is in flight, every caller for that key must get that same call.${log()}`,
+    ).toBe(1);
+    expect(
+      { whileHeld: fromLate, inAll: afterAll },
+      `10 more callers came once the first callers' request had reached the server, unanswered; they made ${fromLate} more ` +
+        `request(s) while it was held, and the server got ${afterAll} in all (load was called ${calls.length} times). The later ` +
+        `callers did not join the call in flight: it was forgotten before it settled (removed in the same turn, a microtask or ` +
+        `a timer after it was stored), or they waited for it and then asked again. Keep it until the call resolves or fails, ` +
+        `and give it to every caller meanwhile.${log()}`,
+    ).toEqual({ whileHeld: 0, inAll: 1 });
+    expect(bodies, 'Every caller must get the body the server sent for /user/ada.').toEqual(Array(20).fill(body('ada')));
+  });
+
+  test('callers for different keys get a request per key, all in flight at the same time', async () => {
+    const keys = ['ada', 'grace', 'edsger'];
+    for (const key of keys) server.route(`/user/${key}`, { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const gets = keys.flatMap((key) => Array.from({ length: 5 }, () => get(key)));
+    const allThere = await server.until(() => server.inFlight >= keys.length, 2_000);
+    const inFlight = server.maxInFlight;
+    const perKey = keys.map((key) => `${key}: ${requestsFor(key)}`).join(', ');
+    server.release();
+    const bodies = await within(5_000, Promise.allSettled(gets), 'not every get() settled within 5 s after the server answered');
+    expect(
+      keys.map(requestsFor),
+      `3 keys with 5 callers each; the server got these requests per key: ${perKey} (load was called with ` +
+        `${calls.join(', ') || 'nothing'}). Each key needs exactly one call of its own: a key's callers share only that key's call.${log()}`,
+    ).toEqual([1, 1, 1]);
+    expect(
+      allThere,
+      `The 3 requests, one per key, were never in flight at the same time: at most ${inFlight} while the server held every answer, ` +
+        `for 2 s. A key's call started only after another key's had ended (a queue or a lock shared by all keys, or a call ` +
+        `started only when no other is in flight). Keys are independent: each key's call starts at once.${log()}`,
+    ).toBe(true);
+    expect(
+      bodies.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : `rejected: ${(outcome.reason as Error)?.message}`)),
+      'Each caller must get the body for its own key (5 for ada, then 5 for grace, then 5 for edsger): a caller got the answer of another key.',
+    ).toEqual(keys.flatMap((key) => Array(5).fill(body(key))));
+  });
+
+  test('asks again once the shared call has resolved: a single flight, not a cache', async () => {
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    await allOf([get('ada'), get('ada')], 'the first 2 callers for "ada"');
+    const first = requestsFor('ada');
+    expect(first, `2 callers for "ada" at once made ${first} requests: they did not share one call.${log()}`).toBe(1);
+    // One turn of the event loop for whatever the call does once it has settled.
+    await new Promise((resolve) => setImmediate(resolve));
+    server.route('/user/ada', { body: 'ada, changed since' });
+    const again = await allOf([get('ada')], 'a caller after the first call resolved');
+    expect(
+      { requests: requestsFor('ada'), value: again[0] },
+      `After the first call for "ada" had resolved, the server changed the page and a new get("ada") resolved with ` +
+        `${JSON.stringify(again[0])}; the server saw ${requestsFor('ada') - first} new request(s) (load was called ${calls.length} ` +
+        `time(s)). ` +
+        (requestsFor('ada') === first
+          ? 'The settled call was kept and served again, as a cache would. '
+          : 'A new request went out, but the caller got the old value. ') +
+        `Share a call only while it is in flight; once it has settled, the next caller asks again and gets the new answer.${log()}`,
+    ).toEqual({ requests: 2, value: 'ada, changed since' });
+  });
+});
+
+describe('singleFlight: when the call fails', () => {
+  test('every caller waiting for a failed call rejects with the error load threw, and none goes unhandled', async () => {
+    server.route('/user/ada', { held: true, status: 500 });
+    const thrown: unknown[] = [];
+    const { load } = countedLoad();
+    const get = wrapped(async (key) => {
+      try {
+        return await load(key);
+      } catch (error) {
+        thrown.push(error);
+        throw error;
+      }
+    });
+    const outcomes = Array.from({ length: 10 }, () => get('ada')).map((promise) =>
+      promise.then(
+        (value) => ({ settled: 'resolved' as const, value }),
+        (reason: unknown) => ({ settled: 'rejected' as const, reason }),
+      ),
+    );
+    await server.until(() => requestsFor('ada') > 0, 2_000);
+    server.release('/user/ada');
+    const settled = await Promise.race([Promise.all(outcomes), sleep(3_000).then(() => undefined)]);
+    if (settled === undefined) {
+      const done = await Promise.all(outcomes.map((outcome) => Promise.race([outcome, sleep(0).then(() => undefined)])));
+      const waiting = done.filter((outcome) => outcome === undefined).length;
+      expect.fail(
+        `load("ada") rejected (the server answered 500), and 3 s later ${waiting} of the 10 callers had not settled. ` +
+          `Every caller waiting for the call must hear of its failure: reject each of them with load's error.${log()}`,
+      );
+    }
+    const notTheError = settled!.filter((outcome) => outcome.settled !== 'rejected' || outcome.reason !== thrown[0]);
+    const first = notTheError[0];
+    expect(
+      notTheError.length,
+      `load("ada") rejected with ${String(thrown[0])}, and ${notTheError.length} of the 10 callers did not reject with that error` +
+        (first?.settled === 'resolved'
+          ? ` (one resolved with ${JSON.stringify(first.value)})`
+          : first
+            ? ` (one rejected with ${String(first.reason)}, another error)`
+            : '') +
+        `. Pass load's own error on to every caller, unchanged.${log()}`,
+    ).toBe(0);
+    // An unhandled rejection is reported once the microtasks have run: let it come, so that it
+    // fails this test (kata/vitest/escaped-errors.ts) rather than another one.
+    await sleep(20);
+  });
+
+  test('asks again after a failure: the failure is not kept', async () => {
+    server.route('/user/ada', { status: 503 });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const failed = await within(5_000, Promise.allSettled([get('ada'), get('ada')]), 'get("ada") did not settle within 5 s after the server answered 503');
+    if (failed[0]!.status === 'rejected' && isNotImplemented(failed[0]!.reason)) throw failed[0]!.reason;
+    expect(failed.map((outcome) => outcome.status), 'While the server answers 503, get("ada") must reject as load does.').toEqual(['rejected', 'rejected']);
+    const fromFailed = requestsFor('ada');
+    expect(fromFailed, `2 callers for "ada" at once made ${fromFailed} requests: they did not share one call.${log()}`).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    server.route('/user/ada', {});
+    const retried = await within(5_000, Promise.allSettled([get('ada')]), 'get("ada") did not settle within 5 s after the failure');
+    const outcome = retried[0]!;
+    expect(
+      requestsFor('ada'),
+      `After a call for "ada" failed, a new get("ada") ${outcome.status === 'rejected' ? `rejected with "${(outcome.reason as Error)?.message}"` : `resolved with ${JSON.stringify(outcome.value)}`} ` +
+        `and the server saw no new request (load was called ${calls.length} time(s)): the failed call was kept and served ` +
+        `again. A failure must not be kept: forget the call when it fails too, so that the next caller asks again.${log()}`,
+    ).toBe(2);
+    expect(outcome, 'Once the server answers 200 again, the next get("ada") must resolve with its body.').toEqual({ status: 'fulfilled', value: body('ada') });
+  });
+});
