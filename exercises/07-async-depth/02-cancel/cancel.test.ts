@@ -102,6 +102,16 @@ describe('buildReport: a build that runs to the end', () => {
     const report = await built(server.url('/report/1'), { timeoutMs: 5_000, retryDelayMs: 50 });
     expect(childrenSince(before).length, 'buildReport must render the page in a child process running render.ts: it started none.').toBeGreaterThanOrEqual(1);
     expect(report, 'buildReport must resolve with what render.ts printed on stdout for the page the server sent.').toBe(reportOf(pageAt('/report/1')));
+    expect(requestsFor('/report/1').length, `The server answered 200, and got ${requestsFor('/report/1').length} requests for the page: fetch it once (again only after a 503).${log()}`).toBe(1);
+  });
+
+  test('rejects with an Error that says the exit code when render.ts cannot render the page', async () => {
+    const outcome = await outcomeOf(start(server.url('/report/broken'), { timeoutMs: 10_000, retryDelayMs: 50 }), 8_000);
+    expect(
+      outcome.state === 'rejected' && outcome.reason instanceof Error && /\b3\b/.test(outcome.reason.message),
+      `render.ts exits with code 3 on a page that mentions "broken"; ${outcome.state === 'rejected' ? `buildReport rejected with ${shownValue(outcome.reason)}` : outcome.state === 'resolved' ? `buildReport resolved with ${JSON.stringify(outcome.value)}` : 'buildReport had not settled 8 s later'}. ` +
+        `A child's exit code is its verdict: reject with an Error whose message says the code when it is not 0.`,
+    ).toBe(true);
   });
 
   test('retries once after a 503, retryDelayMs after the first answer', async () => {
@@ -218,6 +228,27 @@ describe('buildReport: the caller aborts', () => {
     } finally {
       timers.stop();
     }
+  });
+
+  test('an abort while the server holds the retry closes that connection too, and rejects with the caller’s reason', async () => {
+    server.route('/report/busy', { status: 503 });
+    const caller = new AbortController();
+    const building = start(server.url('/report/busy'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 50 });
+    const first = await server.until(() => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+    if (!first) await outcomeOf(building, 0); // the stub's error, if that is why
+    server.route('/report/busy', { held: true });
+    const retried = await server.until(() => requestsFor('/report/busy').length > 1, 3_000);
+    expect(retried, `After the 503, no second request came within 3 s (retryDelayMs 50).${log()}`).toBe(true);
+    const reason = new ClientGone('the client went away during the retry');
+    caller.abort(reason);
+    const outcome = await outcomeOf(building, 2_000);
+    const closed = await server.until(() => requestsFor('/report/busy')[1]!.ending === 'client-closed', 1_000);
+    expect(
+      closed,
+      `The caller aborted while the server held the retried request, and 1 s later the server still had it open: the retry's ` +
+        `fetch was not given the signal. Every request of the build takes it, the retry too.${log()}`,
+    ).toBe(true);
+    expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the caller aborted with')}.`).toBe(true);
   });
 
   test('an abort while the child renders kills the child, and rejects only once it has exited', async () => {

@@ -26,11 +26,10 @@ export async function buildReport(url: string, options: ReportOptions): Promise<
   // and the timer of AbortSignal.timeout keeps no process alive: nothing to clean up afterwards.
   const cancel = AbortSignal.any(options.signal ? [options.signal, AbortSignal.timeout(options.timeoutMs)] : [AbortSignal.timeout(options.timeoutMs)]);
   try {
-    // Already aborted: nothing is started.
-    cancel.throwIfAborted();
+    // A signal aborted already makes fetch reject at once, with its reason, before it sends
+    // anything: nothing is started.
     let response = await fetch(url, { signal: cancel });
     if (response.status === 503) {
-      await response.body?.cancel(); // the answer is not needed: free its connection
       // An abort ends the wait at once and clears its timer.
       await wait(options.retryDelayMs, undefined, { signal: cancel });
       response = await fetch(url, { signal: cancel });
@@ -56,12 +55,9 @@ function render(page: string, signal: AbortSignal): Promise<string> {
     child.stdin.on('error', () => {});
     child.stdin.end(page);
     // 'error' comes as soon as the abort does, while the child is still running: the promise
-    // settles on 'close' instead, once the child has exited and its output is complete.
+    // settles on 'close' instead, once the child has exited and its output is complete. (A child
+    // killed by the abort ends without code 0: buildReport turns that into the signal's reason.)
     child.on('error', () => {});
-    child.on('close', (code, killedBy) => {
-      if (signal.aborted) reject(signal.reason);
-      else if (code === 0) resolve(report);
-      else reject(new Error(`render.ts ended with ${killedBy ?? `exit code ${code}`}`));
-    });
+    child.on('close', (code) => (code === 0 ? resolve(report) : reject(new Error(`render.ts exited with code ${code}`))));
   });
 }
