@@ -168,7 +168,11 @@ describe('crawl: timeouts and failures', () => {
           `(1000 ms) and become { ok: false, reason: 'timeout' }. ` +
           (closed('/never') && !closed('/stalled')
             ? `/never was aborted, but /stalled, whose headers did arrive, never was: the timeout must cover reading the body too.`
-            : `The server saw neither aborted: give each request a timeout that aborts it (an AbortSignal), and make it cover reading the body too.`);
+            : !closed('/never') && !closed('/stalled')
+              ? `The server saw neither aborted: give each request a timeout that aborts it (an AbortSignal), and make it cover reading the body too.`
+              : closed('/never')
+                ? `The server saw both aborted, yet crawl() did not resolve: turn each aborted request into its 'timeout' result and go on.`
+                : `/stalled was aborted, but /never, which never answers, never was: give every request its timeout.`);
       }
       throw error;
     });

@@ -93,7 +93,8 @@ function expectNoRunaway(run: GuardedRun, job: Job): void {
     run.timedOut,
     run.answeredAfterMs === undefined
       ? `The program printed no count within 30 s and was killed.\nstdout: ${run.stdout}\nstderr: ${run.stderr}${picture}`
-      : `The program printed its count but did not exit within 5 s (it was killed): a worker is still alive. Let each worker's code finish.${picture}`,
+      : `The program printed its count but did not exit within 5 s (it was killed): something kept it alive, most likely a worker ` +
+          `still running (one that listens on its port), or else a timer, a server or stdin left open. Let each worker's code finish.${picture}`,
   ).toBe(false);
   expect(run.code, `The program failed (exit code ${run.code}, signal ${run.signal}).\nstderr: ${run.stderr}${picture}`).toBe(0);
 }

@@ -108,15 +108,16 @@ describe('runCommand', () => {
 
     expect(
       'error' in outcome ? show(outcome.error) : 'no error',
-      `runCommand failed for the argument ${show(input)}, which the program should simply have printed. A shell ` +
-        `parsed it, and ${shellReading}.${quoted} Pass arguments as an array, with no shell.`,
+      `runCommand failed for the argument ${show(input)}, which the program should simply have printed. Most likely a ` +
+        `shell parsed it, and ${shellReading}.${quoted} Pass arguments as an array, with no shell.`,
     ).toBe('no error');
     const printed = printedBy((outcome as { output: unknown }).output);
     timeline.spans[0]!.pid = printed.pid;
     expect(
       printed.args,
-      `The program received ${show(printed.args)} instead of the one argument ${show(input)}: a shell rewrote it ` +
-        `(${shellReading}).${quoted} Pass arguments as an array, with no shell.`,
+      `The program received ${show(printed.args)} instead of the one argument ${show(input)}. A shell rewrites it ` +
+        `(${shellReading}); so does any splitting or trimming of the input on its way.${quoted} Pass each argument as one ` +
+        'element of an array, unchanged, with no shell.',
     ).toEqual([input]);
   });
 

@@ -217,7 +217,7 @@ describe.each(kinds)('$name', (kind) => {
     expect(await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'), 'The next task should resolve with 25').toBe(25);
   });
 
-  test('each call gets exactly one reply, a failed one too: no reply is left over for the next task', async () => {
+  test('after a failed call, the next calls on the same worker get their own replies, none left over', async () => {
     const executor = open({ maxWorkers: 1 });
     // One worker: the failed call, then three more, one after another on it.
     const calls = [settle(executor.submit('inverse', 0)), settle(executor.submit('square', 3)), settle(executor.submit('square', 4))];

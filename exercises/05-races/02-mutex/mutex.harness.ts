@@ -106,6 +106,15 @@ if (data.watch) {
   };
 }
 
+/**
+ * Whether an Atomics call on the memory read the lock's cell as free (returned 0) and left it free:
+ * a load, or a read-modify-write of nothing (add 0). A call that took the lock leaves it taken.
+ */
+function readFree(name: string, args: unknown[], result: unknown): boolean {
+  if (name === 'store' || name === 'notify' || name === 'wait') return false;
+  return result === 0 && realAtomics.load(memory, args[1] as number) === 0;
+}
+
 const { Mutex } = (await import(targetUrl(import.meta.url, './mutex.ts').href)) as typeof MutexModule;
 const { Bank, FIRST_ACCOUNT, LOCK_CELL } = (await import(targetUrl(import.meta.url, './bank.ts').href)) as typeof BankModule;
 
@@ -171,29 +180,33 @@ switch (data.role) {
   }
 
   case 'atomic-probe': {
-    // Right after the first Atomics.load that finds the lock free, another thread (played here) takes it.
+    // Right after the first Atomics call that reads the lock free and leaves it free (a load, or
+    // an add of 0), another thread (played here) takes it.
     let tookIt = false;
+    let readWith = '';
     const used = new Set<string>();
     const mutex = new Mutex(memory, 0);
     onAtomicsCall = (name, args, proceed) => {
       const result = proceed();
       if (args[0] === memory) used.add(name);
-      if (name === 'load' && args[0] === memory && result === 0 && !tookIt) {
+      if (args[0] === memory && readFree(name, args, result) && !tookIt) {
         realAtomics.store(memory, args[1] as number, 1);
+        readWith = name;
         tookIt = true;
       }
       return result;
     };
     const result = mutex.tryLock();
     onAtomicsCall = undefined;
-    post('done', { result, tookIt, used: [...used] });
+    post('done', { result, tookIt, readWith, used: [...used] });
     break;
   }
 
   case 'lock-probe': {
-    // Right after the first Atomics.load in lock() that finds the lock free, another thread (played
-    // here) takes it; it lets go as soon as lock() goes to sleep in Atomics.wait (or after 1,000 calls).
+    // Right after the first Atomics call in lock() that reads the lock free and leaves it free,
+    // another thread (played here) takes it; it lets go as soon as lock() goes to sleep in Atomics.wait (or after 1,000 calls).
     let tookIt = false;
+    let readWith = '';
     let holding = false;
     let calls = 0;
     const used = new Set<string>();
@@ -208,8 +221,9 @@ switch (data.role) {
       used.add(name);
       if (name === 'wait' || ++calls > 1_000) letGo();
       const result = proceed();
-      if (name === 'load' && result === 0 && !tookIt) {
+      if (readFree(name, args, result) && !tookIt) {
         realAtomics.store(memory, args[1] as number, 1);
+        readWith = name;
         tookIt = true;
         holding = true;
       }
@@ -219,7 +233,7 @@ switch (data.role) {
     mutex.lock();
     const walkedIn = holding;
     onAtomicsCall = undefined;
-    post('done', { tookIt, walkedIn, used: [...used] });
+    post('done', { tookIt, walkedIn, readWith, used: [...used] });
     break;
   }
 

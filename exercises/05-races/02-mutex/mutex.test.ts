@@ -199,8 +199,8 @@ describe('Mutex', () => {
     const atomic = await start('atomic-probe', { memory: sharedInts(1), control: controlCells() }).message('done', 5_000, 'tryLock() never returned');
     expect(
       atomic.tookIt && atomic.result === true,
-      `tryLock() read the cell with Atomics.load, found the lock free, and wrote it in a separate step (${(atomic.used as string[]).join(', ')}). ` +
-        'Right after your load, this test played another thread that took the lock, and your tryLock() still returned true: both threads now hold it. ' +
+      `tryLock() read the cell with Atomics.${atomic.readWith}, found the lock free, and wrote it in a separate step (${(atomic.used as string[]).join(', ')}). ` +
+        'Right after that read, this test played another thread that took the lock, and your tryLock() still returned true: both threads now hold it. ' +
         'Each Atomics call is atomic, but check-then-set made of two calls is not: use Atomics.compareExchange(cells, index, 0, 1).',
     ).toBe(false);
   });
@@ -210,7 +210,7 @@ describe('Mutex', () => {
     const done = await finish(thread, 5_000, (call) => `${call} never returned, on a mutex that another thread held only briefly.`);
     expect(
       done.walkedIn,
-      `mutual exclusion broken: lock() read the cell with Atomics.load and found the lock free; right after that load, this test played another ` +
+      `mutual exclusion broken: lock() read the cell with Atomics.${done.readWith} and found the lock free; right after that read, this test played another ` +
         `thread that took the lock, and your lock() returned while that thread still held it (your lock() called Atomics.${(done.used as string[]).join(', Atomics.')}). ` +
         'Both threads are now inside. "Is it free?" and "take it" must be one step: take the lock with Atomics.compareExchange(cells, index, 0, 1) ' +
         '(tryLock() does), and sleep only when that fails.',
