@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
+import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
 import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
 
@@ -9,23 +10,12 @@ import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
 // how to answer: `?delay=50` (ms), `?status=404`, `?held=1` (until the test releases it),
 // `?never=1` (never answers), `?stall=1` (sends half the body, then nothing).
 let server: LoopbackServer;
-const crawls: Array<Promise<unknown>> = [];
-
-beforeEach(async () => {
-  server = await startLoopbackServer();
-});
-
-afterEach(async () => {
-  // Let every crawl end (a wrong answer may still be waiting on a held request), then shut down.
-  server.release();
-  await Promise.race([Promise.allSettled(crawls.splice(0)), sleep(3_000)]);
-  await server.close();
-});
+const crawls = loopbackServerForEachTest((started) => (server = started));
 
 /** Starts a crawl; its failure is always observed, so a test that gave up on it leaves no unhandled rejection. */
 function startCrawl(urls: string[], options: CrawlOptions): Promise<PageResult[]> {
   const crawling = crawl(urls, options);
-  crawls.push(crawling.catch(() => {}));
+  crawls.track(crawling);
   return crawling;
 }
 

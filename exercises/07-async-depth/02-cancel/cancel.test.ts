@@ -1,25 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isChildAlive, isNotImplemented, sleep, spawnLog, within } from '#kata/testing/index.ts';
-import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
+import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
+import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
 import { watchTimers } from '#kata/testing/timers.ts';
 import { buildReport, type ReportOptions } from './cancel.ts';
 
 // A real HTTP server on 127.0.0.1 serves the pages: `page <path>` unless a route says otherwise
 // (held until released, a 503). A page whose path mentions "slow" takes render.ts 30 s.
 let server: LoopbackServer;
-const builds: Array<Promise<unknown>> = [];
-
-beforeEach(async () => {
-  server = await startLoopbackServer();
-});
-
-afterEach(async () => {
-  server.release();
-  await Promise.race([Promise.allSettled(builds.splice(0)), sleep(3_000)]);
-  await server.close();
-});
+const builds = loopbackServerForEachTest((started) => (server = started));
 
 /** What render.ts prints for a page. */
 const reportOf = (page: string) => `REPORT (${page.length} characters): ${page.toUpperCase()}`;
@@ -32,7 +23,7 @@ const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
 /** Starts a build; its failure is always observed, so a test that gave up on it leaves no unhandled rejection. */
 function start(url: string, options: ReportOptions): Promise<string> {
   const building = buildReport(url, options);
-  builds.push(building.catch(() => {}));
+  builds.track(building);
   return building;
 }
 

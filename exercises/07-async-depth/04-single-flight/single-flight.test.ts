@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
-import { startLoopbackServer, type LoopbackServer } from '#kata/testing/loopback-server.ts';
+import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
+import type { LoopbackServer } from '#kata/testing/loopback-server.ts';
 import { singleFlight } from './single-flight.ts';
 
 // A real HTTP server on 127.0.0.1; `load` fetches /user/<key> from it. The tests count what the
@@ -8,17 +9,7 @@ import { singleFlight } from './single-flight.ts';
 // an answer until the test releases it, so a call stays in flight for as long as a test needs.
 let server: LoopbackServer;
 /** Every get() a test starts, observed, so a test that gave up on one leaves no unhandled rejection. */
-const started: Array<Promise<unknown>> = [];
-
-beforeEach(async () => {
-  server = await startLoopbackServer();
-});
-
-afterEach(async () => {
-  server.release();
-  await Promise.race([Promise.allSettled(started.splice(0)), sleep(3_000)]);
-  await server.close();
-});
+const gets = loopbackServerForEachTest((running) => (server = running));
 
 /** The error `load` rejects with when the server answers with a failing status. */
 class LoadError extends Error {
@@ -43,7 +34,7 @@ function wrapped(load: (key: string) => Promise<string>): (key: string) => Promi
   const get = singleFlight(load);
   return (key) => {
     const promise = get(key);
-    started.push(Promise.resolve(promise).catch(() => {}));
+    gets.track(promise);
     return promise;
   };
 }
