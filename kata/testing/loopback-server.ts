@@ -63,9 +63,11 @@ export interface LoopbackServer {
   idleMs(): number;
   /**
    * Resolves true as soon as `condition()` holds (checked at every arrival and end, and every
-   * 20 ms), or false once `ms` have passed without it.
+   * 20 ms), or false once `ms` have passed without it. With `stopWhen`, it stops waiting as soon as
+   * that promise settles (the call under test is done, so nothing more will come): then it
+   * resolves with `condition()` at that moment.
    */
-  until(condition: () => boolean, ms: number): Promise<boolean>;
+  until(condition: () => boolean, ms: number, options?: { stopWhen?: Promise<unknown> }): Promise<boolean>;
   /** Closes every connection (open requests end as 'server-closed') and stops listening. */
   close(): Promise<void>;
 }
@@ -193,7 +195,7 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
     timeline,
     now,
     idleMs: () => now() - lastEventAt,
-    until(condition, ms) {
+    until(condition, ms, { stopWhen } = {}) {
       return new Promise<boolean>((resolve) => {
         const check = () => {
           if (condition()) finish();
@@ -209,6 +211,7 @@ export async function startLoopbackServer(options: ServerOptions = {}): Promise<
         const deadline = setTimeout(finish, ms);
         listeners.add(check);
         waiters.add(finish);
+        stopWhen?.then(finish, finish);
         check();
       });
     },

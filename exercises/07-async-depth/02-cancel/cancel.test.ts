@@ -47,6 +47,22 @@ async function outcomeOf(building: Promise<string>, ms: number, since = performa
   return outcome;
 }
 
+/**
+ * Waits up to `ms` for the server to see `condition`, but no longer than `building` takes to settle (then nothing
+ * more will come): undefined once seen, otherwise when it was missed ("within 3 s of the call", "before buildReport
+ * rejected with ..."). The stub's error is re-thrown.
+ */
+async function serverSees(building: Promise<string>, condition: () => boolean, ms: number): Promise<string | undefined> {
+  if (await server.until(condition, ms, { stopWhen: building })) return undefined;
+  const outcome = await outcomeOf(building, 0);
+  return outcome.state === 'pending' ? `within ${ms / 1_000} s of the call` : `before buildReport ${settledAs(outcome)}`;
+}
+
+function settledAs(outcome: Outcome): string {
+  if (outcome.state === 'resolved') return `resolved with ${JSON.stringify(outcome.value)}`;
+  return outcome.state === 'rejected' ? `rejected with ${shownValue(outcome.reason)}` : 'had settled';
+}
+
 /** buildReport must resolve: a rejection is explained, unless it is the stub's or a deadline's. */
 async function built(url: string, options: ReportOptions): Promise<string> {
   const before = spawnLog().children.length;
@@ -108,7 +124,8 @@ describe('buildReport: a build that runs to the end', () => {
   test('retries once after a 503, retryDelayMs after the first answer', async () => {
     server.route('/report/busy', { status: 503 });
     const building = start(server.url('/report/busy'), { timeoutMs: 10_000, retryDelayMs: 400 });
-    await server.until(() => requestsFor('/report/busy').length > 0, 3_000);
+    const missing = await serverSees(building, () => requestsFor('/report/busy').length > 0, 3_000);
+    expect(missing, `No request reached the server ${missing}.${log()}`).toBeUndefined();
     server.route('/report/busy', {});
     const outcome = await outcomeOf(building, 8_000);
     const [first, second] = requestsFor('/report/busy');
@@ -162,9 +179,8 @@ describe('buildReport: the caller aborts', () => {
     server.route('/report/held', { held: true });
     const caller = new AbortController();
     const building = start(server.url('/report/held'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 });
-    const arrived = await server.until(() => requestsFor('/report/held').length > 0, 3_000);
-    if (!arrived) await outcomeOf(building, 0); // the stub's error, if that is why
-    expect(arrived, `No request reached the server within 3 s of the call.${log()}`).toBe(true);
+    const missing = await serverSees(building, () => requestsFor('/report/held').length > 0, 3_000);
+    expect(missing, `No request reached the server ${missing}.${log()}`).toBeUndefined();
     const reason = new ClientGone('the client went away');
     caller.abort(reason);
     const outcome = await outcomeOf(building, 2_000);
@@ -194,8 +210,8 @@ describe('buildReport: the caller aborts', () => {
     const timers = watchTimers();
     try {
       const building = start(server.url('/report/busy'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 5_000 });
-      const answered = await server.until(() => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
-      if (!answered) await outcomeOf(building, 0); // the stub's error, if that is why
+      const missing = await serverSees(building, () => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+      expect(missing, `The server had not answered a request (503) ${missing}.${log()}`).toBeUndefined();
       await sleep(100);
       const reason = new ClientGone('the client went away during the back-off');
       const abortedAt = performance.now();
@@ -225,11 +241,11 @@ describe('buildReport: the caller aborts', () => {
     server.route('/report/busy', { status: 503 });
     const caller = new AbortController();
     const building = start(server.url('/report/busy'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 50 });
-    const first = await server.until(() => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
-    if (!first) await outcomeOf(building, 0); // the stub's error, if that is why
+    const missing = await serverSees(building, () => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+    expect(missing, `The server had not answered a request (503) ${missing}.${log()}`).toBeUndefined();
     server.route('/report/busy', { held: true });
-    const retried = await server.until(() => requestsFor('/report/busy').length > 1, 3_000);
-    expect(retried, `After the 503, no second request came within 3 s (retryDelayMs 50).${log()}`).toBe(true);
+    const noRetry = await serverSees(building, () => requestsFor('/report/busy').length > 1, 3_000);
+    expect(noRetry, `After the 503, no second request came ${noRetry} (retryDelayMs 50).${log()}`).toBeUndefined();
     const reason = new ClientGone('the client went away during the retry');
     caller.abort(reason);
     const outcome = await outcomeOf(building, 2_000);
@@ -246,11 +262,18 @@ describe('buildReport: the caller aborts', () => {
     const before = spawnLog().children.length;
     const caller = new AbortController();
     const building = start(server.url('/report/slow'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 50 });
+    let settled = false;
+    building.then(() => (settled = true), () => (settled = true));
     const deadlineForChild = performance.now() + 5_000;
-    while (childrenSince(before).length === 0 && performance.now() < deadlineForChild) await sleep(20);
+    while (childrenSince(before).length === 0 && !settled && performance.now() < deadlineForChild) await sleep(20);
     const children = childrenSince(before);
-    if (children.length === 0) await outcomeOf(building, 0); // the stub's error, if that is why
-    expect(children.length, `No child process was started within 5 s to render the page: render it in a child running render.ts.${log()}`).toBeGreaterThan(0);
+    if (children.length === 0) {
+      const outcome = await outcomeOf(building, 0);
+      expect.fail(
+        `No child process was started to render the page ${outcome.state === 'pending' ? 'within 5 s of the call' : `before buildReport ${settledAs(outcome)}`}: ` +
+          `render it in a child running render.ts.${log()}`,
+      );
+    }
     await sleep(200);
     const reason = new ClientGone('the client went away during the render');
     caller.abort(reason);
