@@ -451,14 +451,16 @@ describe('every function', () => {
     } finally {
       await server.close();
     }
+    // Far apart, so that threads starting up to half a second apart (beside a busy CPU) still
+    // finish out of order: with 200, 20 and 100 ms they once finished in the order given.
     const answers = await within(
       10_000,
-      queryAll([200, 20, 100].map((ms, i) => ({ key: `q${i}`, ms }))),
+      queryAll([900, 20, 450].map((ms, i) => ({ key: `q${i}`, ms }))),
       'queryAll never resolved',
     );
     expect(
       answers.map((answer) => answer.key),
-      'queryAll: the queries waited 200, 20 and 100 ms, so they finished in the order 1, 2, 0; the answers must be in the order of the queries. ' +
+      'queryAll: the queries waited 900, 20 and 450 ms, so they finished in the order 1, 2, 0; the answers must be in the order of the queries. ' +
         'Store each result at its input index instead of pushing it when it arrives.',
     ).toEqual(['q0', 'q1', 'q2']);
     const sizes = [2e8, 1e6, 1e6 + 1];
