@@ -1,5 +1,6 @@
 export { DeadlineExceeded, failureOf, isNotImplemented, sleep, within } from './deadline.ts';
 export { measured } from './measure.ts';
+export { type Outcome, outcomeWithin } from './outcome.ts';
 export { isChildAlive, letSpawnedOutliveTests, liveChildren, liveWorkers, spawnCounts, spawnLog, stopWorkers } from './spawned.ts';
 export { targetDir, targetUrl } from './target.ts';
 export { Timeline, type Span } from './timeline.ts';
