@@ -1,0 +1,172 @@
+import { Writable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { measured, type Outcome, outcomeWithin, sleep } from '#kata/testing/index.ts';
+import { transformAll } from './backpressure.ts';
+
+/** What the README allows in between: items given out by the source and not yet written. */
+const MAX_LEAD = 200;
+
+/** The test's source: an async generator that counts what it gives out and notes when it is closed. */
+function countingSource(count: number, { failAt }: { failAt?: number } = {}) {
+  const state = { given: 0, closed: false, failure: new Error(`the source failed on purpose at its item ${failAt}`) };
+  async function* items(): AsyncGenerator<number> {
+    try {
+      for (let item = 1; item <= count; item += 1) {
+        if (item === failAt) throw state.failure;
+        state.given += 1;
+        yield item;
+      }
+    } finally {
+      state.closed = true;
+    }
+  }
+  return { state, items: items() };
+}
+
+/**
+ * The test's destination: a slow object-mode writable (highWaterMark 4, each write done a turn
+ * later) that records what it wrote, and at each write how far the source was ahead of it.
+ */
+function slowDestination(source: { given: number }, { failAt }: { failAt?: number } = {}) {
+  const state = { written: [] as unknown[], maxLead: 0, maxBuffered: 0, failure: new Error(`the destination failed on purpose at its write ${failAt}`) };
+  const stream = new Writable({
+    objectMode: true,
+    highWaterMark: 4,
+    write(item: unknown, _encoding, done) {
+      state.maxLead = Math.max(state.maxLead, source.given - state.written.length);
+      state.maxBuffered = Math.max(state.maxBuffered, stream.writableLength);
+      if (state.written.length + 1 === failAt) {
+        setImmediate(() => done(state.failure));
+        return;
+      }
+      state.written.push(item);
+      setImmediate(done);
+    },
+  });
+  return { state, stream };
+}
+
+// An async transform that waits on microtasks only: what runs when is then the same on every machine.
+const double = async (item: number) => {
+  if (item % 7 === 0) await Promise.resolve();
+  return item * 2;
+};
+
+function settled(outcome: Outcome<void>): string {
+  if (outcome.state === 'pending') return 'had not settled 3 s later';
+  return outcome.state === 'resolved' ? 'resolved' : `rejected with ${String(outcome.reason)}`;
+}
+
+describe('transformAll', () => {
+  test('writes every item, transformed, once and in order', async () => {
+    const source = countingSource(1_000);
+    const destination = slowDestination(source.state);
+    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 10_000);
+    const written = destination.state.written;
+    const expected = Array.from({ length: 1_000 }, (_, index) => (index + 1) * 2);
+    expect(outcome.state, `With 1,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
+    const firstWrong = expected.findIndex((item, index) => written[index] !== item);
+    expect(
+      firstWrong,
+      `The destination wrote ${written.length} items for 1,000 doubled; from write ${firstWrong + 1} on they differ from the source's ` +
+        `order (wrote ${JSON.stringify(written.slice(firstWrong, firstWrong + 5))}, expected ${JSON.stringify(expected.slice(firstWrong, firstWrong + 5))}): ` +
+        'write each transformed item once, in the order the source gave it, after awaiting its transform.',
+    ).toBe(-1);
+    expect(written.length, `The destination wrote ${written.length} items for 1,000: write each one once.`).toBe(1_000);
+  });
+
+  test(`takes items only as fast as the destination writes them: never more than ${MAX_LEAD} ahead`, async () => {
+    const source = countingSource(5_000);
+    const destination = slowDestination(source.state);
+    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 20_000);
+    const { maxLead, maxBuffered, written } = destination.state;
+    expect(outcome.state, `With 5,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
+    expect(
+      measured('backpressure: items given out and not yet written', maxLead, MAX_LEAD),
+      `The source gave out up to ${maxLead} items more than the destination had written (of 5,000; the README allows ${MAX_LEAD}). ` +
+        (maxBuffered > 4 * 4
+          ? `They waited in the destination's own buffer, up to ${maxBuffered} items with a highWaterMark of 4: write() returned false and ` +
+            "the next write came anyway. Wait for 'drain' before writing again (or let pipeline do it)."
+          : `The destination's buffer held at most ${maxBuffered}: the items waited somewhere else, taken from the source before the ` +
+            'destination had room (collected into an array first, or read ahead). Take the next item only once the last one is written.'),
+    ).toBeLessThanOrEqual(MAX_LEAD);
+  });
+
+  test('resolves only once the destination has finished', async () => {
+    const source = countingSource(200);
+    const destination = slowDestination(source.state);
+    let finishedAtSettle: { finished: boolean; left: number } | undefined;
+    const outcome = await outcomeWithin(
+      transformAll(source.items, double, destination.stream).then(() => {
+        finishedAtSettle = { finished: destination.stream.writableFinished, left: destination.stream.writableLength };
+      }),
+      10_000,
+    );
+    expect(outcome.state, `With 200 items, transformAll ${settled(outcome)}.`).toBe('resolved');
+    expect(
+      finishedAtSettle!.finished,
+      `transformAll resolved while the destination had not finished: ${finishedAtSettle!.left} item(s) still in its buffer, ` +
+        `${destination.state.written.length} of 200 written. End it, and wait for 'finish' (finished() from node:stream/promises, or pipeline).`,
+    ).toBe(true);
+  });
+});
+
+describe('transformAll when a stage fails', () => {
+  test('a source that fails: rejects with its error and destroys the destination', async () => {
+    const source = countingSource(1_000, { failAt: 50 });
+    const destination = slowDestination(source.state);
+    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 3_000);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === source.state.failure,
+      `The source threw at its item 50, and transformAll ${settled(outcome)}. ` +
+        (outcome.state === 'pending'
+          ? "The error never reached the promise: .pipe() and a bare 'data' or for-await loop over a stream pass errors on to no one. "
+          : '') +
+        'Reject with the source\'s own error (pipeline does).',
+    ).toBe(true);
+    expect(
+      destination.stream.destroyed,
+      `transformAll rejected, but the destination was left open (not destroyed; ${destination.state.written.length} items written). ` +
+        'On an error, destroy every stage: pipeline does it; by hand, destination.destroy(error).',
+    ).toBe(true);
+  });
+
+  test('a transform that fails: rejects with its error, closes the source and destroys the destination', async () => {
+    const source = countingSource(1_000);
+    const destination = slowDestination(source.state);
+    const failure = new Error('transform failed on purpose at item 20');
+    const transform = async (item: number) => {
+      if (item === 20) throw failure;
+      return item * 2;
+    };
+    const outcome = await outcomeWithin(transformAll(source.items, transform, destination.stream), 3_000);
+    await sleep(50);
+    expect(outcome.state === 'rejected' && outcome.reason === failure, `transform threw at item 20, and transformAll ${settled(outcome)}: reject with that error.`).toBe(true);
+    expect(
+      { sourceClosed: source.state.closed, destinationDestroyed: destination.stream.destroyed },
+      `transformAll rejected, and 50 ms later the source was ${source.state.closed ? 'closed' : 'still open (its generator never finished)'} and ` +
+        `the destination ${destination.stream.destroyed ? 'destroyed' : 'still open'}. On an error every stage is closed: a for-await ` +
+        "loop left by a throw calls the source's return(); the destination must be destroyed (pipeline does both).",
+    ).toEqual({ sourceClosed: true, destinationDestroyed: true });
+  });
+
+  test('a destination that fails: rejects with its error and closes the source', async () => {
+    const source = countingSource(1_000);
+    const destination = slowDestination(source.state, { failAt: 30 });
+    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 3_000);
+    await sleep(50);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === destination.state.failure,
+      `The destination's write 30 failed, and transformAll ${settled(outcome)}. ` +
+        (outcome.state === 'pending'
+          ? "The error never reached the promise: a wait for 'drain' that does not also listen for 'error' waits forever (events.once listens for both). "
+          : '') +
+        "Reject with the destination's error.",
+    ).toBe(true);
+    expect(
+      source.state.closed,
+      `transformAll ${settled(outcome)}, but 50 ms later the source was still open: its generator never finished (${source.state.given} items given out). ` +
+        "Stop taking items and close the source: leave the for-await loop (it calls the source's return()), or let pipeline do it.",
+    ).toBe(true);
+  });
+});

@@ -1,0 +1,239 @@
+import { EventEmitter } from 'node:events';
+import { threadId as mainThreadId } from 'node:worker_threads';
+import { describe, expect, test } from 'vitest';
+import { outcomeWithin, sleep, spawnLog, within } from '#kata/testing/index.ts';
+import { bindToRequest, currentRequestId, reportOnWorker, runRequest } from './context.ts';
+
+const shown = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
+
+/** The places where a read gave something other than what was expected, as a sentence. */
+function misreads(reads: Record<string, unknown>, expected: unknown): string {
+  return Object.entries(reads)
+    .filter(([, value]) => value !== expected)
+    .map(([where, value]) => `${where}: ${shown(value)}`)
+    .join(', ');
+}
+
+describe('runRequest and currentRequestId', () => {
+  test('give every part of a request its id: after awaits, in timers, promise callbacks and immediates', async () => {
+    const reads: Record<string, string | undefined> = {};
+    await within(
+      2_000,
+      runRequest('req-1', async () => {
+        reads['at the start'] = currentRequestId();
+        await sleep(5);
+        reads['after an await'] = currentRequestId();
+        await new Promise<void>((resolve) =>
+          setTimeout(() => {
+            reads['in a timer'] = currentRequestId();
+            resolve();
+          }, 5),
+        );
+        await Promise.resolve().then(() => (reads['in a .then callback'] = currentRequestId()));
+        await new Promise<void>((resolve) =>
+          setImmediate(() => {
+            reads['in an immediate'] = currentRequestId();
+            resolve();
+          }),
+        );
+      }),
+      'runRequest("req-1", work) did not settle within 2 s of a work that takes about 15 ms',
+    );
+    const wrong = misreads(reads, 'req-1');
+    const never = reads['at the start'] !== 'req-1' && Object.values(reads).every((value) => value !== 'req-1');
+    expect(
+      wrong,
+      `Inside runRequest("req-1", work), currentRequestId() returned, where it was not "req-1": ${wrong}. ` +
+        (never
+          ? 'Not even the work\'s first line saw the id: work was called outside the context that holds it (called before run(), or run() given something else).'
+          : 'The id was lost on the way: only code started inside the context keeps it; AsyncLocalStorage.run(id, work) gives work and everything it starts the id.'),
+    ).toBe('');
+  });
+
+  test('let requests that overlap each see only their own id', async () => {
+    const delays: Record<string, number[]> = { 'req-a': [30, 5, 20], 'req-b': [10, 25, 5], 'req-c': [20, 10, 15] };
+    const reads: Array<{ request: string; after: number; saw: string | undefined }> = [];
+    await within(
+      3_000,
+      Promise.all(
+        Object.entries(delays).map(([request, waits]) =>
+          runRequest(request, async () => {
+            for (const [index, ms] of waits.entries()) {
+              await sleep(ms);
+              reads.push({ request, after: index + 1, saw: currentRequestId() });
+            }
+          }),
+        ),
+      ),
+      '3 requests, each awaiting 3 timers of at most 30 ms, did not all settle within 3 s',
+    );
+    const others = reads.filter(({ request, saw }) => saw !== request);
+    const example = others[0];
+    const ids = Object.keys(delays);
+    expect(
+      others.length,
+      `3 requests ran at once, each reading its id after each of 3 awaits; ${others.length} of ${reads.length} reads gave something else` +
+        (example ? `: ${example.request}, after its await ${example.after}, read ${shown(example.saw)}` : '') +
+        `. ${others.some(({ saw }) => saw !== undefined && ids.includes(saw)) ? "A request read another request's id: the id came from a value every request shares (one variable, holding whichever request set it last), not from the request's own context. " : ''}` +
+        'Each request needs a context of its own that follows its awaits: AsyncLocalStorage.run.',
+    ).toBe(0);
+  });
+
+  test("leave the caller's context as they found it: undefined outside any request, the outer id back after an inner request", async () => {
+    const reads: Record<string, string | undefined> = {};
+    reads['before any request'] = currentRequestId();
+    const running = runRequest('req-1', async () => {
+      await sleep(10);
+    });
+    reads['right after runRequest("req-1") returned'] = currentRequestId();
+    await within(2_000, running, 'runRequest("req-1", work) did not settle within 2 s of a 10 ms work');
+    reads['once its work was done'] = currentRequestId();
+    const outer: Record<string, string | undefined> = {};
+    await within(
+      2_000,
+      runRequest('outer', async () => {
+        await runRequest('inner', async () => {
+          outer['the inner request'] = currentRequestId();
+        });
+        outer['the outer one, after the inner request'] = currentRequestId();
+      }),
+      'a request inside a request did not settle within 2 s',
+    );
+    const leaked = misreads(reads, undefined);
+    expect(
+      leaked,
+      `The test's own code, outside any request, read: ${leaked}. The request's id leaked into its caller: it was set in the ` +
+        "caller's context (AsyncLocalStorage.enterWith sets it for the rest of the caller's code) or in a variable the caller reads " +
+        'too. run() confines the id to the work it runs.',
+    ).toBe('');
+    expect(
+      outer,
+      `A request inside a request read ${shown(outer['the inner request'])}, and the outer one, after it, read ` +
+        `${shown(outer['the outer one, after the inner request'])}: each must see its own, and the inner request must give the outer one its id back.`,
+    ).toEqual({ 'the inner request': 'inner', 'the outer one, after the inner request': 'outer' });
+  });
+
+  test('resolve with what the work resolves with, and reject with what it throws', async () => {
+    const value = { answer: 42 };
+    const resolved = await within(2_000, runRequest('req-1', async () => value), 'runRequest did not settle within 2 s');
+    expect(resolved, `runRequest resolved with ${shown(resolved)}, and its work with ${shown(value)}: return what the work resolves with, unchanged.`).toBe(value);
+    const thrown = new Error('the work failed on purpose');
+    const failure = await within(
+      2_000,
+      runRequest('req-2', async () => {
+        await sleep(1);
+        throw thrown;
+      }).then(
+        (result) => `resolved with ${shown(result)}`,
+        (reason: unknown) => reason,
+      ),
+      'runRequest did not settle within 2 s of a work that throws',
+    );
+    expect(failure === thrown, `The work threw ${thrown}, and runRequest ${typeof failure === 'string' ? failure : `rejected with ${String(failure)}`}: reject with the work's own error.`).toBe(true);
+  });
+});
+
+describe('bindToRequest', () => {
+  test('runs the function as the request that bound it, whoever calls it later, with its arguments and result', async () => {
+    const emitter = new EventEmitter();
+    const heard: Array<string | undefined> = [];
+    await runRequest('req-listener', async () => {
+      emitter.on(
+        'ping',
+        bindToRequest(() => heard.push(currentRequestId())),
+      );
+    });
+    let kept: ((a: number, b: number) => { sum: number; saw: string | undefined }) | undefined;
+    await runRequest('req-kept', async () => {
+      kept = bindToRequest((a: number, b: number) => ({ sum: a + b, saw: currentRequestId() }));
+    });
+    await runRequest('req-emitter', async () => {
+      emitter.emit('ping');
+    });
+    emitter.emit('ping');
+    const keptCalls = [kept!(1, 2), await runRequest('req-other', async () => kept!(3, 4))];
+    expect(
+      heard,
+      `A listener bound by "req-listener" was called by an emit inside "req-emitter" and by one outside any request, and read ` +
+        `${heard.map(shown).join(' and ')}. ${heard[0] === 'req-emitter' ? "It ran in the emitter's context: an emitter calls its listeners in the context of the emit. " : ''}` +
+        'Capture the context when bindToRequest is called (AsyncResource.bind, or AsyncLocalStorage.snapshot()) and run fn in it on every call.',
+    ).toEqual(['req-listener', 'req-listener']);
+    expect(
+      keptCalls.map(({ saw }) => saw),
+      `A function bound by "req-kept", called outside any request and inside "req-other", read ${keptCalls.map(({ saw }) => shown(saw)).join(' and ')}: it must run as "req-kept" whoever calls it.`,
+    ).toEqual(['req-kept', 'req-kept']);
+    expect(
+      keptCalls.map(({ sum }) => sum),
+      `The bound function was called with (1, 2) and (3, 4), and returned sums of ${keptCalls.map(({ sum }) => shown(sum)).join(' and ')}: pass the arguments on, and return fn's result.`,
+    ).toEqual([3, 7]);
+  });
+});
+
+describe('reportOnWorker', () => {
+  test('runs report on a worker thread, as the request that called it', async () => {
+    const results = await within(
+      10_000,
+      Promise.all(
+        ['req-a', 'req-b', 'req-c'].map((request, index) =>
+          runRequest(request, async () => {
+            await sleep(index * 5);
+            return { request, report: await reportOnWorker(`task of ${request}`) };
+          }),
+        ),
+      ),
+      'reportOnWorker did not settle within 10 s in 3 overlapping requests',
+    );
+    for (const { request, report } of results) {
+      expect(report?.task, `reportOnWorker("task of ${request}") resolved with ${shown(report)}: resolve with the Report the worker posted.`).toBe(`task of ${request}`);
+      expect(
+        report.threadId,
+        `The report for ${request} was made on thread ${report.threadId}, the main thread: run report(task) in the worker, not beside it.`,
+      ).not.toBe(mainThreadId);
+      expect(
+        report.requestId,
+        `On the worker, report("task of ${request}") read the request id ${shown(report.requestId)}, in a request called "${request}". ` +
+          (report.requestId === undefined
+            ? "A worker has a storage of its own, empty: nothing of the main thread's context crosses to it. Send the id with the task (workerData) and make it current in the worker (runRequest there)."
+            : "The worker was given another request's id: read it with currentRequestId() when reportOnWorker is called, inside the request."),
+      ).toBe(request);
+    }
+  });
+
+  test('rejects when its worker ends before it reports', async () => {
+    const log = spawnLog();
+    const before = log.workers.length;
+    const calling = runRequest('req-a', () => reportOnWorker('task of req-a'));
+    const worker = log.workers[before];
+    if (worker === undefined) expect.fail('reportOnWorker("task of req-a") started no worker thread: run report on one.');
+    // Ended before it can run a line of its own: as a crash or a kill would end it.
+    await worker.terminate();
+    const outcome = await outcomeWithin(calling, 5_000);
+    expect(
+      outcome.state,
+      outcome.state === 'pending'
+        ? 'The worker was ended before it could report (terminate(), as a crash or a kill would end it), and 5 s later ' +
+            "reportOnWorker had not settled: it waits for a report that never comes. Settle on the worker's 'exit' event, and reject " +
+            'there when no report came.'
+        : `The worker was ended before it could report, and reportOnWorker resolved with ${shown((outcome as { value: unknown }).value)}: reject when no report came.`,
+    ).toBe('rejected');
+  });
+
+  test('settles only once its worker has exited', async () => {
+    const log = spawnLog();
+    for (const request of ['req-a', 'req-b', 'req-c']) {
+      const before = log.workers.length;
+      const running = () => log.workers.slice(before).filter((worker) => !log.exitedWorkers.has(worker)).length;
+      const atSettle = await within(
+        5_000,
+        runRequest(request, () => reportOnWorker(`task of ${request}`)).then(() => ({ started: log.workers.length - before, running: running() })),
+        `reportOnWorker did not settle within 5 s in ${request}`,
+      );
+      expect(atSettle.started, `reportOnWorker("task of ${request}") started ${atSettle.started} worker threads: start one, and run report on it.`).toBe(1);
+      expect(
+        atSettle.running,
+        `When reportOnWorker's promise settled, its worker had not exited yet: it settled on the report, with the thread still ` +
+          "running. Keep the report, and settle on the worker's 'exit' event.",
+      ).toBe(0);
+    }
+  });
+});
