@@ -1,5 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { ProcessPool } from '../../solutions/03-processes/03-process-pool/process-pool.ts';
 import { createPool, type SquaresPool } from '../../solutions/04-pools/01-piscina/piscina.ts';
@@ -87,6 +91,7 @@ export function costsGroup(plan: Plan): Group {
   let piscina: SquaresPool | undefined;
   let processPool: ProcessPool | undefined;
   const scale = plan.quick ? 0.1 : 1;
+  const streamItems = plan.quick ? 10_000 : 100_000;
 
   return {
     id: 'costs',
@@ -167,8 +172,13 @@ export function costsGroup(plan: Plan): Group {
         return [incrementCase(kind, 1, count, plan), incrementCase(kind, 2, count, plan)];
       }),
     ],
-    extraRows: async (onSample) => [await idleWorkerMemory(idleWorkers, memoryTrials, onSample), await childMemory(memoryTrials, onSample)],
-    extraSamples: memoryTrials * 2,
+    extraRows: async (onSample) => [
+      await idleWorkerMemory(idleWorkers, memoryTrials, onSample),
+      await childMemory(memoryTrials, onSample),
+      await streamMemory('pipeline', streamItems, memoryTrials, onSample),
+      await streamMemory('collected', streamItems, memoryTrials, onSample),
+    ],
+    extraSamples: memoryTrials * 4,
   };
 }
 
@@ -200,4 +210,64 @@ async function childMemory(trials: number, onSample: OnSample): Promise<Row> {
     await stopChild(idle);
   }
   return { id: 'child-memory', label, unit: 'MB', stats: statsOf(rss), note: 'a whole Node.js process: its own V8 heap and runtime' };
+}
+
+/** V8's full garbage collection, made callable at run time: a heap figure then counts only what is still held. */
+function collectGarbage(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/**
+ * The memory a stream of `items` lines of 1 KB holds on its way to a slow writable (a write done a
+ * turn later): through pipeline(), which holds only what fits under the high-water marks, or
+ * collected into an array first. The live heap after a full garbage collection, above where it
+ * stood before, at the highest of the checks made every 5,000 lines.
+ */
+async function streamMemory(kind: 'pipeline' | 'collected', items: number, trials: number, onSample: OnSample): Promise<Row> {
+  const label = `memory of ${items.toLocaleString('en')} lines of 1 KB on their way to a slow writable, ${kind === 'pipeline' ? 'through pipeline()' : 'collected into an array first'} (live memory at its peak)`;
+  const peaks: number[] = [];
+  for (let trial = 0; trial < trials; trial++) {
+    onSample(label, trial + 1, trials, false);
+    // A function of its own: what one trial held is garbage once it returns (a suspended async
+    // frame would keep it, and the next trial's starting point would count it).
+    peaks.push((await streamPeak(kind, items)) / 2 ** 20);
+  }
+  const note = kind === 'pipeline' ? 'the backpressure exercise: flat, whatever the length' : 'grows with the stream: every line held at once';
+  return { id: `stream-memory-${kind}`, label, unit: 'MB', stats: statsOf(peaks), note };
+}
+
+/** One stream's peak of live heap above where it started, in bytes. */
+async function streamPeak(kind: 'pipeline' | 'collected', items: number): Promise<number> {
+  const gc = collectGarbage();
+  const live = () => {
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const before = live();
+  let peak = before;
+  let written = 0;
+  async function* lines() {
+    // A flat string of its own on the heap (a padded or repeated one may share its characters).
+    for (let line = 0; line < items; line++) yield Buffer.alloc(1024, line % 256).toString('latin1');
+  }
+  const slow = new Writable({
+    objectMode: true,
+    highWaterMark: 16,
+    write(_line, _encoding, done) {
+      if (++written % 5_000 === 0) peak = Math.max(peak, live());
+      setImmediate(done);
+    },
+  });
+  if (kind === 'pipeline') {
+    await pipeline(lines(), slow);
+  } else {
+    const all: string[] = [];
+    for await (const line of lines()) all.push(line);
+    peak = Math.max(peak, live());
+    for (const line of all) if (!slow.write(line)) await once(slow, 'drain');
+    slow.end();
+    await finished(slow);
+  }
+  return peak - before;
 }

@@ -106,11 +106,41 @@ export function ioGroup(plan: Plan): Group {
     ];
   };
 
+  /**
+   * A stampede: `count` callers at once for the page of one key. Each its own request, or one
+   * request in flight shared by all (single-flight: a Map of promises, forgotten once settled).
+   * Each row's note says how many requests reached the server per sample: the cost the server pays.
+   */
+  const stampede = (shared: boolean): Case => {
+    const inFlight = new Map<string, Promise<string>>();
+    const load = (key: string) => fetch(server!.url(`/user/${key}?delay=${ms}`)).then((response) => response.text());
+    const get = (key: string) => {
+      if (!shared) return load(key);
+      let call = inFlight.get(key);
+      if (call === undefined) inFlight.set(key, (call = load(key).finally(() => inFlight.delete(key))));
+      return call;
+    };
+    const requests: number[] = [];
+    return {
+      id: shared ? 'http-stampede-single-flight' : 'http-stampede-each',
+      label: `HTTP: ${count} callers at once for one page, ${shared ? 'sharing the request in flight (single-flight)' : 'each with its own request'}`,
+      unit: 'ms',
+      samples: take(10),
+      warmup,
+      run: async () => {
+        const before = server!.total;
+        await Promise.all(indexes.map(() => get('ada')));
+        requests.push(server!.total - before);
+      },
+      note: () => `${Math.max(...requests)} request(s) at the server per ${count} callers`,
+    };
+  };
+
   return {
     id: 'io',
     title: 'I/O-bound',
     workload: `${count} waits of ${ms} ms: timers, and GETs to a loopback HTTP server that answers after ${ms} ms`,
-    cases: [...cases('timer'), ...cases('http')],
+    cases: [...cases('timer'), ...cases('http'), stampede(false), stampede(true)],
     setup: async () => void (server = await startLoopbackServer()),
     teardown: async () => await server?.close(),
   };

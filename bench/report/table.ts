@@ -11,7 +11,8 @@ export function comparison(group: GroupResult, row: Row): string {
   if (group.id === 'io') {
     const kind = row.id.split('-')[0];
     const one = group.rows.find((r) => r.id === `${kind}-one`);
-    return one && one !== row ? `${times(row.stats.median / one.stats.median)} one wait` : '';
+    const compared = one && one !== row ? `${times(row.stats.median / one.stats.median)} one wait` : '';
+    return [compared, row.note].filter(Boolean).join('; ');
   }
   return row.note ?? '';
 }
