@@ -43,14 +43,24 @@ const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
 describe('crawl: bounded concurrency', () => {
   test('never has more than `concurrency` requests in flight at the server', async () => {
     const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
-    await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    // Every answer is held at first: what arrives before any answer shows the bound alone, however
+    // slowly the requests reach the server on a busy machine (an unbounded crawl, beside a CPU hog,
+    // once had only 7 of its 12 in flight at once: the first were answered before the last arrived).
+    for (const url of urls) server.route(new URL(url).pathname, { held: true });
+    const crawling = crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    await server.until(() => server.total >= urls.length || (server.total > 0 && server.idleMs() > 400), 3_000, { stopWhen: crawling });
+    const beforeAnyAnswer = server.total;
+    server.release();
+    await crawling;
     const seen = server.maxInFlight;
     const reading =
-      seen >= urls.length
-        ? `all ${urls.length} at once: the crawl is unbounded (Promise.all over urls.map(fetch) starts every request at once)`
-        : seen === 4
-          ? 'one more than allowed: an off-by-one, such as `running <= concurrency` where `<` belongs, or a slot counted free before its request ended'
-          : `more than allowed, yet not all ${urls.length}: slots given back before their requests ended, or counted free more than once`;
+      beforeAnyAnswer >= urls.length
+        ? `all ${urls.length} arrived while none had been answered: the crawl is unbounded (Promise.all over urls.map(fetch) starts every request at once)`
+        : beforeAnyAnswer === 4
+          ? 'one more than allowed arrived while none had been answered: an off-by-one, such as `running <= concurrency` where `<` belongs'
+          : beforeAnyAnswer > 3
+            ? `${beforeAnyAnswer} arrived while none had been answered: more were started at once than allowed`
+            : `at most 3 arrived while none had been answered, and ${seen} were in flight once answers came: slots given back before their requests ended, or counted free more than once`;
     expect(
       seen,
       `The server had ${seen} requests in flight at once, with concurrency 3: ${reading}. Start a URL only when fewer than ` +
@@ -61,7 +71,12 @@ describe('crawl: bounded concurrency', () => {
 
   test('uses every slot: `concurrency` requests in flight at once', async () => {
     const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
-    await crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    // Held at first, as above: three requests in flight must not depend on how fast they arrive.
+    for (const url of urls) server.route(new URL(url).pathname, { held: true });
+    const crawling = crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+    await server.until(() => server.total >= 3 || (server.total > 0 && server.idleMs() > 400), 3_000, { stopWhen: crawling });
+    server.release();
+    await crawling;
     expect(
       server.maxInFlight,
       server.maxInFlight === 1
