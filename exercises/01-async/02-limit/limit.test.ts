@@ -36,6 +36,23 @@ async function crawled(urls: string[], options: CrawlOptions, waitMs = 5_000): P
 const pages = (count: number, delays: (index: number) => number) =>
   Array.from({ length: count }, (_, index) => server.url(`/page/${index}?delay=${delays(index)}`));
 
+/**
+ * Crawls `urls` with every answer held at first, then released, and returns how many requests
+ * arrived while none had been answered: how many the crawl starts at once, however slowly they
+ * reach the server on a busy machine (an unbounded crawl, beside a CPU hog, once had only 7 of its
+ * 12 in flight at once: the first were answered before the last arrived). The wait for arrivals
+ * ends at `enough`, or once nothing has arrived for 400 ms.
+ */
+async function crawledWithAnswersHeld(urls: string[], options: CrawlOptions, enough: number): Promise<number> {
+  for (const url of urls) server.route(new URL(url).pathname, { held: true });
+  const crawling = crawled(urls, options);
+  await server.until(() => server.total >= enough || (server.total > 0 && server.idleMs() > 400), 3_000, { stopWhen: crawling });
+  const beforeAnyAnswer = server.total;
+  server.release();
+  await crawling;
+  return beforeAnyAnswer;
+}
+
 const ok = (url: string): PageResult => ({ url, ok: true, status: 200, body: `page ${new URL(url).pathname}` });
 
 const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
@@ -43,15 +60,7 @@ const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
 describe('crawl: bounded concurrency', () => {
   test('never has more than `concurrency` requests in flight at the server', async () => {
     const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
-    // Every answer is held at first: what arrives before any answer shows the bound alone, however
-    // slowly the requests reach the server on a busy machine (an unbounded crawl, beside a CPU hog,
-    // once had only 7 of its 12 in flight at once: the first were answered before the last arrived).
-    for (const url of urls) server.route(new URL(url).pathname, { held: true });
-    const crawling = crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
-    await server.until(() => server.total >= urls.length || (server.total > 0 && server.idleMs() > 400), 3_000, { stopWhen: crawling });
-    const beforeAnyAnswer = server.total;
-    server.release();
-    await crawling;
+    const beforeAnyAnswer = await crawledWithAnswersHeld(urls, { concurrency: 3, timeoutMs: 5_000 }, urls.length);
     const seen = server.maxInFlight;
     const reading =
       beforeAnyAnswer >= urls.length
@@ -70,13 +79,8 @@ describe('crawl: bounded concurrency', () => {
   });
 
   test('uses every slot: `concurrency` requests in flight at once', async () => {
-    const urls = pages(12, (i) => [50, 100, 30, 80][i % 4]!);
     // Held at first, as above: three requests in flight must not depend on how fast they arrive.
-    for (const url of urls) server.route(new URL(url).pathname, { held: true });
-    const crawling = crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
-    await server.until(() => server.total >= 3 || (server.total > 0 && server.idleMs() > 400), 3_000, { stopWhen: crawling });
-    server.release();
-    await crawling;
+    await crawledWithAnswersHeld(pages(12, (i) => [50, 100, 30, 80][i % 4]!), { concurrency: 3, timeoutMs: 5_000 }, 3);
     expect(
       server.maxInFlight,
       server.maxInFlight === 1

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { outcomeWithin, sleep } from '#kata/testing/index.ts';
@@ -6,7 +7,6 @@ import { createBatcher, everyTurn } from './event-loop.ts';
 
 // Real timers, a real file read, Node's real loop: the order is recorded as it happened.
 const thisFile = fileURLToPath(import.meta.url);
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Lets the loop turn `count` times, and a timer of 1 ms fire, for whatever was queued to run. */
 async function loopTurns(count: number): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isChildAlive, isNotImplemented, type Outcome, outcomeWithin, sleep, spawnLog, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
@@ -17,7 +18,6 @@ const reportOf = (page: string) => `REPORT (${page.length} characters): ${page.t
 const pageAt = (pathname: string) => `page ${pathname}`;
 const requestsFor = (pathname: string): ServedRequest[] => server.requests.filter((request) => request.pathname === pathname);
 const isTimeoutError = (value: unknown) => value instanceof DOMException && value.name === 'TimeoutError';
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
 
 /** Starts a build; its failure is always observed, so a test that gave up on it leaves no unhandled rejection. */

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
@@ -144,7 +145,7 @@ describe('singleFlight: sharing a call in flight', () => {
     const first = requestsFor('ada');
     expect(first, `2 callers for "ada" at once made ${first} requests: they did not share one call.${log()}`).toBe(1);
     // One turn of the event loop for whatever the call does once it has settled.
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     server.route('/user/ada', { body: 'ada, changed since' });
     const again = await allOf([get('ada')], 'a caller after the first call resolved');
     expect(
@@ -216,7 +217,7 @@ describe('singleFlight: when the call fails', () => {
     expect(failed.map((outcome) => outcome.status), 'While the server answers 503, get("ada") must reject as load does.').toEqual(['rejected', 'rejected']);
     const fromFailed = requestsFor('ada');
     expect(fromFailed, `2 callers for "ada" at once made ${fromFailed} requests: they did not share one call.${log()}`).toBe(1);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     server.route('/user/ada', {});
     const retried = await within(5_000, Promise.allSettled([get('ada')]), 'get("ada") did not settle within 5 s after the failure');
     const outcome = retried[0]!;
