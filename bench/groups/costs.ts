@@ -227,20 +227,20 @@ function collectGarbage(): () => void {
  */
 async function streamMemory(kind: 'pipeline' | 'collected', items: number, trials: number, onSample: OnSample): Promise<Row> {
   const label = `live heap at its peak while ${items.toLocaleString('en')} lines of 1 KB go to a slow writable, ${kind === 'pipeline' ? 'through pipeline()' : 'collected into an array first'}`;
+  const gc = collectGarbage();
   const peaks: number[] = [];
   for (let trial = 0; trial < trials; trial++) {
     onSample(label, trial + 1, trials, false);
     // A function of its own: what one trial held is garbage once it returns (a suspended async
     // frame would keep it, and the next trial's starting point would count it).
-    peaks.push((await streamPeak(kind, items)) / 2 ** 20);
+    peaks.push((await streamPeak(kind, items, gc)) / 2 ** 20);
   }
   const note = kind === 'pipeline' ? "the backpressure exercise: the process's own heap, and next to nothing more" : 'grows with the stream: every line held at once';
   return { id: `stream-memory-${kind}`, label, unit: 'MB', stats: statsOf(peaks), note };
 }
 
 /** One stream's peak of live heap, in bytes. */
-async function streamPeak(kind: 'pipeline' | 'collected', items: number): Promise<number> {
-  const gc = collectGarbage();
+async function streamPeak(kind: 'pipeline' | 'collected', items: number, gc: () => void): Promise<number> {
   const live = () => {
     gc();
     return process.memoryUsage().heapUsed;
