@@ -1,4 +1,7 @@
 import { createHook } from 'node:async_hooks';
+import path from 'node:path';
+import { isTestOwned } from '../paths.ts';
+import { targetDir } from './target.ts';
 
 /** What Node's Timeout objects carry: the delay they were set with, and whether they are done. */
 interface TimeoutResource {
@@ -9,23 +12,40 @@ interface TimeoutResource {
 
 export interface TimerWatch {
   /**
-   * The timers created since the watch began that are still pending and keep the process alive:
+   * The timers the code under test created since the watch began that are still pending and keep the process alive:
    * not fired, not cleared, not unref'd (as AbortSignal.timeout's is). Each by its delay in ms.
    */
   pending(): number[];
   stop(): void;
 }
 
+/** Whether a call stack passes through the code under test: a file of the target that is not the tests' own. */
+function fromCodeUnderTest(stack: string, root: string): boolean {
+  return stack.split('\n').some((frame) => {
+    const file = /(?:file:\/\/)?(\/[^\s():?]+)/.exec(frame)?.[1];
+    return file?.startsWith(root) && !isTestOwned(file);
+  });
+}
+
 /**
- * Watches the timers this thread creates (setTimeout, setInterval, and those of timers/promises),
- * through Node's async hooks: code that leaves a timer behind is seen whatever it imported its
- * timer functions from, and the timers of others that existed before are not counted.
+ * Watches the timers the code under test creates on this thread (setTimeout, setInterval, and
+ * those of timers/promises), through Node's async hooks: code that leaves a timer behind is seen
+ * whatever it imported its timer functions from. Timers that existed before are not counted, nor
+ * those made where the stack does not pass through the target's own files (the tests' helpers,
+ * the loopback server, Node's HTTP client: a right answer was once blamed for a 100 ms timer of
+ * none of its lines).
  */
 export function watchTimers(): TimerWatch {
   const made: TimeoutResource[] = [];
+  const root = path.resolve(targetDir()) + path.sep;
   const hook = createHook({
     init(_id, type, _trigger, resource) {
-      if (type === 'Timeout') made.push(resource as TimeoutResource);
+      if (type !== 'Timeout') return;
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 50;
+      const stack = new Error().stack ?? '';
+      Error.stackTraceLimit = limit;
+      if (fromCodeUnderTest(stack, root)) made.push(resource as TimeoutResource);
     },
   }).enable();
   return {
