@@ -7,6 +7,9 @@ export interface SeenWorker {
   worker: Worker;
   /** Read at creation: `worker.threadId` turns to -1 once the worker has exited. */
   threadId: number;
+  /** How many messages it posted, and its exit code once it has exited. */
+  posted: number;
+  exitCode?: number;
 }
 
 export interface WorkerSpans {
@@ -29,11 +32,14 @@ export function recordWorkerSpans(timeline: Timeline, label = (threadId: number)
   const onWorker = (message: unknown) => {
     const worker = (message as { worker: Worker }).worker;
     const threadId = worker.threadId;
-    seen.push({ worker, threadId });
+    const record: SeenWorker = { worker, threadId, posted: 0 };
+    seen.push(record);
     const end = timeline.begin(label(threadId), { threadId, pid: process.pid });
     worker.once('message', () => end());
-    worker.once('exit', () => {
+    worker.on('message', () => (record.posted += 1));
+    worker.once('exit', (code) => {
       end();
+      record.exitCode = code;
       exited.add(worker);
     });
   };

@@ -13,6 +13,24 @@ const failsAfter = (ms: number): Task<never> => async () => {
   throw boom;
 };
 
+/**
+ * What is wrong with `results` (task i resolves with i), from what the test saw: a task still
+ * running when gatherAll resolved, or results in the order the tasks finished.
+ */
+function wrongResults(results: unknown, timeline: Timeline, runningAtResolve: string[]): string {
+  const shown = Array.isArray(results) ? `[${Array.from(results, (value) => (value === undefined ? 'undefined' : JSON.stringify(value))).join(', ')}]` : String(results);
+  if (runningAtResolve.length > 0) {
+    return `gatherAll resolved with ${shown} while ${runningAtResolve.join(', ')} still ran: a result can only be there once its task has finished. ` +
+      'Resolve when every task has finished (count the tasks done, not the length of the array: results[2] = x makes it 3 long).';
+  }
+  const finished = timeline.finishOrder().map((task) => Number(task.replace('task ', '')));
+  if (JSON.stringify(finished) === JSON.stringify(results)) {
+    return `gatherAll resolved with ${shown}: the order in which the tasks finished (${timeline.finishOrder().join(', ')}), not the order of the tasks. ` +
+      'Store each result at its task index instead of pushing it when it arrives.';
+  }
+  return `gatherAll resolved with ${shown}; task i resolves with i, so the results in the order of the tasks are [0, 1, 2].`;
+}
+
 describe('gatherAll', () => {
   test('starts every task before waiting for any of them', async () => {
     const timeline = new Timeline();
@@ -47,17 +65,13 @@ describe('gatherAll', () => {
         `task's promise before resolving: forEach(async ...) waits for none of the promises its callback returns, and ` +
         `awaiting one task (the first, or the last) misses the others.\n${timeline.toText()}\n`,
     ).toEqual([]);
-    expect(results).toEqual([0, 1, 2]);
+    expect(results, wrongResults(results, timeline, [])).toEqual([0, 1, 2]);
   });
 
   test('keeps results in the order of the tasks, not the order they finished', async () => {
     const timeline = new Timeline();
     const results = await within(2_000, gatherAll(waits(timeline, [90, 10, 50])), 'gatherAll never resolved');
-    expect(
-      results,
-      `Results must be in the order of the tasks (the tasks finished in the order ${timeline.finishOrder().join(', ')}). ` +
-        'Store each result at its task index instead of pushing it when it arrives.',
-    ).toEqual([0, 1, 2]);
+    expect(results, wrongResults(results, timeline, timeline.unfinished())).toEqual([0, 1, 2]);
   });
 
   test('resolves with [] when there are no tasks', async () => {

@@ -215,7 +215,7 @@ describe('countMatchingLines: a big file', () => {
     };
     for (const [name, text] of Object.entries(cases)) await writeFile(path.join(folder, name), text);
     const names = Object.keys(cases);
-    const counts = await within(5_000, Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))), 'countMatchingLines never settled for small files');
+    const counts = await within(10_000, Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))), 'countMatchingLines never settled for small files');
     const expected = names.map((name) => countMatchingLinesSync(path.join(folder, name), 'error'));
     expect(
       Object.fromEntries(names.map((name, index) => [name, counts[index]])),
@@ -237,7 +237,7 @@ describe('countMatchingLines: a big file', () => {
 
   test('finds the word where the edge of a chunk cuts it in two', async () => {
     const cut = await wordAcrossChunkEdges('cut.log', 'error', 2); // "er" before each edge, "ror" after it
-    const count = await within(5_000, countMatchingLines(cut, 'error'), 'countMatchingLines never settled');
+    const count = await within(10_000, countMatchingLines(cut, 'error'), 'countMatchingLines never settled');
     expect(
       count,
       `The file has ${chunkEdges.length} lines that say "error", each placed so that a chunk ends in the middle of ` +
@@ -251,7 +251,7 @@ describe('countMatchingLines: a big file', () => {
     const file = path.join(folder, 'cases.log');
     await writeFile(file, text);
     const words = ['error', 'Error', 'ERROR', 'warning', 'WARNING', 'Retry'];
-    const counts = await within(5_000, Promise.all(words.map((word) => countMatchingLines(file, word))), 'countMatchingLines never settled');
+    const counts = await within(10_000, Promise.all(words.map((word) => countMatchingLines(file, word))), 'countMatchingLines never settled');
     expect(
       Object.fromEntries(words.map((word, index) => [word, counts[index]])),
       'Counts by word, compared with countMatchingLinesSync: a line mentions a word in any case, so "ERROR", "Error" ' +
@@ -263,7 +263,7 @@ describe('countMatchingLines: a big file', () => {
   test('keeps a character whole where the edge of a chunk cuts it in two', async () => {
     // The "é" is 2 bytes in UTF-8: "caf" and its first byte end one chunk, its second starts the next.
     const cut = await wordAcrossChunkEdges('cut-char.log', 'café', 4);
-    const count = await within(5_000, countMatchingLines(cut, 'café'), 'countMatchingLines never settled');
+    const count = await within(10_000, countMatchingLines(cut, 'café'), 'countMatchingLines never settled');
     expect(
       count,
       `The file has ${chunkEdges.length} lines that say "café", each placed so that a chunk ends between the two bytes ` +

@@ -14,6 +14,9 @@ const cases = [
   { from: 2, to: 98, threads: 5, count: 25 },
   // More threads than numbers.
   { from: 2, to: 5, threads: 4, count: 2 },
+  // Far more threads than numbers, with primes just past the end (11 is in, 13 is not): parts of at
+  // least one number each walk past `to` and count them.
+  { from: 8, to: 12, threads: 7, count: 1 },
 ];
 // ~0.2 s of counting on one core: each part outlives the start-up of the workers.
 const medium = { from: 1e9, to: 1e9 + 150_000, count: 7242 };
@@ -81,16 +84,18 @@ async function countMediumOn(threads: number) {
 }
 
 describe('countPrimesParallel', () => {
-  // Four calls of 5 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
-  test('counts every number exactly once, however the range splits', { timeout: 25_000 }, async () => {
+  // Five calls of 5 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
+  test('counts every number exactly once, however the range splits', { timeout: 30_000 }, async () => {
     for (const { from, to, threads, count } of cases) {
       const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
       const counted = await withWorkerSpans((_, timeline) => within(5_000, timeline.run(call, () => countPrimesParallel(from, to, threads)), `${call} never settled`));
       expect(
         counted,
-        `${call} counted ${counted} primes, but there are ${count}. ` +
-          `${to - from} numbers do not always divide evenly into ${threads} parts: make the parts cover [from, to) exactly once, ` +
-          'the last part taking what is left over.',
+        `${call} counted ${counted} primes, but there are ${count} in [${from}, ${to}). ` +
+          (counted > count
+            ? 'Some numbers were counted twice, or outside the range: parts that overlap, or that run past `to` (with more threads than numbers, parts of at least one number each do). '
+            : `Some numbers were not counted: ${to - from} numbers do not always divide evenly into ${threads} parts, and a remainder rounded away, or a gap between parts, is lost. `) +
+          'Make the parts cover [from, to) exactly once, none starting before `from` or ending after `to`.',
       ).toBe(count);
     }
   });

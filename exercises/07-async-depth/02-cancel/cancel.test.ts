@@ -47,7 +47,7 @@ function settledAs(outcome: Outcome<string>): string {
 async function built(url: string, options: ReportOptions): Promise<string> {
   const before = spawnLog().children.length;
   try {
-    return await within(options.timeoutMs + 5_000, start(url, options), `buildReport(${url}) did not settle within ${options.timeoutMs + 5_000} ms`);
+    return await within(options.timeoutMs + 5_000, start(url, options), `buildReport(${new URL(url).pathname}) did not settle within ${options.timeoutMs + 5_000} ms`);
   } catch (error) {
     if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
     if (isTimeoutError(error)) {
