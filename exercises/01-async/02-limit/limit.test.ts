@@ -133,7 +133,7 @@ describe('crawl: bounded concurrency', () => {
   });
 
   test('resolves with an empty list for no URLs', async () => {
-    expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 })).toEqual([]);
+    expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 }), 'crawl([]) must resolve with [], one result per URL: none').toEqual([]);
   });
 
   test('gives exactly one result per URL when the URLs do not fill the slots evenly', async () => {
@@ -344,7 +344,7 @@ describe('crawl: timeouts and failures', () => {
           `being read too, is { url, ok: false, reason: 'network', message }: only a request aborted by its deadline ` +
           `is a 'timeout', and a 200 whose body never arrived whole is not a page.`,
       ).toMatchObject({ url: cut, ok: false, reason: 'network', message: expect.any(String) });
-      expect(results[1]).toEqual(ok(fine));
+      expect(results[1], 'The other URL, which the server answers normally, must still be a page: { url, ok: true, status, body }.').toEqual(ok(fine));
     } finally {
       cutting.closeAllConnections();
       await new Promise((resolve) => cutting.close(resolve));
@@ -386,6 +386,6 @@ describe('crawl: timeouts and failures', () => {
       reason: 'network',
       message: expect.any(String),
     });
-    expect(results[1]).toEqual(ok(fine));
+    expect(results[1], 'The other URL, which the server answers normally, must still be a page: { url, ok: true, status, body }.').toEqual(ok(fine));
   });
 });

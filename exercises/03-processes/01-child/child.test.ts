@@ -66,7 +66,7 @@ describe('runChild', () => {
     const span = end();
     const [child] = startedSince(before);
     span.pid = child?.pid ?? span.pid;
-    expect(reply?.payload).toBe('done');
+    expect(reply?.payload, `runChild resolved with ${JSON.stringify(reply)}: it must resolve with the child's reply ({ payload: 'done' } here).`).toBe('done');
     expect(
       { exitCode: child?.exitCode, signal: child?.signalCode },
       'runChild resolved while the child was still running (or after killing it): only the exit tells whether the ' +
@@ -113,7 +113,7 @@ describe('runChild', () => {
         'The child saw the parent’s write. A forked Node child starts as a fresh process that loads every module anew; ' +
           'it inherits no memory from its parent.',
       ).toBe('initial');
-      expect(seen.after).toBe('written by the child');
+      expect(seen.after, `runChild resolved with ${JSON.stringify(seen)}: it must resolve with the child's reply, which says what the child wrote.`).toBe('written by the child');
       expect(
         moduleState.value,
         'The parent’s copy of the module changed when the child wrote to its own: processes do not share memory.',
@@ -137,6 +137,14 @@ describe('runChild', () => {
       'The ChildFailed should carry what the child wrote to its stderr (here "cannot go on: ..."): without it nobody ' +
         'can tell why the child failed. Pipe the child’s stderr (the `stdio` option of fork) and collect its text.',
     ).toContain('cannot go on: the input file is missing');
+    // Node's own warnings, if any, may stand beside it; nothing else may.
+    const written = `${planted} cannot go on: the input file is missing\n`;
+    const rest = failed.stderr.replace(written, '').split('\n').filter((line) => line !== '' && !/^\((node:\d+|Use `node)/.test(line));
+    expect(
+      rest,
+      `The ChildFailed's stderr holds more than the child wrote: ${JSON.stringify(failed.stderr)}. Collect the text as it comes, ` +
+        "starting from '' (a text that starts out undefined begins with \"undefined\"), and keep each chunk once.",
+    ).toEqual([]);
   });
 
   test('an uncaught exception in the child becomes a ChildFailed with exit code 1 and the error in stderr', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
+import { DeadlineExceeded, isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { reapChildren } from '#kata/testing/processes.ts';
 import { CommandFailed, runCommand, searchFile, searchProgram } from './command.ts';
@@ -162,15 +162,24 @@ describe('runCommand', () => {
   });
 
   test('brings long output back whole, with no character split between chunks', async () => {
-    // 100,000 euro signs: 300,000 bytes of UTF-8, three bytes to a character, read through the
-    // pipe in chunks whose edges fall inside characters.
-    const text = '€'.repeat(100_000);
-    const output = await within(10_000, runCommand(node, ['-e', "process.stdout.write('€'.repeat(100000))"]), 'runCommand never settled for a program that prints 300 kB and exits');
+    // 500,000 euro signs: 1.5 MB of UTF-8, three bytes to a character, read through the pipe in
+    // chunks whose edges fall inside characters; more than the 1 MiB that execFile and exec
+    // collect by default (their maxBuffer).
+    const text = '€'.repeat(500_000);
+    const printing = runCommand(node, ['-e', "process.stdout.write('€'.repeat(500000))"]);
+    const output = await within(10_000, printing, 'runCommand never settled for a program that prints 1.5 MB and exits').catch((error: unknown) => {
+      if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+      throw new Error(
+        `runCommand rejected with ${show((error as Error)?.message ?? error)} for a program that printed 1.5 MB and exited with code 0: ` +
+          'it must resolve with all of it. execFile and exec stop a program that prints more than their maxBuffer (1 MiB by default); ' +
+          'spawn has no such limit.',
+      );
+    });
     const stdout = String(output?.stdout);
     const replaced = [...stdout].filter((character) => character === '\uFFFD').length;
     expect(
       stdout === text,
-      `The program printed 100,000 "€" (300,000 bytes); runCommand resolved with ${stdout.length} characters. ` +
+      `The program printed 500,000 "€" (1,500,000 bytes); runCommand resolved with ${stdout.length} characters. ` +
         (replaced > 0
           ? `${replaced} of them are U+FFFD, the replacement character: each chunk was decoded on its own, so a "€" whose ` +
             'three bytes straddled two chunks was decoded in halves. Set the stream’s encoding (setEncoding), or join ' +
@@ -306,6 +315,14 @@ describe('searchFile', () => {
     ['--version', []],
   ])('searches for the pattern %j as text, never as an option', async (pattern, expected) => {
     expectFound(await searched(pattern, 'notes.txt'), pattern, 'notes.txt', expected);
+  });
+
+  test('keeps each line as search printed it, spaces and tabs at its ends included', async () => {
+    // The first and the last line found start and end with white space: trimming the output
+    // before splitting it takes theirs away.
+    const lines = ['  pear tree  ', 'apple', '\tpear jam\t'];
+    writeFileSync(path.join(sandbox, 'spaced.txt'), `${lines.join('\n')}\n`);
+    expectFound(await searched('pear', 'spaced.txt'), 'pear', 'spaced.txt', [lines[0]!, lines[2]!]);
   });
 
   test.each(['-i', '--output=pwned'])('reads the file named %j as a file, never as an option', async (file) => {

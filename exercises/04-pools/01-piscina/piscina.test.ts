@@ -319,6 +319,17 @@ describe('createPool', () => {
     expect(timeline.maxInFlight, `A pool of 2 threads ran ${timeline.maxInFlight} tasks at once${picture}`).toBeLessThanOrEqual(2);
   });
 
+  test('without maxQueue, queues every task it is given: 2,000 at once on one thread all run', async () => {
+    const pool = open({ threads: 1 });
+    const outcomes = await within(10_000, Promise.allSettled(Array.from({ length: 2_000 }, () => pool.run({ n: 10 }))), 'The 2,000 tasks never all settled');
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(
+      refused.length,
+      `${refused.length} of 2,000 tasks given at once to a pool of 1 thread with no maxQueue were refused (the first: ${describeError((refused[0] as PromiseRejectedResult | undefined)?.reason)}). ` +
+        'Left out, maxQueue means no bound: every task waits its turn. A bound of your own (a default such as 1,024) refuses work the caller was promised.',
+    ).toBe(0);
+  });
+
   test('close() stops every thread of the pool', async () => {
     const first = spawnLog().workers.length;
     // Which threads were told to stop, and when: a pool may stop a thread it no longer needs

@@ -10,7 +10,7 @@ const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(leng
 const n = (value: number) => value.toLocaleString('en-US');
 
 describe('createCounter', () => {
-  test('puts the counter in shared memory, every slot at 0', () => {
+  test('puts `slots` cells in shared memory, every one at 0, and none for 0', () => {
     const counter = createCounter(3);
     expect(
       counter.buffer instanceof SharedArrayBuffer,
@@ -19,6 +19,7 @@ describe('createCounter', () => {
         'and the main thread would go on reading 0. Allocate the cells in a SharedArrayBuffer.',
     ).toBe(true);
     expect([...counter], 'createCounter(3) should give 3 cells, all 0').toEqual([0, 0, 0]);
+    expect(createCounter(0).length, 'createCounter(0) should give no cells: `slots` cells, however many that is.').toBe(0);
   });
 
   test('gives one cell when called without `slots`', () => {
@@ -37,7 +38,7 @@ describe('increment', () => {
     const counter = sharedInts(3);
     counter.set([5, 10, 20]);
     increment(counter, 1, 1000);
-    expect([...counter], 'increment(counter, 1, 1000) on [5, 10, 20]').toEqual([5, 1010, 20]);
+    expect([...counter], `increment(counter, 1, 1000) on [5, 10, 20] left [${[...counter].join(', ')}]: it must add all of \`times\` to cell \`index\`, and nothing to any other cell`).toEqual([5, 1010, 20]);
     increment(counter, 2, 0);
     expect([...counter], 'increment(counter, 2, 0) should change nothing').toEqual([5, 1010, 20]);
   });
@@ -78,12 +79,15 @@ describe('increment', () => {
     const used = new Set<string>();
     let theirs = 0;
     let calls = 0;
+    /** What the learner's Atomics.add calls added, in all. */
+    let added = 0;
     /** The other thread has written since the learner's last write: it waits for the learner's next one. */
     let waitingForYourWrite = false;
     const restore = spyOnAtomics((name, args, proceed) => {
       if (args[0] !== counter) return proceed();
       used.add(name);
       calls += 1;
+      if (name === 'add') added += Number(args[2]);
       const result = proceed();
       const wrote = name === 'compareExchange' ? result === args[2] : name !== 'load' && name !== 'wait' && name !== 'notify';
       if (wrote) waitingForYourWrite = false;
@@ -112,7 +116,11 @@ describe('increment', () => {
     ).toBeGreaterThan(0);
     const expected = 1000 + theirs;
     const lost = expected - counter[0]!;
-    const how = used.has('compareExchange')
+    // Atomics.add alone cannot overwrite another thread's update: then the loss is in what was added.
+    const how = [...used].every((name) => name === 'add')
+      ? `Only Atomics.add was called, which cannot overwrite another thread's update: none of theirs was lost, but your calls added ${n(added)} in all, ` +
+        'not 1,000. increment must add all of `times`.'
+      : used.has('compareExchange')
       ? 'When another thread had written first, your Atomics.compareExchange failed and that increment was dropped. ' +
         'compareExchange only tells you that you lost the race: retry (load again, compareExchange again) until it succeeds, or use Atomics.add.'
       : `You read the cell in one Atomics call and wrote your new value in another (you called Atomics.${[...used].join(', Atomics.') || '?'}), ` +
@@ -211,13 +219,14 @@ describe('countInWorkers', () => {
     expect(total, `3 workers each added 1,000: expected 3,000, got ${n(total)}`).toBe(3000);
   });
 
-  test('starts exactly `threads` workers, for one thread and for more threads than cores', async () => {
-    for (const threads of [1, availableParallelism() + 1]) {
+  test('starts exactly `threads` workers: none for 0, one for 1, and more than there are cores', async () => {
+    for (const threads of [0, 1, availableParallelism() + 1]) {
       const timeline = new Timeline();
       const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
       let total: number;
       try {
-        total = await within(8_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved`);
+        const none = threads === 0 ? ': with no workers there is nothing to wait for, so resolve with the counter as it is, 0' : '';
+        total = await within(8_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved${none}`);
       } finally {
         spans.stop();
       }

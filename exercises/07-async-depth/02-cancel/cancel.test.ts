@@ -283,13 +283,21 @@ describe('buildReport: the caller aborts', () => {
     expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the caller aborted with')}.`).toBe(true);
   });
 
-  test('an already aborted signal rejects with its reason, and starts no request and no child', async () => {
+  test('an already aborted signal rejects with its reason, and starts no request, child or timer', async () => {
     const before = spawnLog().children.length;
     const caller = new AbortController();
     const reason = new ClientGone('gone before the call');
     caller.abort(reason);
-    const outcome = await outcomeWithin(start(server.url('/report/3'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000);
-    await sleep(100);
+    const timers = watchTimers();
+    let outcome: Outcome<string>;
+    let pending: number[];
+    try {
+      outcome = await outcomeWithin(start(server.url('/report/3'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000);
+      await sleep(100);
+      pending = timers.pending();
+    } finally {
+      timers.stop();
+    }
     const started = childrenSince(before).length;
     expect(
       { requests: server.total, children: started },
@@ -298,6 +306,11 @@ describe('buildReport: the caller aborts', () => {
         `signal.throwIfAborted()) before starting anything: an 'abort' listener added to a signal aborted already never runs.${log()}`,
     ).toEqual({ requests: 0, children: 0 });
     expect(outcome.state === 'rejected' && outcome.reason === reason, `${notTheReason(outcome, reason, 'the reason the signal was aborted with')}.`).toBe(true);
+    expect(
+      pending,
+      `buildReport rejected for a signal aborted already, and ${pending.length} timer(s) it started (of ${pending.map((delay) => `${delay} ms`).join(', ')}) ` +
+        'were still pending: nothing may be started for it, a deadline included. Check the signal before you start the deadline, or clear it on every way out.',
+    ).toEqual([]);
   });
 });
 

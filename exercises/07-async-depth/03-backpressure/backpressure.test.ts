@@ -24,14 +24,14 @@ function countingSource(count: number, { failAt }: { failAt?: number } = {}) {
 }
 
 /**
- * The test's destination: a slow object-mode writable (highWaterMark 4, each write done a turn
- * later) that records what it wrote, and at each write how far the source was ahead of it.
+ * The test's destination: a slow object-mode writable (highWaterMark 4 unless told, each write done
+ * a turn later) that records what it wrote, and at each write how far the source was ahead of it.
  */
-function slowDestination(source: { given: number }, { failAt }: { failAt?: number } = {}) {
+function slowDestination(source: { given: number }, { failAt, highWaterMark = 4 }: { failAt?: number; highWaterMark?: number } = {}) {
   const state = { written: [] as unknown[], maxLead: 0, maxBuffered: 0, failure: new Error(`the destination failed on purpose at its write ${failAt}`) };
   const stream = new Writable({
     objectMode: true,
-    highWaterMark: 4,
+    highWaterMark,
     write(item: unknown, _encoding, done) {
       state.maxLead = Math.max(state.maxLead, source.given - state.written.length);
       state.maxBuffered = Math.max(state.maxBuffered, stream.writableLength);
@@ -73,23 +73,46 @@ describe('transformAll', () => {
         'write each transformed item once, in the order the source gave it, after awaiting its transform.',
     ).toBe(-1);
     expect(written.length, `The destination wrote ${written.length} items for 1,000: write each one once.`).toBe(1_000);
+
+    // A transform that takes longer for some items (every 4th waits 3 ms on a timer): results that
+    // are written as soon as they are ready, not in turn, come out of order.
+    const uneven = countingSource(100);
+    const unevenDestination = slowDestination(uneven.state);
+    const slowEvery4th = async (item: number) => {
+      if (item % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
+      return item * 2;
+    };
+    const unevenOutcome = await outcomeWithin(transformAll(uneven.items, slowEvery4th, unevenDestination.stream), 10_000);
+    expect(unevenOutcome.state, `With 100 items and a transform slower on every 4th, transformAll ${settled(unevenOutcome)}.`).toBe('resolved');
+    const unevenWritten = unevenDestination.state.written;
+    const firstOut = unevenWritten.findIndex((item, index) => item !== (index + 1) * 2);
+    expect(
+      firstOut,
+      `With a transform that takes 3 ms on every 4th item and no time on the others, the destination wrote ${JSON.stringify(unevenWritten.slice(0, 10))}... ` +
+        `(from write ${firstOut + 1} on, not the source's order): items written as their transforms finish overtake the slow ones. ` +
+        'Write each result in the order the source gave the items: await its transform before the next (or keep the results in order).',
+    ).toBe(-1);
   });
 
-  test(`takes items only as fast as the destination writes them: never more than ${MAX_LEAD} ahead`, async () => {
+  // With the destination's highWaterMark at 4, and at 16, the object-mode default: an answer that
+  // reads ahead by a multiple of the destination's mark stays under the bound only at 4.
+  test(`takes items only as fast as the destination writes them: never more than ${MAX_LEAD} ahead`, { timeout: 45_000 }, async () => {
+    for (const highWaterMark of [4, 16]) {
     const source = countingSource(5_000);
-    const destination = slowDestination(source.state);
+    const destination = slowDestination(source.state, { highWaterMark });
     const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 20_000);
     const { maxLead, maxBuffered, written } = destination.state;
     expect(outcome.state, `With 5,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
     expect(
       measured('backpressure: items given out and not yet written', maxLead, MAX_LEAD),
-      `The source gave out up to ${maxLead} items more than the destination had written (of 5,000; the README allows ${MAX_LEAD}). ` +
-        (maxBuffered > 4 * 4
-          ? `They waited in the destination's own buffer, up to ${maxBuffered} items with a highWaterMark of 4: write() returned false and ` +
+      `The source gave out up to ${maxLead} items more than the destination had written (of 5,000, with the destination's highWaterMark at ${highWaterMark}; the README allows ${MAX_LEAD}). ` +
+        (maxBuffered > 4 * highWaterMark
+          ? `They waited in the destination's own buffer, up to ${maxBuffered} items with a highWaterMark of ${highWaterMark}: write() returned false and ` +
             "the next write came anyway. Wait for 'drain' before writing again (or let pipeline do it)."
           : `The destination's buffer held at most ${maxBuffered}: the items waited somewhere else, taken from the source before the ` +
             'destination had room (collected into an array first, or read ahead). Take the next item only once the last one is written.'),
     ).toBeLessThanOrEqual(MAX_LEAD);
+    }
   });
 
   test('resolves only once the destination has finished', async () => {

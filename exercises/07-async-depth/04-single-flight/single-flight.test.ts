@@ -78,6 +78,18 @@ describe('singleFlight: sharing a call in flight', () => {
     expect(bodies, 'Every caller must get the body the server sent for /user/ada.').toEqual(Array(100).fill(body('ada')));
   });
 
+  test('every caller gets the very value load resolved with, not a copy', async () => {
+    const value = { user: 'ada', visits: [1, 2, 3] };
+    const get = singleFlight(async (_key: string) => (await sleep(20), value));
+    const values = await within(5_000, Promise.all([get('ada'), get('ada'), get('ada')]), 'get("ada") did not settle within 5 s of a 20 ms load');
+    const copies = values.filter((got) => got !== value).length;
+    expect(
+      copies,
+      `${copies} of 3 callers got a value equal to the one load resolved with, but not that object itself: a copy (structuredClone, ` +
+        'JSON, spread). Hand every caller the value itself: copying costs time and memory, and some values cannot be copied at all.',
+    ).toBe(0);
+  });
+
   test('a caller that comes while the request is in flight joins it, many turns later', async () => {
     server.route('/user/ada', { held: true });
     const { calls, load } = countedLoad();
@@ -136,6 +148,19 @@ describe('singleFlight: sharing a call in flight', () => {
       bodies.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : `rejected: ${(outcome.reason as Error)?.message}`)),
       'Each caller must get the body for its own key (5 for ada, then 5 for grace, then 5 for edsger): a caller got the answer of another key.',
     ).toEqual(keys.flatMap((key) => Array(5).fill(body(key))));
+  });
+
+  test('takes any string as a key, "constructor" and "__proto__" too', async () => {
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const keys = ['constructor', '__proto__', 'toString'];
+    const bodies = await allOf(keys.map((key) => get(key)), 'get() for "constructor", "__proto__" and "toString"');
+    expect(
+      bodies,
+      `get() for ${keys.map((key) => `"${key}"`).join(', ')} resolved with ${JSON.stringify(bodies.map((got) => (typeof got === 'string' ? got : typeof got)))}, ` +
+        `and load was called with ${JSON.stringify(calls)}. A plain object used as the table of calls in flight already has these keys ` +
+        '(its prototype\'s): a lookup finds a function or an object there, not a call. Use a Map (or an object made with Object.create(null)).',
+    ).toEqual(keys.map(body));
   });
 
   test('asks again once the shared call has resolved: a single flight, not a cache', async () => {

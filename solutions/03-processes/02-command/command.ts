@@ -37,8 +37,9 @@ const execFileAsync = promisify(execFile);
 export async function runCommand(program: string, args: readonly string[]): Promise<CommandOutput> {
   try {
     // execFile starts the program itself, without a shell: `args` become the program's argv as
-    // they are, so no character in them (; | $( ) ` * quotes, newlines) means anything.
-    return await execFileAsync(program, args, { encoding: 'utf8' });
+    // they are, so no character in them (; | $( ) ` * quotes, newlines) means anything. Without
+    // maxBuffer it would kill a program that prints more than 1 MiB, and reject.
+    return await execFileAsync(program, args, { encoding: 'utf8', maxBuffer: Infinity });
   } catch (error) {
     const failure = error as ExecFileException & CommandOutput;
     // A numeric code (or a signal) means the program ran and failed; a string code such as
