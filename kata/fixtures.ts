@@ -4,6 +4,7 @@
  *   to-patch   turns each answer kept as a folder into a patch against its solution, when it
  *              only edits the solution's files and the patch copies fewer of their lines than the folder
  *   copies     how many lines of fixtures/ are unchanged copies of solution lines (the goal: at most 20%)
+ *   try <folder>  runs answers written outside the repo as a learner's run (see kata/try-answers.ts)
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,17 +13,24 @@ import { exists, type Fixture, fixtures, selectExercises } from './catalog.ts';
 import { parseCommandLine } from './cli/args.ts';
 import { folderAsPatch } from './fixture-patch.ts';
 import { repoRoot } from './paths.ts';
+import { tryAnswers } from './try-answers.ts';
 
-const usage = 'Usage: npm run fixtures -- <to-patch|copies> [<exercise>...]';
+const usage = 'Usage: npm run fixtures -- <to-patch|copies> [<exercise>...]  or  npm run fixtures -- try <folder> [<exercise>...]';
 let command: string;
 let ids: string[];
 try {
   const { positionals } = parseCommandLine({ args: process.argv.slice(2), options: {}, allowPositionals: true });
   [command = '', ...ids] = positionals;
-  if (command !== 'to-patch' && command !== 'copies') throw new Error(command ? `Unknown command "${command}".` : 'Name a command.');
-  const all = selectExercises(ids).flatMap(fixtures);
-  if (command === 'to-patch') toPatches(all);
-  else console.log(copies(all));
+  if (command === 'try') {
+    const [folder, ...only] = ids;
+    if (!folder) throw new Error('Name the folder of answers to try.');
+    process.exitCode = await tryAnswers(folder, only);
+  } else {
+    if (command !== 'to-patch' && command !== 'copies') throw new Error(command ? `Unknown command "${command}".` : 'Name a command.');
+    const all = selectExercises(ids).flatMap(fixtures);
+    if (command === 'to-patch') toPatches(all);
+    else console.log(copies(all));
+  }
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);

@@ -30,6 +30,7 @@ const tools = {
   verify: 'kata/verify.ts',
   stress: 'kata/stress.ts',
   bench: 'bench/run.ts',
+  fixtures: 'kata/fixtures.ts',
   vitest: 'node_modules/vitest/vitest.mjs',
 };
 
@@ -133,6 +134,26 @@ test('npm test -- gahter: the exercise ids, exit code 2', () => {
   expect(stderr.trim()).toMatch(/^No exercise matches "gahter"\. Exercises: gather, limit, .*choose, event-loop, cancel, backpressure, single-flight, context$/);
   expect(code).toBe(2);
 });
+
+describe('fixtures try: a folder that is not a folder of answers gets one line, exit code 2', () => {
+  test.each([
+    ['a missing folder', () => path.join(path.dirname(state), 'nowhere'), /^\S*nowhere is not a folder of answers \(<exercise>\/<answer>\/<files>\)$/],
+    ['an unknown exercise', () => mkdirs('gahter/wrong-x'), /^\S*gahter: no exercise is called "gahter" \(exercises: gather, .*\)$/],
+    ['an answer named neither wrong- nor right-', () => mkdirs('gather/maybe-x'), /^\S*maybe-x: an answer's name starts with wrong- or right-$/],
+  ])('%s', (_, folder, said) => {
+    const { code, stderr } = run('fixtures', ['try', folder()]);
+    expect(stderr.split('\n')[0]).toMatch(said);
+    expect(stderr).not.toMatch(stackTrace);
+    expect(code).toBe(2);
+  });
+});
+
+/** Makes `relative` below a fresh answers folder; returns that folder. */
+function mkdirs(relative: string): string {
+  const answers = path.join(path.dirname(state), 'answers');
+  mkdirSync(path.join(answers, relative), { recursive: true });
+  return answers;
+}
 
 test("the next run sweeps what a killed run left: verify's copies, plan files", () => {
   const dead = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
