@@ -1,6 +1,7 @@
 import { once } from 'node:events';
+import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import workerThreads, { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { DeadlineExceeded, isNotImplemented, measured as recorded, Timeline, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
@@ -83,6 +84,32 @@ async function countMediumOn(threads: number) {
   return { workers, timeline };
 }
 
+/**
+ * The `workerData` of every worker started while `work` runs: the tests watch `new Worker` itself
+ * (the module's export, which parallel.ts's import sees once it is synced), and start no worker of
+ * their own meanwhile.
+ */
+async function workerDataDuring<T>(work: () => Promise<T>): Promise<{ result: T; given: unknown[] }> {
+  const Original = workerThreads.Worker;
+  const given: unknown[] = [];
+  workerThreads.Worker = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Original>) {
+      given.push(args[1]?.workerData);
+      super(...args);
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    return { result: await work(), given };
+  } finally {
+    workerThreads.Worker = Original;
+    syncBuiltinESMExports();
+  }
+}
+
+const isPart = (data: unknown): data is { from: number; to: number } =>
+  typeof data === 'object' && data !== null && Number.isFinite((data as { from?: unknown }).from) && Number.isFinite((data as { to?: unknown }).to);
+
 describe('countPrimesParallel', () => {
   // Five calls of 5 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
   test('counts every number exactly once, however the range splits', { timeout: 30_000 }, async () => {
@@ -97,6 +124,24 @@ describe('countPrimesParallel', () => {
             : `Some numbers were not counted: ${to - from} numbers do not always divide evenly into ${threads} parts, and a remainder rounded away, or a gap between parts, is lost. `) +
           'Make the parts cover [from, to) exactly once, none starting before `from` or ending after `to`.',
       ).toBe(count);
+    }
+  });
+
+  test('gives no worker more than its share: ceil((to - from) / threads) numbers at most', async () => {
+    for (const { from, to, threads } of [cases[1]!, cases[2]!]) {
+      const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
+      const { given } = await workerDataDuring(() => within(5_000, countPrimesParallel(from, to, threads), `${call} never settled`));
+      const parts = given.filter(isPart);
+      // A pool (piscina) hands its workers data of its own: the parts cannot be seen, nor judged here.
+      if (parts.length === 0) continue;
+      const share = Math.ceil((to - from) / threads);
+      const sizes = parts.map((part) => Math.max(0, part.to - part.from));
+      expect(
+        Math.max(...sizes),
+        `${call} gave its workers parts of ${sizes.join(', ')} numbers ([${parts.map((part) => `${part.from}, ${part.to}`).join('), [')})): one holds more than its ` +
+          `share of ${share}, and the others wait for it, so the threads barely help. Spread what does not divide evenly: parts of ` +
+          'ceil((to - from) / threads), the last one shorter, or sizes that differ by one at most.',
+      ).toBeLessThanOrEqual(share);
     }
   });
 
