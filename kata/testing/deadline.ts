@@ -6,6 +6,11 @@ export class DeadlineExceeded extends Error {
   override name = 'DeadlineExceeded';
 }
 
+/** A mistake in the test itself (a deadline that cannot fit), never the learner's: no test explains it away. */
+export class TestBug extends Error {
+  override name = 'TestBug';
+}
+
 /** A test's code held the thread for seconds: the watchdog (kata/vitest/watchdog.ts) stopped it. */
 export class ThreadStalled extends DeadlineExceeded {
   override name = 'ThreadStalled';
@@ -72,7 +77,7 @@ export async function within<T>(ms: number, work: Promise<T>, message: string): 
   if (budget !== undefined) {
     if (ms > budget.timeoutMs - cleanupRoomMs) {
       work.catch(() => {});
-      throw new Error(
+      throw new TestBug(
         `Test bug: within(${ms} ms) in "${budget.name}" cannot end before the test's own timeout of ${budget.timeoutMs} ms ` +
           `(with ${cleanupRoomMs} ms kept for clean-up): give the test a timeout of at least ${ms + cleanupRoomMs} ms, or wait less.`,
       );
@@ -117,7 +122,7 @@ export async function failureOf(work: () => unknown, message: string): Promise<u
   try {
     promise = work();
   } catch (error) {
-    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded || error instanceof TestBug) throw error;
     // A function that returns a promise reports failure by rejecting it: a caller who writes
     // `.catch()` or `.then(onDone, onError)` never sees an error thrown before the promise exists.
     const what = error instanceof Error ? error.message : String(error);
@@ -126,10 +131,31 @@ export async function failureOf(work: () => unknown, message: string): Promise<u
   try {
     await promise;
   } catch (error) {
-    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded || error instanceof TestBug) throw error;
     return error;
   }
   throw new Error(message);
+}
+
+/** A value or an error as a message shows it: `TypeError: "what it said"`, or the value as JSON. */
+export function shownReason(reason: unknown): string {
+  if (reason instanceof Error || reason instanceof DOMException) return `${reason.name}: "${reason.message.split('\n')[0]}"`;
+  return JSON.stringify(reason) ?? String(reason);
+}
+
+/**
+ * What `work` resolves with, waiting at most `ms` (failing with `hung` if it never settles). Where
+ * it rejects although the test expected a value, the test fails with `whenRejected(reason)`: what
+ * the test expected at that point and what it saw, with the learner's error kept as the cause, never
+ * that error alone. A stub's error, a deadline and a test's own bug keep their messages.
+ */
+export async function valueWithin<T>(ms: number, work: Promise<T>, hung: string, whenRejected: (reason: unknown) => string): Promise<T> {
+  try {
+    return await within(ms, work, hung);
+  } catch (error) {
+    if (isNotImplemented(error) || error instanceof DeadlineExceeded || error instanceof TestBug) throw error;
+    throw new Error(whenRejected(error), { cause: error });
+  }
 }
 
 /**

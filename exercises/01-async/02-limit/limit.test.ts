@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
+import { sleep, valueWithin, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
 import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
@@ -21,16 +21,14 @@ function startCrawl(urls: string[], options: CrawlOptions): Promise<PageResult[]
 
 /** crawl() must resolve: every failure is a result. A rejection is explained, unless it is the stub's or a deadline's. */
 async function crawled(urls: string[], options: CrawlOptions, waitMs = 5_000): Promise<PageResult[]> {
-  try {
-    return await within(waitMs, startCrawl(urls, options), `crawl() did not resolve (${urls.length} URLs, concurrency ${options.concurrency}, timeoutMs ${options.timeoutMs})`);
-  } catch (error) {
-    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
-    throw new Error(
-      `crawl() rejected with "${(error as Error).message}". It must resolve with one result per URL: ` +
-        `catch each request's failure and turn it into that URL's { ok: false, ... } result.`,
-      { cause: error },
-    );
-  }
+  return valueWithin(
+    waitMs,
+    startCrawl(urls, options),
+    `crawl() did not resolve (${urls.length} URLs, concurrency ${options.concurrency}, timeoutMs ${options.timeoutMs})`,
+    (reason) =>
+      `crawl() rejected with "${(reason as Error)?.message ?? String(reason)}". It must resolve with one result per URL: ` +
+      `catch each request's failure and turn it into that URL's { ok: false, ... } result.`,
+  );
 }
 
 const pages = (count: number, delays: (index: number) => number) =>

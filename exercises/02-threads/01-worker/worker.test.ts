@@ -1,7 +1,8 @@
-import { threadId as testThreadId } from 'node:worker_threads';
+import dc from 'node:diagnostics_channel';
+import { threadId as testThreadId, type Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { DeadlineExceeded, failureOf, isNotImplemented, letSpawnedOutliveTests, liveWorkers, measured, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { runProgram } from '#kata/testing/program.ts';
 import { withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import type { Misbehaviour } from './misbehaving.harness.ts';
@@ -14,6 +15,28 @@ const large = { from: 1e9, to: 1e9 + 300_000, count: 14_491 };
 
 const misbehaving = new URL('./misbehaving.harness.ts', import.meta.url);
 const misbehave = <T = unknown>(how: Misbehaviour) => runWorker<T>(misbehaving, how);
+
+/**
+ * Holds the 'exit' event of each worker started from now on back `ms` after its thread has ended
+ * (the thread is gone; only the event waits), until the returned function is called.
+ */
+function holdExitEvents(ms: number): () => void {
+  const onWorker = (message: unknown) => {
+    const worker = (message as { worker: Worker }).worker;
+    const emit = worker.emit;
+    worker.emit = function (this: Worker, event: string | symbol, ...args: unknown[]) {
+      if (event !== 'exit') return emit.call(this, event, ...args);
+      // Node drops a worker's listeners right after 'exit': keep them, and call them later.
+      const listeners = this.rawListeners('exit') as Array<(...values: unknown[]) => void>;
+      setTimeout(() => {
+        for (const listener of listeners) listener.apply(this, args);
+      }, ms);
+      return listeners.length > 0;
+    } as Worker['emit'];
+  };
+  dc.subscribe('worker_threads', onWorker);
+  return () => dc.unsubscribe('worker_threads', onWorker);
+}
 const thrownMessage = 'thrown inside the worker on purpose';
 
 const describeValue = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
@@ -24,22 +47,19 @@ const describeValue = (value: unknown) => (value === undefined ? 'undefined' : J
  */
 async function counted(from: number, to: number, ms = 10_000) {
   return withWorkerSpans(async (workers) => {
-    try {
-      return await within(ms, countPrimesInWorker(from, to), `countPrimesInWorker(${from}, ${to}) never settled`);
-    } catch (error) {
-      if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
+    return valueWithin(ms, countPrimesInWorker(from, to), `countPrimesInWorker(${from}, ${to}) never settled`, (reason) => {
       const replied = workers.seen.filter((seen) => seen.posted > 0);
       const seen = workers.seen.map((w) => `thread ${w.threadId}: ${w.posted} message(s) posted, ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`);
-      throw new Error(
-        `countPrimesInWorker(${from}, ${to}) rejected with ${describeValue((error as Error)?.message ?? error)}, where the test expected its count. ` +
-          `The workers it started: ${seen.length === 0 ? 'none' : seen.join('; ')}. ` +
-          (replied.some((w) => w.exitCode === 1)
-            ? 'A worker that had posted its reply then exited with code 1, the code terminate() gives: stopping a worker after it has answered is no failure, so resolve with the reply.'
-            : replied.length > 0
-              ? 'A worker had posted its reply: resolve with it.'
-              : 'No worker posted a reply before the rejection.'),
+      return (
+        `countPrimesInWorker(${from}, ${to}) rejected with ${describeValue((reason as Error)?.message ?? reason)}, where the test expected its count. ` +
+        `The workers it started: ${seen.length === 0 ? 'none' : seen.join('; ')}. ` +
+        (replied.some((w) => w.exitCode === 1)
+          ? 'A worker that had posted its reply then exited with code 1, the code terminate() gives: stopping a worker after it has answered is no failure, so resolve with the reply.'
+          : replied.length > 0
+            ? 'A worker had posted its reply: resolve with it.'
+            : 'No worker posted a reply before the rejection.')
       );
-    }
+    });
   });
 }
 
@@ -250,14 +270,16 @@ describe('runWorker', () => {
   });
 
   test('settles only after the worker has exited when the worker throws, too', async () => {
-    // A worker's 'error' and 'exit' come a few milliseconds apart, but now and then in one turn of
-    // the loop, where no look can tell them apart: five workers, so that a rejection on 'error'
-    // is seen at least once (a right answer settles after 'exit' every time).
-    let aliveAtSettlement = 0;
-    for (let attempt = 0; attempt < 5 && aliveAtSettlement === 0; attempt += 1) {
+    // A worker's 'error' and 'exit' come a few milliseconds apart, and now and then in one turn of
+    // the loop, where no look could tell them apart. The test holds each 'exit' event back 50 ms
+    // after the thread has ended, as a busy machine can: an answer that settles on 'error' is then
+    // seen settling first, every time; one that waits for 'exit' waits those 50 ms too.
+    const release = holdExitEvents(50);
+    let aliveAtSettlement = -1;
+    try {
       await withWorkerSpans(async (workers) => {
-        // Workers still alive at the moment runWorker settles: read in its own callbacks, before
-        // anything else can run.
+        // Workers whose 'exit' has not come at the moment runWorker settles: read in its own
+        // callbacks, before anything else can run.
         const error = await within(
           5_000,
           failureOf(
@@ -275,30 +297,28 @@ describe('runWorker', () => {
         );
         expect((error as Error)?.message, "runWorker should reject with the worker's own error").toBe(thrownMessage);
       });
+    } finally {
+      release();
     }
     expect(
       aliveAtSettlement,
-      `runWorker rejected while its worker had not exited yet (${aliveAtSettlement} worker(s) still alive at that moment). ` +
-        "The 'error' event comes before the worker has stopped; its 'exit' follows. runWorker settles only once the " +
-        "worker has exited, whatever the outcome: keep the error, and reject from the 'exit' event.",
+      `runWorker rejected before its worker's 'exit' event (${aliveAtSettlement} worker(s) not yet exited at that moment; ` +
+        "the test held 'exit' back 50 ms). The 'error' event comes before the worker has stopped; its 'exit' follows. " +
+        "runWorker settles only once the worker has exited, whatever the outcome: keep the error, and reject from the 'exit' event.",
     ).toBe(0);
   });
 
   test('leaves no worker alive when it settles, even one that would keep running', async () => {
     await withWorkerSpans(async (workers) => {
-      const value = await within(
+      const value = await valueWithin(
         5_000,
         misbehave<string>('linger'),
         'runWorker never settled, although its worker posted "the result" at once: resolve with the first message',
-      ).catch((error: unknown) => {
-        if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
-        throw new Error(
-          `runWorker rejected (with "${String((error as Error)?.message ?? error)}"), although its worker posted "the result" ` +
-            'before anything else happened. A worker stopped with terminate() exits with code 1, and that is no failure: ' +
-            'the result came first. Reject for the exit code only when no result came before it.',
-          { cause: error },
-        );
-      });
+        (reason) =>
+          `runWorker rejected (with "${String((reason as Error)?.message ?? reason)}"), although its worker posted "the result" ` +
+          'before anything else happened. A worker stopped with terminate() exits with code 1, and that is no failure: ' +
+          'the result came first. Reject for the exit code only when no result came before it.',
+      );
       expect(value, 'runWorker should resolve with the first message its worker posted').toBe('the result');
       expect(
         workers.alive().length,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, shownReason, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { fileAppears, pidsStillAlive, reapChildren } from '#kata/testing/processes.ts';
 import { ChildFailed, runChild, sumOfSquaresInChild, type RunOptions } from './child.ts';
@@ -21,7 +21,6 @@ interface Echo {
 /** The child processes started since `before` (a spawnCounts().children value). */
 const startedSince = (before: number) => spawnLog().children.slice(before);
 
-const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}` : JSON.stringify(value));
 
 // No orphans: whatever a test started must be gone at its end.
 afterEach(async () => {
@@ -51,7 +50,7 @@ describe('runChild', () => {
 
     const started = startedSince(before);
     expect(started.length, `runChild should start exactly one child process; it started ${started.length}.`).toBe(1);
-    expect(reply?.payload, `runChild should resolve with the message the child sent back (it echoes its input); it resolved with ${show(reply)}.`).toEqual(payload);
+    expect(reply?.payload, `runChild should resolve with the message the child sent back (it echoes its input); it resolved with ${shownReason(reply)}.`).toEqual(payload);
     expect(reply.pid, 'The child replied from the test’s own pid: the script did not run in a separate process.').not.toBe(process.pid);
     expect(reply.pid, `The reply came from pid ${reply.pid}, not from the child runChild started (pid ${started[0]!.pid}).\n${timeline.toText()}\n`).toBe(started[0]!.pid);
   });
@@ -80,7 +79,7 @@ describe('runChild', () => {
     const reply = await within(10_000, ask<string>({ do: 'reply-twice', first: 'the first reply', second: 'a second message' }), 'runChild never settled for a child that sends two messages and exits');
     expect(
       reply,
-      `runChild resolved with ${show(reply)}; the child sent "the first reply", then "a second message". runChild resolves ` +
+      `runChild resolved with ${shownReason(reply)}; the child sent "the first reply", then "a second message". runChild resolves ` +
         'with the first message the child sends back: keep that one (a `once` listener, or ignore what comes after it).',
     ).toBe('the first reply');
   });
@@ -93,13 +92,13 @@ describe('runChild', () => {
       'runChild never settled for children that each reply once (with 0, false, "" and null) and exit',
     );
     for (const rethrown of settled) if (rethrown.status === 'rejected' && isNotImplemented(rethrown.reason)) throw rethrown.reason;
-    const seen = settled.map((outcome) => (outcome.status === 'fulfilled' ? `resolved with ${show(outcome.value)}` : `rejected with ${show(outcome.reason)}`));
+    const seen = settled.map((outcome) => (outcome.status === 'fulfilled' ? `resolved with ${shownReason(outcome.value)}` : `rejected with ${shownReason(outcome.reason)}`));
     expect(
       seen,
       `Each child replied (with 0, false, "" and null) and exited with code 0, so each call should resolve with its reply. runChild: ${seen.join('; ')}. ` +
         'A reply that is falsy is still a reply: if runChild asks the reply itself whether there was one, 0, false, "" ' +
           'and null look like none. Remember whether a message arrived instead.',
-    ).toEqual(payloads.map((payload) => `resolved with ${show(payload)}`));
+    ).toEqual(payloads.map((payload) => `resolved with ${shownReason(payload)}`));
   });
 
   test('the child has a memory of its own: neither side sees the other’s writes', async () => {
@@ -129,7 +128,7 @@ describe('runChild', () => {
       resolved: 'runChild resolved although the child exited with code 3. Ignoring the exit code hides every failure in the ' +
         'child: check the code in the "exit" (or "close") event and reject unless it is 0.',
     });
-    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     const failed = error as ChildFailed;
     expect(failed.exitCode, 'The ChildFailed should carry the child’s exit code.').toBe(3);
     expect(
@@ -153,7 +152,7 @@ describe('runChild', () => {
       resolved: 'runChild resolved although the child crashed with an uncaught exception (exit code 1). Ignoring the exit code ' +
         'hides every failure in the child: reject unless the exit code is 0.',
     });
-    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     const failed = error as ChildFailed;
     expect(failed.exitCode, 'A Node process that dies of an uncaught exception exits with code 1.').toBe(1);
     expect(failed.stderr, 'The ChildFailed should carry the child’s stderr, where Node printed the uncaught error.').toContain(
@@ -167,7 +166,7 @@ describe('runChild', () => {
       resolved: 'runChild resolved although the child was killed by SIGKILL. A killed child has exit code null, and its signal ' +
         'says why: `if (code)` or `code > 0` treats null as success. Reject unless the code is exactly 0.',
     });
-    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     expect({ exitCode: (error as ChildFailed).exitCode, signal: (error as ChildFailed).signal }).toEqual({ exitCode: null, signal: 'SIGKILL' });
   });
 
@@ -177,7 +176,7 @@ describe('runChild', () => {
       resolved: 'runChild resolved with the reply although the child then exited with code 3. A reply does not make the child ' +
         'succeed: resolve only once it has exited with code 0, and reject with a ChildFailed for any other exit, replied or not.',
     });
-    expect(error, `runChild rejected, but with ${show(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     const failed = error as ChildFailed;
     expect({ exitCode: failed.exitCode, signal: failed.signal }, 'The ChildFailed should carry the child’s exit code.').toEqual({ exitCode: 3, signal: null });
     expect(failed.stderr, 'The ChildFailed should carry the child’s stderr.').toContain('failed after replying');
@@ -191,7 +190,7 @@ describe('runChild', () => {
     });
     expect(
       error,
-      `runChild rejected with ${show(error)} instead of a ChildFailed. The child was killed by SIGTERM (exit code null): ` +
+      `runChild rejected with ${shownReason(error)} instead of a ChildFailed. The child was killed by SIGTERM (exit code null): ` +
         'every signal that ends a child, not only SIGKILL, is a failure that carries its signal.',
     ).toBeInstanceOf(ChildFailed);
     expect({ exitCode: (error as ChildFailed).exitCode, signal: (error as ChildFailed).signal }).toEqual({ exitCode: null, signal: 'SIGTERM' });
@@ -202,7 +201,7 @@ describe('runChild', () => {
       hung: 'runChild never settled for a child that exits with code 0 without a reply: wait for its exit, not only for a message',
       resolved: 'runChild resolved although the child exited without sending a reply: there is no result to resolve with.',
     });
-    expect(error, `runChild should reject with an Error; it rejected with ${show(error)}.`).toBeInstanceOf(Error);
+    expect(error, `runChild should reject with an Error; it rejected with ${shownReason(error)}.`).toBeInstanceOf(Error);
   });
 
   test('an abort kills a child that ignores SIGTERM: its pid is gone within 3 s', async () => {
@@ -220,10 +219,10 @@ describe('runChild', () => {
       const ready = await Promise.race([
         fileAppears(readyFile, 5_000),
         running.then(
-          (value) => `resolved with ${show(value)}`,
+          (value) => `resolved with ${shownReason(value)}`,
           (error: unknown) => {
             if (isNotImplemented(error)) throw error;
-            return `rejected with ${show(error)}`;
+            return `rejected with ${shownReason(error)}`;
           },
         ),
       ]);
@@ -250,7 +249,7 @@ describe('runChild', () => {
       ).toBe(false);
       expect(outcome.status, 'runChild resolved although the signal aborted it.').toBe('rejected');
       const reason = (outcome as PromiseRejectedResult).reason as Error;
-      expect(reason?.name, `After an abort, runChild should reject with an AbortError; it rejected with ${show(reason)}.`).toBe('AbortError');
+      expect(reason?.name, `After an abort, runChild should reject with an AbortError; it rejected with ${shownReason(reason)}.`).toBe('AbortError');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -277,7 +276,7 @@ describe('runChild', () => {
           `Check signal.aborted before forking, or hand the signal to fork with killSignal 'SIGKILL' (an 'abort' listener ` +
           `added to a signal aborted already never runs).`,
       ).toEqual([]);
-      expect((error as Error)?.name, `runChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
+      expect((error as Error)?.name, `runChild should reject with an AbortError; it rejected with ${shownReason(error)}.`).toBe('AbortError');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -298,7 +297,7 @@ describe('sumOfSquaresInChild', () => {
     expect(started.length, `sumOfSquaresInChild should run its work in one child process; it started ${started.length}.`).toBe(1);
     expect(
       sum,
-      `sumOfSquaresInChild(100000) resolved with ${show(sum)}. Parent and child do not share memory: a result the ` +
+      `sumOfSquaresInChild(100000) resolved with ${shownReason(sum)}. Parent and child do not share memory: a result the ` +
         'child stores in a variable or a module export changes only the child’s own copy. The child must send it ' +
         'back as a message (process.send), and the parent resolve with that message.',
     ).toBe(333_338_333_350_000);
@@ -309,6 +308,6 @@ describe('sumOfSquaresInChild', () => {
       hung: 'sumOfSquaresInChild(10, { signal }) never settled when its signal was already aborted',
       resolved: 'sumOfSquaresInChild(10, { signal }) resolved although its signal was already aborted: pass `options` on to runChild.',
     });
-    expect((error as Error)?.name, `sumOfSquaresInChild should reject with an AbortError; it rejected with ${show(error)}.`).toBe('AbortError');
+    expect((error as Error)?.name, `sumOfSquaresInChild should reject with an AbortError; it rejected with ${shownReason(error)}.`).toBe('AbortError');
   });
 });

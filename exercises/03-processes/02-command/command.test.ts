@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { DeadlineExceeded, isNotImplemented, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { reapChildren } from '#kata/testing/processes.ts';
 import { CommandFailed, runCommand, searchFile, searchProgram } from './command.ts';
@@ -14,7 +14,6 @@ const node = process.execPath;
 const printArgs = fileURLToPath(new URL('./print-args.harness.ts', import.meta.url));
 const complain = fileURLToPath(new URL('./complain.harness.ts', import.meta.url));
 
-const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message.split('\n')[0]}` : JSON.stringify(value));
 
 // Each test runs in a fresh, empty temporary folder (plus one file for `*` to find): an injected
 // command leaves its `pwned` file there, not in your project.
@@ -37,7 +36,7 @@ function printedBy(output: unknown): { args: string[]; pid: number } {
   try {
     return JSON.parse((output as { stdout: string }).stdout) as { args: string[]; pid: number };
   } catch {
-    throw new Error(`runCommand resolved with ${show(output)}; expected { stdout, stderr } holding what the program printed.`);
+    throw new Error(`runCommand resolved with ${shownReason(output)}; expected { stdout, stderr } holding what the program printed.`);
   }
 }
 
@@ -59,7 +58,7 @@ describe('runCommand', () => {
     const received = await argsReceived(timeline, 'print-args', args);
     expect(
       received,
-      `The program received ${show(received)} for the arguments ${show(args)}. Something split or dropped them on ` +
+      `The program received ${shownReason(received)} for the arguments ${shownReason(args)}. Something split or dropped them on ` +
         'the way: a shell splits a command line at spaces and drops empty words. Give the program an array of ' +
         'arguments, without a shell in between.',
     ).toEqual(args);
@@ -84,7 +83,7 @@ describe('runCommand', () => {
     const timeline = new Timeline();
     const running = runCommand(node, [printArgs, input]);
     const end = timeline.begin('print-args');
-    const outcome = await within(5_000, running, `runCommand never settled for the argument ${show(input)}`).then(
+    const outcome = await within(5_000, running, `runCommand never settled for the argument ${shownReason(input)}`).then(
       (output) => ({ output }),
       (error: unknown) => {
         if (isNotImplemented(error)) throw error;
@@ -100,22 +99,22 @@ describe('runCommand', () => {
       : '';
     expect(
       injected,
-      `SHELL INJECTION: the argument ${show(input)} ran a command of its own (a file "pwned" appeared in the working ` +
+      `SHELL INJECTION: the argument ${shownReason(input)} ran a command of its own (a file "pwned" appeared in the working ` +
         `folder). A shell read the input as code, where ${shellReading}. That is what exec, or spawn/execFile with ` +
         '`shell: true`, do with a command line built from input. Pass the input as an element of an argument array ' +
         `to execFile or spawn, with no shell: then no character in it means anything.${quoted} (OWASP: OS command injection.)`,
     ).toBe(false);
 
     expect(
-      'error' in outcome ? show(outcome.error) : 'no error',
-      `runCommand failed for the argument ${show(input)}, which the program should simply have printed. Most likely a ` +
+      'error' in outcome ? shownReason(outcome.error) : 'no error',
+      `runCommand failed for the argument ${shownReason(input)}, which the program should simply have printed. Most likely a ` +
         `shell parsed it, and ${shellReading}.${quoted} Pass arguments as an array, with no shell.`,
     ).toBe('no error');
     const printed = printedBy((outcome as { output: unknown }).output);
     timeline.spans[0]!.pid = printed.pid;
     expect(
       printed.args,
-      `The program received ${show(printed.args)} instead of the one argument ${show(input)}. A shell rewrites it ` +
+      `The program received ${shownReason(printed.args)} instead of the one argument ${shownReason(input)}. A shell rewrites it ` +
         `(${shellReading}); so does any splitting or trimming of the input on its way.${quoted} Pass each argument as one ` +
         'element of an array, unchanged, with no shell.',
     ).toEqual([input]);
@@ -133,7 +132,7 @@ describe('runCommand', () => {
       resolved: 'runCommand resolved although the program exited with code 4. An exit code other than 0 is how a program ' +
         'says it failed: reject with a CommandFailed.',
     });
-    expect(error, `runCommand rejected, but with ${show(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
+    expect(error, `runCommand rejected, but with ${shownReason(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
     const failed = error as CommandFailed;
     expect(failed.exitCode, 'The CommandFailed should carry the program’s exit code.').toBe(4);
     expect(failed.stderr, 'The CommandFailed should carry what the program wrote to stderr: that is where it says why.').toContain(
@@ -142,7 +141,7 @@ describe('runCommand', () => {
     expect(
       failed.stdout,
       'The CommandFailed should carry what the program wrote to stdout too ("a line on stdout\\n"): a failed program’s ' +
-        `output is part of its verdict. It carried ${show(failed.stdout)}.`,
+        `output is part of its verdict. It carried ${shownReason(failed.stdout)}.`,
     ).toBe('a line on stdout\n');
   });
 
@@ -153,7 +152,7 @@ describe('runCommand', () => {
       resolved: `runCommand resolved although the program was killed by ${signal}. A killed program has exit code null and ` +
         'a signal: `if (code)` or `code > 0` treats null as success. Only exit code 0 is success.',
     });
-    expect(error, `runCommand rejected, but with ${show(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
+    expect(error, `runCommand rejected, but with ${shownReason(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
     const failed = error as CommandFailed;
     expect(
       { exitCode: failed.exitCode, signal: failed.signal },
@@ -167,14 +166,15 @@ describe('runCommand', () => {
     // collect by default (their maxBuffer).
     const text = '€'.repeat(500_000);
     const printing = runCommand(node, ['-e', "process.stdout.write('€'.repeat(500000))"]);
-    const output = await within(10_000, printing, 'runCommand never settled for a program that prints 1.5 MB and exits').catch((error: unknown) => {
-      if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
-      throw new Error(
-        `runCommand rejected with ${show((error as Error)?.message ?? error)} for a program that printed 1.5 MB and exited with code 0: ` +
-          'it must resolve with all of it. execFile and exec stop a program that prints more than their maxBuffer (1 MiB by default); ' +
-          'spawn has no such limit.',
-      );
-    });
+    const output = await valueWithin(
+      10_000,
+      printing,
+      'runCommand never settled for a program that prints 1.5 MB and exits',
+      (reason) =>
+        `runCommand rejected with ${shownReason(reason)} for a program that printed 1.5 MB and exited with code 0: ` +
+        'it must resolve with all of it. execFile and exec stop a program that prints more than their maxBuffer (1 MiB by default); ' +
+        'spawn has no such limit.',
+    );
     const stdout = String(output?.stdout);
     const replaced = [...stdout].filter((character) => character === '\uFFFD').length;
     expect(
@@ -197,7 +197,7 @@ describe('runCommand', () => {
     const code = (error as NodeJS.ErrnoException)?.code;
     expect(
       code,
-      `Expected Node's own error with code "ENOENT" (the program was not found), got ${show(error)}` +
+      `Expected Node's own error with code "ENOENT" (the program was not found), got ${shownReason(error)}` +
         (error instanceof CommandFailed && error.exitCode === 127
           ? ': a shell answered with exit code 127, its "command not found". With no shell, Node reports ENOENT itself.'
           : '.'),
@@ -226,7 +226,7 @@ async function searched(pattern: string, file: string): Promise<Searched> {
   try {
     // A refusal thrown at once counts as a rejection: the tests judge what reached the program.
     const searching = new Promise((resolve) => resolve(searchFile(pattern, file)));
-    const outcome = await within(5_000, searching, `searchFile(${show(pattern)}, ${show(file)}) never settled`).then(
+    const outcome = await within(5_000, searching, `searchFile(${shownReason(pattern)}, ${shownReason(file)}) never settled`).then(
       (lines) => ({ lines }),
       (error: unknown) => {
         if (isNotImplemented(error)) throw error;
@@ -260,41 +260,41 @@ function readingOf(args: string[], input: string, kind: 'PATTERN' | 'FILE'): 'op
 
 /** Fails, naming what search received and how it read it, unless searchFile found `expected`. */
 function expectFound({ outcome, received }: Searched, pattern: string, file: string, expected: string[]): void {
-  const call = `searchFile(${show(pattern)}, ${show(file)})`;
+  const call = `searchFile(${shownReason(pattern)}, ${shownReason(file)})`;
   const args = received.at(-1);
   const wrote = existsSync(path.join(sandbox, 'pwned'));
   const asOptions = args === undefined ? [] : ([[pattern, 'PATTERN'], [file, 'FILE']] as const).filter(([input, kind]) => readingOf(args, input, kind) === 'option');
   const optionNote = asOptions
-    .map(([input]) => `${show(input)} stood before any "--", so search read it as an option, not as data.`)
+    .map(([input]) => `${shownReason(input)} stood before any "--", so search read it as an option, not as data.`)
     .join(' ');
   const fix = 'Put "--" before the user\'s inputs: search, like most programs, reads every argument that starts with "-" as an option until it meets a lone "--".';
   expect(
     wrote,
-    `OPTION INJECTION: ${call} made search write a file named "pwned". It received ${show(args)}: ${optionNote} ` +
+    `OPTION INJECTION: ${call} made search write a file named "pwned". It received ${shownReason(args)}: ${optionNote} ` +
       `"--output=pwned" told it where to write what it found. No shell was involved: the program's own options did it. ${fix} ` +
       '(OWASP: argument injection.)',
   ).toBe(false);
   if ('error' in outcome) {
     expect.fail(
       args === undefined
-        ? `${call} rejected with ${show(outcome.error)} without starting search. search supports "--", so a PATTERN or FILE that ` +
+        ? `${call} rejected with ${shownReason(outcome.error)} without starting search. search supports "--", so a PATTERN or FILE that ` +
             'starts with "-" is safe to pass: put "--" before the inputs rather than refusing them.'
-        : `${call} rejected with ${show(outcome.error)}. search received ${show(args)}. ${optionNote || 'Run search with "--" and then the PATTERN and the FILE, as they are.'}${optionNote ? ` ${fix}` : ''}`,
+        : `${call} rejected with ${shownReason(outcome.error)}. search received ${shownReason(args)}. ${optionNote || 'Run search with "--" and then the PATTERN and the FILE, as they are.'}${optionNote ? ` ${fix}` : ''}`,
     );
   }
   expect(args, `${call} resolved without starting search: run searchProgram with runCommand.`).toBeDefined();
-  expect(asOptions.map(([input]) => input), `${call}: search received ${show(args)}. ${optionNote} ${fix}`).toEqual([]);
+  expect(asOptions.map(([input]) => input), `${call}: search received ${shownReason(args)}. ${optionNote} ${fix}`).toEqual([]);
   for (const [input, kind] of [[pattern, 'PATTERN'], [file, 'FILE']] as const) {
     expect(
       readingOf(args!, input, kind),
-      `${call}: search received ${show(args)}, where ${show(input)} is not there as it was given: the ${kind} reached the program changed ` +
+      `${call}: search received ${shownReason(args)}, where ${shownReason(input)} is not there as it was given: the ${kind} reached the program changed ` +
         '(dashes taken off? quotes added?). Pass it unchanged, after "--": then nothing in it is an option.',
     ).toBe('operand');
   }
   const printed = execFileSync(process.execPath, [searchProgram, ...args!], { encoding: 'utf8' });
   expect(
     (outcome as { lines: unknown }).lines,
-    `${call} resolved with ${show((outcome as { lines: unknown }).lines)}. search was run well and printed ${show(printed)}: ` +
+    `${call} resolved with ${shownReason((outcome as { lines: unknown }).lines)}. search was run well and printed ${shownReason(printed)}: ` +
       'resolve with those lines, each without its newline, and [] when it printed nothing.',
   ).toEqual(expected);
 }

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, liveChildren, measured, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, liveChildren, measured, shownReason, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
@@ -8,7 +8,6 @@ import type { SquaresReply, SquaresTask } from './squares.harness.ts';
 
 const squares = new URL('./squares.harness.ts', import.meta.url);
 const sumOfSquares = (n: number) => (n * (n + 1) * (2 * n + 1)) / 6;
-const show = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}` : JSON.stringify(value));
 
 /** Small CPU tasks, each a different fixed amount of work, so each has its own answer. */
 const smallTasks = (count: number): SquaresTask[] => Array.from({ length: count }, (_, i) => ({ n: 20_000 + i }));
@@ -96,7 +95,7 @@ describe('ProcessPool', () => {
     });
     expectAtMostStarted(before, 2, tasks.length, timeline);
 
-    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
     expect(failed, 'Every task should succeed.').toEqual([]);
     const sums = replies(outcomes).map((reply) => reply?.sum);
     expect(sums, 'Each task should resolve with the reply its child sent for it.').toEqual(tasks.map((task) => sumOfSquares(task.n)));
@@ -146,7 +145,7 @@ describe('ProcessPool', () => {
     // Task 0 holds its reply back for 300 ms, so tasks 1 and 2 are answered before it.
     const tasks: SquaresTask[] = [{ n: 1_000, holdMs: 300 }, { n: 2_000 }, { n: 3_000 }];
     const outcomes = await runAll(pool, tasks, timeline, 10_000);
-    const sums = outcomes.map((o) => (o.status === 'fulfilled' ? o.value?.sum : show(o.reason)));
+    const sums = outcomes.map((o) => (o.status === 'fulfilled' ? o.value?.sum : shownReason(o.reason)));
     expect(
       sums,
       'A task got the result of another task. Replies come back in the order the children finish, not the order ' +
@@ -174,11 +173,11 @@ describe('ProcessPool', () => {
     });
     const span = end();
     span.pid = (error as ChildCrashed)?.pid ?? span.pid;
-    expect(error, `The crashed task rejected with ${show(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    expect(error, `The crashed task rejected with ${shownReason(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
     expect((error as ChildCrashed).exitCode, 'The ChildCrashed should carry the exit code of the child that died.').toBe(7);
 
     const outcomes = await others;
-    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${shownReason(o.reason)}`] : []));
     expect(
       failed,
       'Only the task that was running in the crashed child may fail; these failed too. Send a task to a child only ' +
@@ -208,7 +207,7 @@ describe('ProcessPool', () => {
     await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
     // Task 0 holds its reply for 2 s on one child; task 1, sent after it, crashes the other child.
     const outcomes = await runAll(pool, [{ n: 1_000, holdMs: 2_000 }, { n: 4_000_000, crash: true }], timeline, SMALL_TASKS_MS);
-    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with sum ${o.value?.sum}` : `rejected with ${show(o.reason)}`));
+    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with sum ${o.value?.sum}` : `rejected with ${shownReason(o.reason)}`));
     expect(
       outcomes[0]!.status === 'fulfilled' && outcomes[0]!.value?.sum === sumOfSquares(1_000),
       `Task 0 (answered after 2 s) ${seen[0]}, expected sum ${sumOfSquares(1_000)}; task 1, whose child crashed, ${seen[1]}. ` +
@@ -235,9 +234,9 @@ describe('ProcessPool', () => {
       resolved: `The task whose child ${how} half-way through resolved: its child never replied, so it should reject with a ChildCrashed.`,
     });
     end();
-    expect(error, `The task rejected with ${show(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    expect(error, `The task rejected with ${shownReason(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
     expect({ exitCode: (error as ChildCrashed).exitCode, signal: (error as ChildCrashed).signal }, 'The ChildCrashed should carry how the child ended.').toEqual(expected);
-    const failed = (await others).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
+    const failed = (await others).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${shownReason(o.reason)}`] : []));
     expect(failed, `Only the task whose child died may fail.\n${timeline.toText()}\n`).toEqual([]);
   });
 
@@ -277,7 +276,7 @@ describe('ProcessPool', () => {
     expect(await pidsStillAlive([victim!], 2_000), `The child ${victim} survived SIGKILL.`).toEqual([]);
 
     const outcomes = await runAll(pool, smallTasks(10), timeline, SMALL_TASKS_MS);
-    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
     expect(
       failed,
       `Tasks failed after an idle child (pid ${victim}) was killed. Most likely the pool still sent them to the dead child: ` +
@@ -298,7 +297,7 @@ describe('ProcessPool', () => {
     const stillRunning = liveChildren().map((child) => child.pid);
 
     const outcomes = await running;
-    const dropped = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
+    const dropped = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
     expect(
       dropped,
       'close() dropped tasks that were submitted before it: let the queue run dry, then end the children.',
@@ -331,15 +330,15 @@ describe('ProcessPool', () => {
     const outcome = (task: Promise<unknown>) => within(SMALL_TASKS_MS, task.then(() => 'resolved', (error: unknown) => error), 'a crashing task never settled');
     const crashed = await outcome(firstCrash);
     if (isNotImplemented(crashed)) throw crashed;
-    expect(crashed, `The first task, whose child crashed, ${show(crashed)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
-    const failed = (await queued).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${show(o.reason)}`] : []));
+    expect(crashed, `The first task, whose child crashed, ${shownReason(crashed)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    const failed = (await queued).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${shownReason(o.reason)}`] : []));
     expect(
       failed,
       'close() lets the tasks already submitted finish, and these failed. The pool’s only child crashed while it was ' +
         `closing, so a replacement must run them.\n${timeline.toText()}\n`,
     ).toEqual([]);
     const crashedLast = await outcome(lastCrash);
-    expect(crashedLast, `The last task, whose child crashed, ${show(crashedLast)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
+    expect(crashedLast, `The last task, whose child crashed, ${shownReason(crashedLast)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
     await closing;
     expect(liveChildren().map((child) => child.pid), 'close() resolved while these children still ran.').toEqual([]);
   });
@@ -359,10 +358,10 @@ describe('ProcessPool', () => {
     });
     expect(
       String((error as Error)?.message),
-      `run() while close() was draining rejected with ${show(error)}; the error should say that the pool is closed.`,
+      `run() while close() was draining rejected with ${shownReason(error)}; the error should say that the pool is closed.`,
     ).toMatch(/closed|shut/i);
     expect(spawnCounts().children - before, 'run() while closing started a child process.').toBe(0);
-    const failed = (await draining).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${show(o.reason)}`] : []));
+    const failed = (await draining).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
     expect(failed, 'The tasks submitted before close() should finish.').toEqual([]);
     await within(5_000, closing, 'close() never settled');
   });
@@ -375,7 +374,7 @@ describe('ProcessPool', () => {
       hung: 'run() after close() never settled: a closed pool must refuse new work at once, rejecting with an Error that says so',
       resolved: 'run() after close() resolved: a closed pool must refuse new work with an Error.',
     });
-    expect(error, `run() after close() should reject with an Error; it rejected with ${show(error)}.`).toBeInstanceOf(Error);
+    expect(error, `run() after close() should reject with an Error; it rejected with ${shownReason(error)}.`).toBeInstanceOf(Error);
     expect(String((error as Error).message), 'The error should say that the pool is closed.').toMatch(/closed|shut/i);
     expect(spawnCounts().children - before, 'run() after close() started a child process.').toBe(0);
   });

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { DeadlineExceeded, isChildAlive, isNotImplemented, type Outcome, outcomeWithin, sleep, spawnLog, within } from '#kata/testing/index.ts';
+import { isChildAlive, type Outcome, outcomeWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
 import { watchTimers } from '#kata/testing/timers.ts';
@@ -40,32 +40,20 @@ async function serverSees(building: Promise<string>, condition: () => boolean, m
 
 function settledAs(outcome: Outcome<string>): string {
   if (outcome.state === 'resolved') return `resolved with ${JSON.stringify(outcome.value)}`;
-  return outcome.state === 'rejected' ? `rejected with ${shownValue(outcome.reason)}` : 'had settled';
+  return outcome.state === 'rejected' ? `rejected with ${shownReason(outcome.reason)}` : 'had settled';
 }
 
 /** buildReport must resolve: a rejection is explained, unless it is the stub's or a deadline's. */
 async function built(url: string, options: ReportOptions): Promise<string> {
   const before = spawnLog().children.length;
-  try {
-    return await within(options.timeoutMs + 5_000, start(url, options), `buildReport(${new URL(url).pathname}) did not settle within ${options.timeoutMs + 5_000} ms`);
-  } catch (error) {
-    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
-    if (isTimeoutError(error)) {
-      const started = childrenSince(before).length;
-      throw new Error(
-        `buildReport(${url}) rejected with a TimeoutError: its ${options.timeoutMs} ms deadline passed on a page that render.ts ` +
-          `renders at once, after ${started} child process(es) had been started, and no report came. render.ts prints its report ` +
-          `once its stdin has ended: write the page, then end stdin (child.stdin.end(page)), and collect stdout until 'close'.${log()}`,
-        { cause: error },
-      );
-    }
-    throw new Error(`buildReport(${url}) rejected with ${shownValue(error)}, although nothing aborted it.${log()}`, { cause: error });
-  }
-}
-
-function shownValue(value: unknown): string {
-  if (value instanceof Error || value instanceof DOMException) return `${value.name}: "${value.message}"`;
-  return JSON.stringify(value) ?? String(value);
+  const deadline = options.timeoutMs + 5_000;
+  return valueWithin(deadline, start(url, options), `buildReport(${new URL(url).pathname}) did not settle within ${deadline} ms`, (reason) =>
+    isTimeoutError(reason)
+      ? `buildReport(${url}) rejected with a TimeoutError: its ${options.timeoutMs} ms deadline passed on a page that render.ts ` +
+        `renders at once, after ${childrenSince(before).length} child process(es) had been started, and no report came. render.ts prints its report ` +
+        `once its stdin has ended: write the page, then end stdin (child.stdin.end(page)), and collect stdout until 'close'.${log()}`
+      : `buildReport(${url}) rejected with ${shownReason(reason)}, although nothing aborted it.${log()}`,
+  );
 }
 
 /** What the caller aborts with: a value of its own, which buildReport must reject with, unchanged. */
@@ -80,7 +68,7 @@ const childrenSince = (before: number): ChildProcess[] => spawnLog().children.sl
 function notTheReason(outcome: Outcome<string>, expected: unknown, what: string): string {
   if (outcome.state === 'pending') return `buildReport had not settled`;
   if (outcome.state === 'resolved') return `buildReport resolved with ${JSON.stringify(outcome.value)} instead of rejecting`;
-  return `buildReport rejected with ${shownValue(outcome.reason)}, not ${what} (${shownValue(expected)})`;
+  return `buildReport rejected with ${shownReason(outcome.reason)}, not ${what} (${shownReason(expected)})`;
 }
 
 describe('buildReport: a build that runs to the end', () => {
@@ -96,7 +84,7 @@ describe('buildReport: a build that runs to the end', () => {
     const outcome = await outcomeWithin(start(server.url('/report/broken'), { timeoutMs: 10_000, retryDelayMs: 50 }), 8_000);
     expect(
       outcome.state === 'rejected' && outcome.reason instanceof Error && /\b3\b/.test(outcome.reason.message),
-      `render.ts exits with code 3 on a page that mentions "broken"; ${outcome.state === 'rejected' ? `buildReport rejected with ${shownValue(outcome.reason)}` : outcome.state === 'resolved' ? `buildReport resolved with ${JSON.stringify(outcome.value)}` : 'buildReport had not settled 8 s later'}. ` +
+      `render.ts exits with code 3 on a page that mentions "broken"; ${outcome.state === 'rejected' ? `buildReport rejected with ${shownReason(outcome.reason)}` : outcome.state === 'resolved' ? `buildReport resolved with ${JSON.stringify(outcome.value)}` : 'buildReport had not settled 8 s later'}. ` +
         `A child's exit code is its verdict: reject with an Error whose message says the code when it is not 0.`,
     ).toBe(true);
   });

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { DeadlineExceeded, isNotImplemented, sleep, within } from '#kata/testing/index.ts';
+import { isNotImplemented, sleep, valueWithin, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer } from '#kata/testing/loopback-server.ts';
 import { singleFlight } from './single-flight.ts';
@@ -45,13 +45,13 @@ const body = (key: string) => `page /user/${key}`;
 const log = () => `\n  the server saw:\n${server.timeline.toText()}\n`;
 
 /** Waits for every promise; a rejection is explained, unless it is the stub's or a deadline's. */
-async function allOf(gets: Array<Promise<string>>, what: string): Promise<string[]> {
-  try {
-    return await within(5_000, Promise.all(gets), `${what}: not every get() settled within 5 s after the server answered`);
-  } catch (error) {
-    if (isNotImplemented(error) || error instanceof DeadlineExceeded) throw error;
-    throw new Error(`${what}: a get() rejected with "${(error as Error).message}", although the server answered 200.`, { cause: error });
-  }
+function allOf(gets: Array<Promise<string>>, what: string): Promise<string[]> {
+  return valueWithin(
+    5_000,
+    Promise.all(gets),
+    `${what}: not every get() settled within 5 s after the server answered`,
+    (reason) => `${what}: a get() rejected with "${(reason as Error)?.message ?? String(reason)}", although the server answered 200.`,
+  );
 }
 
 describe('singleFlight: sharing a call in flight', () => {
