@@ -14,7 +14,7 @@ import { type Exercise, selectExercises } from './catalog.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
-import { runInLanes, type TargetRun } from './vitest/run-targets.ts';
+import { passedEveryTest, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 
 interface Answer {
   exercise: Exercise;
@@ -72,10 +72,6 @@ export async function tryAnswers(folder: string, ids: string[]): Promise<number>
   const wrong = answers.filter((answer) => answer.kind === 'wrong').length;
   console.log(`\n${surprises} surprise(s) in ${answers.length} answers (${wrong} wrong, ${answers.length - wrong} right): a wrong answer that passed every test, or a right one refused, marked !`);
   return surprises === 0 ? 0 : 1;
-}
-
-function passedEveryTest(run: TargetRun): boolean {
-  return run.outcomes.length > 0 && run.outcomes.every((outcome) => outcome.state !== 'failed') && run.unhandled.length === 0;
 }
 
 function verdict(run: TargetRun): string {

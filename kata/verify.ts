@@ -28,7 +28,7 @@ import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
-import { type Outcome, runInLanes, type TargetRun } from './vitest/run-targets.ts';
+import { type Outcome, passedEveryTest, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test] [--profile]';
@@ -301,7 +301,7 @@ function judgeSolution(run: TargetRun): void {
   const results = run.outcomes;
   const bad = results.filter((o) => o.state === 'failed');
   const skipped = results.filter((o) => o.state === 'skipped').length;
-  const ok = results.length > 0 && bad.length === 0 && run.unhandled.length === 0;
+  const ok = passedEveryTest(run);
   const detail = ok
     ? `${results.length - skipped} tests${skipped ? `, ${skipped} skipped` : ''}`
     : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run);
@@ -324,7 +324,7 @@ function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
   const label = `${fixture.name}: ${fixture.summary}`;
   if (fixture.kind === 'right') {
     const bad = results.filter((o) => o.state === 'failed');
-    const ok = results.length > 0 && bad.length === 0 && run.unhandled.length === 0;
+    const ok = passedEveryTest(run);
     check(ok, label, ok ? 'accepted' : bad.map((o) => `\n      ${o.name}: ${firstLine(o.messages[0])}`).join('') + unhandledDetail(run), '    ', run);
     return undefined;
   }

@@ -29,6 +29,11 @@ export interface TargetRun {
   cpuMs?: number;
 }
 
+/** All green, as a learner sees it: tests ran, none failed, and nothing failed outside them. */
+export function passedEveryTest(run: Pick<TargetRun, 'outcomes' | 'unhandled'>): boolean {
+  return run.outcomes.length > 0 && run.outcomes.every((outcome) => outcome.state !== 'failed') && run.unhandled.length === 0;
+}
+
 /**
  * This process's CPU time in ms with that of the children it has reaped, which holds the test
  * processes Vitest forked and, through them, every thread and child a test started: from

@@ -16,7 +16,7 @@ const cases = `
 import { Worker } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { test } from 'vitest';
-import { within, sleep, failureOf } from ${kata('testing/index.ts')};
+import { within, sleep, failureOf, Timeline } from ${kata('testing/index.ts')};
 
 function startIdleWorker() {
   return new Worker('setInterval(() => {}, 1000)', { eval: true });
@@ -56,28 +56,55 @@ test('rejects after it ended', async () => {
 test('is running when the late rejection comes', async () => {
   await sleep(200);
 });
+test('draws a timeline and passes', async () => {
+  await new Timeline().run('a span', () => sleep(5));
+});
+test('draws a timeline and fails', async () => {
+  await new Timeline().run('a span', () => sleep(5));
+  throw new Error('failed on purpose');
+});
 `;
 
+// What the sub-Vitest's reporter records of each test: the annotations' types.
+const annotationsReporter = `{
+  onTestCaseResult(testCase) {
+    appendFileSync(process.env.KATA_ANNOTATIONS_FILE, JSON.stringify({ name: testCase.name, annotations: testCase.annotations().map((a) => a.type) }) + '\\n');
+  },
+}`;
+
 let dir: string;
-let report: Array<{ name: string; status: string; errors: string[] }>;
+let report: Array<{ name: string; status: string; errors: string[]; annotations: string[] }>;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'kata-setup-test-'));
   writeFileSync(path.join(dir, 'cases.test.ts'), cases);
   writeFileSync(
     path.join(dir, 'vitest.config.ts'),
-    `export default { test: { root: ${JSON.stringify(dir)}, include: ['cases.test.ts'], setupFiles: [${JSON.stringify(path.join(repoRoot, 'kata/vitest/setup.ts'))}], pool: 'forks', execArgv: ['--no-force-async-hooks-checks'], testTimeout: 10_000 } };`,
+    `import { appendFileSync } from 'node:fs';\nexport default { test: { root: ${JSON.stringify(dir)}, include: ['cases.test.ts'], setupFiles: [${JSON.stringify(path.join(repoRoot, 'kata/vitest/setup.ts'))}], pool: 'forks', execArgv: ['--no-force-async-hooks-checks'], testTimeout: 10_000, reporters: ['json', ${annotationsReporter}] } };`,
   );
   const out = path.join(dir, 'report.json');
-  spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts'), '--reporter=json', `--outputFile=${out}`], {
+  const annotationsFile = path.join(dir, 'annotations.jsonl');
+  spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts'), `--outputFile.json=${out}`], {
     cwd: dir,
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))), CI: 'true' },
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))), CI: 'true', KATA_ANNOTATIONS_FILE: annotationsFile },
     encoding: 'utf8',
     timeout: 60_000,
   });
   const json = JSON.parse(readFileSync(out, 'utf8'));
   const file = json.testResults[0];
-  report = file.assertionResults.map((result: { title: string; status: string; failureMessages: string[] }) => ({ name: result.title, status: result.status, errors: result.failureMessages }));
+  const annotations = new Map(
+    readFileSync(annotationsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { name: string; annotations: string[] })
+      .map(({ name, annotations }) => [name, annotations]),
+  );
+  report = file.assertionResults.map((result: { title: string; status: string; failureMessages: string[] }) => ({
+    name: result.title,
+    status: result.status,
+    errors: result.failureMessages,
+    annotations: annotations.get(result.title) ?? [],
+  }));
 }, 90_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,4 +148,12 @@ describe('deadlines fit in the test', () => {
 
 test('a function that should reject but throws at once is told so', () => {
   expect(outcome('calls a function that throws instead of rejecting').errors[0]).toMatch(/The call threw "too early" at once, instead of returning a promise that rejects with it/);
+});
+
+describe('what the kata relies on in Vitest (kata/vitest/vitest-internals.ts)', () => {
+  test('a timeline drawn in a test is attached after the verdict, and the verdict stands', () => {
+    expect(outcome('draws a timeline and passes')).toMatchObject({ status: 'passed', annotations: ['timeline'] });
+    expect(outcome('draws a timeline and fails')).toMatchObject({ status: 'failed', annotations: ['timeline'] });
+    expect(outcome('draws a timeline and fails').errors[0]).toContain('failed on purpose');
+  });
 });

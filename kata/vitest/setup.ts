@@ -1,11 +1,12 @@
 // First, so that a loop in the test file's imports is caught too.
 import './watchdog.ts';
-import { afterAll, afterEach, beforeEach, expect, type TestContext } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 import { endTestBudget, sleep, startTestBudget } from '../testing/deadline.ts';
 import { measuringTest } from '../testing/measure.ts';
 import { isChildAlive, liveChildren, liveWorkers, mayOutliveTests, originOf, spawnLog, stopWorkers } from '../testing/spawned.ts';
 import { collectTimelines, type Timeline } from '../testing/timeline.ts';
 import { escapedErrors, outsideAnyTest } from './escaped-errors.ts';
+import { annotateFinishedTest, errorsOf } from './vitest-internals.ts';
 
 // Start watching before the test file imports anything that could start a worker or a child.
 spawnLog();
@@ -86,33 +87,14 @@ beforeEach(() => {
 afterEach(async (context) => {
   const timelines = (stopCollecting?.() ?? []).filter((timeline) => timeline.spans.length > 0);
   stopCollecting = undefined;
-  const errors = context.task.result?.errors ?? [];
+  const errors = errorsOf(context);
   const failed = errors.length > 0;
   const shown = errors.some((error) => error.message?.includes('timeline (0 to '));
   for (const timeline of timelines) {
     const message = failed && !shown ? `${timeline.summary()}\n${timeline.toText()}` : timeline.summary();
-    await annotateFinishedTest(context, message, Buffer.from(timeline.toSvg()).toString('base64'));
+    await annotateFinishedTest(context, message, { contentType: 'image/svg+xml', body: Buffer.from(timeline.toSvg()).toString('base64') });
   }
 });
-
-/**
- * Vitest accepts annotations only while a test runs, and afterEach comes after the verdict; but
- * only now are the timelines complete. So the verdict is set aside for the one synchronous call
- * that records the annotation (the state is checked there and nowhere after).
- */
-async function annotateFinishedTest(context: TestContext, message: string, svgBase64: string): Promise<void> {
-  const result = context.task.result as { state: string } | undefined;
-  const verdict = result?.state;
-  if (result) result.state = 'run';
-  let recorded: Promise<unknown>;
-  try {
-    recorded = context.annotate(message, 'timeline', { contentType: 'image/svg+xml', body: svgBase64 });
-  } finally {
-    if (result) result.state = verdict!;
-  }
-  // A picture that cannot be attached must not turn the test's verdict around.
-  await recorded.catch((error: unknown) => console.warn(`Could not attach the timeline: ${(error as Error).message}`));
-}
 
 // Nothing outlives a test file: what a test file allowed to live on (a warm pool) is stopped here,
 // so the run always exits and leaves no orphan process behind.
