@@ -241,19 +241,25 @@ describe('Barrier', () => {
 
   test('no thread leaves before the last of the parties has arrived', async () => {
     const scene = new Scene(3);
-    const [a, b, last] = [scene.join('A'), scene.join('B'), scene.join('C')];
+    // A is held right after its arrival (its first write to the barrier's memory), before it can sleep, until B has arrived too.
+    const a = scene.join('A', { pauseAfterWrite: { round: 0, writes: 1 } });
+    const [b, last] = [scene.join('B'), scene.join('C')];
     a.go(1);
-    await a.settle(0);
+    await a.arrival(0);
+    await until(() => a.paused !== undefined || a.left(0) !== undefined || a.asleep, 3_000, [a]);
     b.go(1);
     await b.settle(0);
+    a.resume();
+    await a.settle(0);
     // Hold the last party back a little longer.
     await sleep(200);
     const early = [a, b].filter((party) => party.left(0));
     expect(
       early.map((party) => party.name),
       `With 3 parties, threads A and B had arrived and thread C had not, yet ${names(early.map((party) => party.name))} left the barrier ` +
-        `(arriveAndWait() returned ${early.map((party) => String(party.left(0)!.result)).join(', ')}) before the last party arrived. ` +
-        `A thread may leave only once all 3 have arrived; the barrier's cells held ${scene.cells}.\n${scene.timeline.toText()}\n`,
+        `(arriveAndWait() returned ${early.map((party) => String(party.left(0)!.result)).join(', ')}) before the last party arrived` +
+        (a.paused && a.left(0) ? ` (the test held A right after its arrival, ${String(a.paused.after)}, until B had arrived too)` : '') +
+        `. A thread may leave only once all 3 have arrived; the barrier's cells held ${scene.cells}.\n${scene.timeline.toText()}\n`,
     ).toEqual([]);
     last.go(1);
     const inside = await scene.stillInside([a, b, last], 0);
@@ -508,7 +514,7 @@ describe('Barrier', () => {
       const a = scene.join('A', { rounds: 2, pauseAfterWrite: { round: 0, writes } });
       return { writes, scene, a, b };
     });
-    const outcomes = await Promise.all(
+    const settled = await Promise.allSettled(
       runs.map(async ({ writes, scene, a, b }) => {
         b.go(2);
         await b.arrival(0);
@@ -528,6 +534,10 @@ describe('Barrier', () => {
         return { writes, heldAfter, raced, inside, after: a.callsAfterPause, cells: scene.cells, scene };
       }),
     );
+    // Every run has ended (each wait is bounded) before a failure of one is reported: none goes on polling after the test.
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const outcomes = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     const ordinal = (count: number) => `${count}${['st', 'nd', 'rd'][count - 1] ?? 'th'}`;
     for (const outcome of outcomes) {
       expect(outcome.problem, outcome.problem).toBeUndefined();
