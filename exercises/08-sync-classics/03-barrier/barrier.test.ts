@@ -202,7 +202,8 @@ class Scene {
   }
 }
 
-describe('Barrier', () => {
+// A wrong answer may spend a few seconds at each step before the test gives up on it (every wait is bounded).
+describe('Barrier', { timeout: 30_000 }, () => {
   test('with parties = 1, every call returns true at once, round after round, without sleeping', async () => {
     const memory = sharedInts(4);
     memory.set([5, 0, 0, 6]);
