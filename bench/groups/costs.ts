@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -14,7 +15,6 @@ import { ARRIVED, CELLS, COUNTER, type IncrementKind } from '../workers/incremen
 const echoWorker = new URL('../workers/echo.worker.ts', import.meta.url);
 const echoChild = new URL('../workers/echo.child.ts', import.meta.url);
 const jobsChild = new URL('../../solutions/06-choose/01-choose/jobs.child.ts', import.meta.url);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startWorker(): Promise<Worker> {
   const worker = new Worker(echoWorker);

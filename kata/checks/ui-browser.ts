@@ -17,6 +17,7 @@ import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { exercises, selectExercises } from '../catalog.ts';
@@ -247,10 +248,6 @@ async function until<T>(ms: number, probe: () => T | undefined | Promise<T | und
     await sleep(200);
   }
   throw new CheckFailed(await failure());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 interface PrintedResult {
