@@ -24,9 +24,11 @@ export const FIELD = {
   /** The first two locks its first transfer took, in order (-1 until then). */
   firstTake: 10,
   secondTake: 11,
+  /** Its Atomics.wait calls with a timeout (naps), on any array. */
+  timedWaits: 12,
 } as const;
 export type Field = keyof typeof FIELD;
-const FIELDS = 12;
+const FIELDS = 13;
 
 /** control[RELEASE]: the test sets it to 1 to let a thread it holds go on. */
 export const RELEASE = 0;

@@ -137,7 +137,9 @@ spyOnAtomics((name, args, proceed) => {
   if (name === 'wait') {
     set('waitCell', cell);
     set('waitValue', Number(args[2]));
-    set('waitTimed', args[3] === undefined || Number.isNaN(Number(args[3])) || Number(args[3]) === Infinity ? 0 : 1);
+    const timed = !(args[3] === undefined || Number.isNaN(Number(args[3])) || Number(args[3]) === Infinity);
+    set('waitTimed', timed ? 1 : 0);
+    if (timed) bump('timedWaits');
     set('parked', 1);
     try {
       return run();

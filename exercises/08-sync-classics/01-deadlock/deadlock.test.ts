@@ -10,6 +10,8 @@ import type { HarnessData } from './deadlock.harness.ts';
 // Atomics writes which locks each thread holds and where it waits into `control`
 // (control.harness.ts), which the test reads while the threads run, and after it has stopped them.
 const harness = new URL('./deadlock.harness.ts', import.meta.url);
+/** A transfer waiting for a lock held for half a second makes fewer Atomics calls per ms than this (README). */
+const MAX_CALLS_PER_MS = 2;
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
 const plural = (count: number, what: string) => `${n(count)} ${what}${count === 1 ? '' : 's'}`;
@@ -434,22 +436,30 @@ describe('Bank.transfer', () => {
     Atomics.notify(bank.memory, 1);
     endHold();
     const through = await thread.worker.maybeMessage('done', 3_000);
-    const callsPerMs = measured('deadlock: Atomics calls per ms of a transfer waiting for a lock', callsMade / watched, 5);
+    // A thread asleep in lock() makes no calls at all; one that backs off longer after each failure
+    // makes a few per 10 ms (about five per try); one that retries at once makes thousands per ms.
+    const callsPerMs = measured('deadlock: Atomics calls per ms of a transfer waiting for a lock', callsMade / watched, MAX_CALLS_PER_MS);
     const runnable = looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, 0.5) : undefined;
     const tries = after.failedTries - before.failedTries;
     const letGo = after.releases - before.releases;
+    const naps = after.timedWaits - before.timedWaits;
+    const why =
+      callsPerMs < MAX_CALLS_PER_MS
+        ? 'It made few Atomics calls, yet it kept its core: it waits by running (a loop on the clock?), not by sleeping. Sleep in Atomics.wait, in lock() or between tries. '
+        : tries > 100 && letGo > 100 && naps * 2 < tries
+          ? `In that time it found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times, with ${plural(naps, 'nap')} (an Atomics.wait with a timeout) between: ` +
+            'it retries as soon as it has let go, with no pause. Two threads that do that to each other can keep colliding without either getting both locks ' +
+            '(a livelock), and each burns a core meanwhile. Between tries, sleep, for longer after each failure and for a random time (back-off), ' +
+            'or wait in lock() for a lock that you take in a fixed order. '
+          : naps * 2 >= tries && tries > 0
+            ? `It found a lock taken ${n(tries)} times and napped ${plural(naps, 'time')} (Atomics.wait with a timeout) in between, one try every ` +
+              `${(watched / tries).toFixed(1)} ms: it backs off, but too briefly to let the lock's holder finish. Back off longer after each failure (doubling, say, up to some tens of ms). `
+            : `It found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times: it keeps calling Atomics while it waits. Sleep instead, in lock() or between tries. `;
     expect(
-      callsPerMs < 5 && (runnable === undefined || runnable < 0.5),
+      callsPerMs < MAX_CALLS_PER_MS && (runnable === undefined || runnable < 0.5),
       `busy waiting: while the lock of account 1 was held by another thread for ${n(Math.round(watched))} ms, transfer(0, 1, 10) made ${n(callsMade)} Atomics calls ` +
-        `(${n(Math.round(callsPerMs))} per ms)${looks ? ` and was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : ''}. ` +
-        (tries > 100 && letGo > 100
-          ? `In that time it found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times: it retries as soon as it has let go, with no pause. ` +
-            'Two threads that do that to each other can keep colliding without either getting both locks (a livelock), and each burns a core meanwhile. ' +
-            'Between tries, sleep, for longer after each failure and for a random time (back-off), or wait in lock() for a lock that you take in a fixed order. '
-          : callsPerMs >= 5
-            ? `It found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times: it keeps calling Atomics while it waits. Sleep instead, in lock() or between tries. `
-            : 'It made few Atomics calls, yet it kept its core: it waits by running (a loop on the clock?), not by sleeping. Sleep in Atomics.wait, in lock() or between tries. ') +
-        `At the end of that time, ${stateOf(whileHeld, 0, names)}.\n${timeline.toText()}\n`,
+        `(${callsPerMs.toFixed(1)} per ms, against fewer than ${MAX_CALLS_PER_MS})${looks ? ` and was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : ''}. ` +
+        `${why}At the end of that time, ${stateOf(whileHeld, 0, names)}.\n${timeline.toText()}\n`,
     ).toBe(true);
     expect(
       through,
