@@ -9,7 +9,7 @@ import { isNotImplemented } from '#kata/testing/deadline.ts';
 import { announceThread } from '#kata/testing/harness-worker.ts';
 import { watchSleepingCalls } from '#kata/testing/sleeping-calls.ts';
 import { targetUrl } from '#kata/testing/target.ts';
-import { watchTimers } from '#kata/testing/timers.ts';
+import { watchTimerCalls } from '#kata/testing/timers.ts';
 import type * as WaitAsyncModule from './wait-async.ts';
 
 /** Where the waiter keeps its counters, in `control` (shared memory of the test's own): the test reads them even while the waiter's thread is stuck. */
@@ -87,6 +87,8 @@ export interface Settled {
   fired: number;
   /** The values the predicate was called with, in order (waitUntil). */
   seen: number[];
+  /** The waits (Atomics.waitAsync or wait calls on the cells) your code began before its first call of the predicate; -1 if it never called it. */
+  waitsBeforeFirstCheck: number;
   /** The calls that put the thread to sleep (Atomics.wait, child_process.*Sync) from the call to the settlement. */
   slept: string[];
 }
@@ -150,7 +152,9 @@ async function runWaiter(): Promise<void> {
     }
   });
   const sleeping = watchSleepingCalls();
-  const timers = watchTimers();
+  // Not watchTimers(): its async hooks could keep worker.terminate() from stopping a thread that
+  // loops in microtasks, and the test has to stop such a thread.
+  const timers = watchTimerCalls();
 
   const { waitForNotify, waitUntil } = (await import(targetUrl(import.meta.url, './wait-async.ts').href)) as typeof WaitAsyncModule;
 
@@ -164,11 +168,17 @@ async function runWaiter(): Promise<void> {
     predicateCalls: realAtomics.load(control, cells.predicateCalls),
   });
 
+  /** Waits begun on the cells so far: Atomics.waitAsync calls, and Atomics.wait calls that could sleep. */
+  const waitsSoFar = () => realAtomics.load(control, cells.waitAsyncs) + realAtomics.load(control, cells.sleeps);
+
   function call(request: CallRequest): void {
     const seen: number[] = [];
     let changed = false;
+    const waitsAtCall = waitsSoFar();
+    let waitsBeforeFirstCheck = -1;
     const predicate = (value: number) => {
       count('predicateCalls');
+      if (seen.length === 0) waitsBeforeFirstCheck = waitsSoFar() - waitsAtCall;
       seen.push(value);
       if (request.changeOnFirstCheck !== undefined && !changed) {
         // Another thread, right after this check: it changes the cell and notifies it. Nobody
@@ -207,6 +217,7 @@ async function runWaiter(): Promise<void> {
         beforeTurn: !turned,
         fired: timers.fired() - firedBefore,
         seen,
+        waitsBeforeFirstCheck,
         slept: sleeping.calls.slice(sleptBefore),
       } satisfies Settled);
     Promise.resolve(result).then(

@@ -183,7 +183,7 @@ async function loopStopped(waiter: Waiter, id: string, label: string): Promise<s
   const watched = Math.round(performance.now() - since);
   const facts =
     (returned
-      ? `${label} returned a promise, but then its thread's event loop stopped: of the test's pings, sent while the wait was pending, it answered ${answered} and then none for ${STALL_MS / 1_000} s`
+      ? `${label} returned a promise, but then its thread's event loop stopped: of the test's pings, sent while the wait was pending, it ${answered === 0 ? 'answered none' : `answered ${answered}, then none`} within ${STALL_MS / 1_000} s`
       : `${label} had not returned ${STALL_MS / 1_000} s after the call, and its thread's event loop did not turn meanwhile`) +
     ` (a 5 ms interval on that thread fired ${plural(ticked, 'time')} in ${watched} ms).`;
   const sleeps = waiter.read('sleeps');
@@ -216,7 +216,7 @@ async function loopStopped(waiter: Waiter, id: string, label: string): Promise<s
  * code's Atomics calls on the cells, its timers' callbacks, the predicate's calls. All of them are
  * looks at the memory (or turns spent getting ready for one). Returns the counts at the start.
  */
-async function quietCounts(waiter: Waiter, id: string, label: string): Promise<{ before: Counts; during: Counts }> {
+async function quietCounts(waiter: Waiter, id: string, label: string): Promise<{ before: Counts; during: Counts; early?: string }> {
   const returned = await waiter.returned(id, STALL_MS);
   // A turn of the loop after the call returned (this answer needs one): what the call set up is done.
   const before = await waiter.counts();
@@ -226,7 +226,10 @@ async function quietCounts(waiter: Waiter, id: string, label: string): Promise<{
   await sleep(QUIET_MS);
   const after = await waiter.counts();
   if (!after) throw new Error(`${label}: its thread stopped answering while it waited (see the test "keeps the event loop of its thread turning while it waits").`);
+  const settled = waiter.settledYet(id);
+  const early = settled && `${label} ${shown(settled)} ${Math.round(settled.atMs)} ms after the call, before anything happened to the cell: it did not wait, so this test could not count what it does while it waits (${waiter.lastWait()}).`;
   return {
+    early,
     before,
     during: { fired: after.fired - before.fired, looks: after.looks - before.looks, waitAsyncs: after.waitAsyncs - before.waitAsyncs, predicateCalls: after.predicateCalls - before.predicateCalls },
   };
@@ -254,7 +257,7 @@ describe('waitForNotify', () => {
     const waiter = await startWaiter(memory);
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 0 });
     const stopped = await loopStopped(waiter, 'wait', 'waitForNotify(cells, 1, 0)');
-    expect(stopped, stopped).toBeUndefined();
+    expect(stopped === undefined, stopped).toBe(true);
   });
 
   test('resolves "ok" when a worker thread notifies the cell, promptly; without a timeout it waits as long as it takes', async () => {
@@ -307,9 +310,10 @@ describe('waitForNotify', () => {
     const waiter = await startWaiter(memory);
     const label = 'waitForNotify(cells, 1, 0, 10000)';
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 0, timeoutMs: 10_000 });
-    const { during } = await quietCounts(waiter, 'wait', label);
+    const { during, early } = await quietCounts(waiter, 'wait', label);
+    expect(early === undefined, early).toBe(true);
     const polling = pollingSeen(label, during, 'the cell held 0, the expected value, and nobody notified it');
-    expect(polling, polling).toBeUndefined();
+    expect(polling === undefined, polling).toBe(true);
     // A notify without a change: a wait that sleeps until notified wakes; one that looks for a change does not.
     const woke = Atomics.notify(memory, 1);
     const settled = await waiter.settled('wait', SETTLE_MS);
@@ -373,7 +377,7 @@ describe('waitForNotify', () => {
       `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with no notify and a timeout of 300 ms; ` +
         `${waiter.lastWait()}${timeout === -1 && waiter.read('lastWaitIndex') !== -2 ? ': a wait with no timeout, so only a notify can end it. Pass timeoutMs on to the wait' : ''}.`,
     ).toBeDefined();
-    expect(settled!.value, `${label} ${shown(settled!)} after ${Math.round(settled!.atMs)} ms with no notify: when the time is up it resolves "timed-out".`).toBe('timed-out');
+    expect(settled!.value, `${label} ${shown(settled!)} after ${Math.round(settled!.atMs)} ms with no notify (${waiter.lastWait()}): when the time is up it resolves "timed-out".`).toBe('timed-out');
     expect(
       measured('wait-async: ms before a 300 ms wait timed out', settled!.atMs, 150, 'min'),
       `${label} resolved "timed-out" ${Math.round(settled!.atMs)} ms after the call, long before its 300 ms were up; ${waiter.lastWait()}. timeoutMs is in milliseconds, as for setTimeout.`,
@@ -425,6 +429,13 @@ describe('waitForNotify', () => {
     const [waiter, notifier] = [new Waiter(memory), new Notifier(memory)];
     await Promise.all([waiter.ready(), notifier.ready()]);
     const timeline = new Timeline();
+    // First one wait alone, woken, to tell a timer every wait leaves from one that only several waits at once leave.
+    waiter.call({ id: 'alone', fn: 'waitForNotify', index: 1, expected: 0, timeoutMs: 10_000 });
+    expect(await waiter.returned('alone', STALL_MS), `waitForNotify(cells, 1, 0, 10000) had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    await waiter.counts();
+    await notifier.notify(1);
+    expect(await waiter.settled('alone', SETTLE_MS), `waitForNotify(cells, 1, 0, 10000) was still pending ${SETTLE_MS / 1_000} s after a worker notified cell 1; ${waiter.lastWait()}.`).toBeDefined();
+    const alone = (await waiter.pendingTimers()) ?? [];
     const calls: Array<Omit<CallRequest, 'op'> & { label: string }> = [
       { id: 'a', fn: 'waitForNotify', index: 1, expected: 0, label: 'waitForNotify(cells, 1, 0)' },
       { id: 'b', fn: 'waitForNotify', index: 1, expected: 0, timeoutMs: 10_000, label: 'waitForNotify(cells, 1, 0, 10000)' },
@@ -451,8 +462,11 @@ describe('waitForNotify', () => {
     expect(
       timers,
       `Four waits were pending at once, and once all had settled, ${plural(timers?.length ?? 0, 'timer')} your code had set ${timers?.length === 1 ? 'was' : 'were'} still pending ` +
-        `(${(timers ?? []).map((ms) => `${ms} ms`).join(', ')}). What one call sets up belongs to that call alone: in a variable shared by every call ` +
-        '(a module-level let), each new wait overwrites the one before, which then can never be cleared.',
+        `(${(timers ?? []).map((ms) => `${ms} ms`).join(', ')}). ` +
+        (alone.length === 0
+          ? 'A wait alone, woken just before, had left none: it is having several at once that leaves them. What one call sets up belongs to that call alone: ' +
+            'in a variable shared by every call (a module-level let), each new wait overwrites the one before, which then can never be cleared.'
+          : `A wait alone, woken just before, had left ${plural(alone.length, 'timer')} too (${alone.map((ms) => `${ms} ms`).join(', ')}): a timer that is never cleared when its wait ends (see the test "leaves no timer and no waiter behind").`),
     ).toEqual([]);
     const left = [Atomics.notify(memory, 1), Atomics.notify(memory, 2)];
     expect(left, 'Waiters of your code still on cells 1 and 2 once every wait had settled').toEqual([0, 0]);
@@ -465,7 +479,7 @@ describe('waitUntil', () => {
     const waiter = await startWaiter(memory);
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 1 });
     const stopped = await loopStopped(waiter, 'wait', 'waitUntil(cells, 1, (value) => value >= 1)');
-    expect(stopped, stopped).toBeUndefined();
+    expect(stopped === undefined, stopped).toBe(true);
   });
 
   test('sleeps between wake-ups: runs nothing while nothing happens, and resolves promptly when notified', async () => {
@@ -473,9 +487,10 @@ describe('waitUntil', () => {
     const waiter = await startWaiter(memory);
     const label = 'waitUntil(cells, 1, (value) => value >= 1, 10000)';
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 1, timeoutMs: 10_000 });
-    const { before, during } = await quietCounts(waiter, 'wait', label);
+    const { before, during, early } = await quietCounts(waiter, 'wait', label);
+    expect(early === undefined, early).toBe(true);
     const polling = pollingSeen(label, during, 'it held 0, which the predicate refuses, and nobody notified it');
-    expect(polling, polling).toBeUndefined();
+    expect(polling === undefined, polling).toBe(true);
     const since = performance.now();
     Atomics.store(memory, 1, 1);
     Atomics.notify(memory, 1);
@@ -612,14 +627,21 @@ describe('waitUntil', () => {
     expect(settled, `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with a timeout of 1500 ms; ${waiter.lastWait()}.`).toBeDefined();
     const compared = waiter.read('lastWaitExpected');
     const sawIt = measured('wait-async: ms before waitUntil saw a change made between its check and its wait', settled!.atMs, 750) < 750;
+    const setting =
+      settled!.seen.length === 0
+        ? 'The test was to store 5 in cell 1 (and notify it) the first time your code called the predicate, but it never called it. '
+        : 'The first time your code called the predicate (with 0), another thread, played by the test, stored 5 in cell 1 and notified it, before the predicate answered; nobody notified again. ';
+    let cause = `${waiter.lastWait()}. `;
+    if (settled!.waitsBeforeFirstCheck > 0) {
+      cause = `Your code had begun ${plural(settled!.waitsBeforeFirstCheck, 'wait')} before that first call of the predicate: check first, then wait. `;
+    } else if (compared === 5 && waiter.read('lastWaitIndex') === 1) {
+      cause =
+        'lost wake-up: your wait after that check compared the cell with 5, a value read again after the check: it found what it expected, and slept through the change it was waiting for' +
+        `${settled!.value === 5 ? ', until its timeout ran out and the value was checked again' : ''}. `;
+    }
     expect(
       { value: settled!.value, sawIt },
-      `lost wake-up: right after your first check (the predicate saw 0), another thread stored 5 in cell 1 and notified it, before your code began to wait; ` +
-        `nobody notified again. ${label} ${shown(settled!)} after ${Math.round(settled!.atMs)} ms (the predicate was called with ${JSON.stringify(settled!.seen)}). ` +
-        (compared === 5 && waiter.read('lastWaitIndex') === 1
-          ? 'Your wait compared the cell with 5, a value read again after the check: it found what it expected, and slept through the change it was waiting for' +
-            `${settled!.value === 5 ? ', until its timeout ran out and the value was checked again' : ''}. `
-          : `${waiter.lastWait()}. `) +
+      `${setting}${label} ${shown(settled!)} ${Math.round(settled!.atMs)} ms after the call (the predicate was called with ${JSON.stringify(settled!.seen)}). ${cause}` +
         'Wait with the very value the predicate refused: if the cell has changed since, the wait answers "not-equal" at once, and you check again.',
     ).toEqual({ value: 5, sawIt: true });
   });
