@@ -23,7 +23,9 @@ const cells: ControlCells = {
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const plural = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
 
-/** How long the waiter's thread may take to return from a call, or to answer the test. */
+/** How long your call may take to return (the first call of a run took up to 0.8 s beside a CPU hog). */
+const RETURN_MS = 5_000;
+/** How long the waiter's thread may take to answer the test while a wait is pending. */
 const STALL_MS = 2_000;
 /** How long a wait may take to settle once it has been notified (or its timeout has passed). */
 const SETTLE_MS = 3_000;
@@ -65,13 +67,29 @@ class Waiter {
     this.harness.worker.postMessage({ op: 'call', ...request });
   }
 
-  /** What the call returned, once it has (undefined if it had not within `ms`). */
-  async returned(id: string, ms: number): Promise<Returned | undefined> {
-    return (await this.harness.maybeMessage(`returned:${id}`, ms)) as (HarnessMessage & Returned) | undefined;
+  /**
+   * The waiter's message of `type`, or undefined if none came within `ms`. How long it took is
+   * recorded against `ms` (as within() does), for the bounds' table: right answers must stay far inside.
+   */
+  async #reply<T>(type: string, ms: number, what: string): Promise<T | undefined> {
+    const since = performance.now();
+    const message = await this.harness.maybeMessage(type, ms);
+    measured(`deadline ${ms} ms: the waiting thread ${what}`, message ? performance.now() - since : ms, ms);
+    return message as (HarnessMessage & T) | undefined;
   }
 
-  /** How the call's promise settled, once it has (undefined if it had not within `ms`). */
-  async settled(id: string, ms: number): Promise<Settled | undefined> {
+  /** What the call returned, once it has (undefined if it had not within `ms`). */
+  returned(id: string, ms: number): Promise<Returned | undefined> {
+    return this.#reply(`returned:${id}`, ms, 'returned from a call');
+  }
+
+  /**
+   * How the call's promise settled, once it has (undefined if it had not within `ms`). `expected`:
+   * whether it should settle within `ms` (then the time it took is recorded); false for a look at
+   * whether it has settled too early.
+   */
+  async settled(id: string, ms: number, expected = true): Promise<Settled | undefined> {
+    if (expected) return this.#reply(`settled:${id}`, ms, 'settled a wait');
     return (await this.harness.maybeMessage(`settled:${id}`, ms)) as (HarnessMessage & Settled) | undefined;
   }
 
@@ -84,21 +102,21 @@ class Waiter {
   async ping(ms: number): Promise<boolean> {
     const n = ++this.#asked;
     this.harness.worker.postMessage({ op: 'ping', n });
-    return (await this.harness.maybeMessage(`pong:${n}`, ms)) !== undefined;
+    return (await this.#reply(`pong:${n}`, ms, 'answered a ping')) !== undefined;
   }
 
   /** The waiter's counters, read on its own thread (so its timers' callbacks are counted exactly). */
-  async counts(ms = STALL_MS): Promise<Counts | undefined> {
+  counts(ms = STALL_MS): Promise<Counts | undefined> {
     const n = ++this.#asked;
     this.harness.worker.postMessage({ op: 'counts', n });
-    return (await this.harness.maybeMessage(`counts:${n}`, ms)) as (HarnessMessage & Counts) | undefined;
+    return this.#reply(`counts:${n}`, ms, 'sent its counts');
   }
 
   /** Your code's timers still pending (by delay), a turn of the loop after the test asked. */
   async pendingTimers(ms = STALL_MS): Promise<number[] | undefined> {
     const n = ++this.#asked;
     this.harness.worker.postMessage({ op: 'leftovers', n });
-    return ((await this.harness.maybeMessage(`leftovers:${n}`, ms)) as (HarnessMessage & { timers: number[] }) | undefined)?.timers;
+    return (await this.#reply<{ timers: number[] }>(`leftovers:${n}`, ms, 'listed the pending timers'))?.timers;
   }
 
   read(cell: keyof ControlCells): number {
@@ -163,7 +181,7 @@ const shown = (settled: Settled) => (settled.rejected !== undefined ? `rejected 
 async function loopStopped(waiter: Waiter, id: string, label: string): Promise<string | undefined> {
   const since = performance.now();
   const ticks = waiter.read('ticks');
-  const returned = await waiter.returned(id, STALL_MS);
+  const returned = await waiter.returned(id, RETURN_MS);
   let answered = 0;
   if (returned) {
     for (let ping = 0; ping < 4; ping += 1) {
@@ -184,7 +202,7 @@ async function loopStopped(waiter: Waiter, id: string, label: string): Promise<s
   const facts =
     (returned
       ? `${label} returned a promise, but then its thread's event loop stopped: of the test's pings, sent while the wait was pending, it ${answered === 0 ? 'answered none' : `answered ${answered}, then none`} within ${STALL_MS / 1_000} s`
-      : `${label} had not returned ${STALL_MS / 1_000} s after the call, and its thread's event loop did not turn meanwhile`) +
+      : `${label} had not returned ${RETURN_MS / 1_000} s after the call, and its thread's event loop did not turn meanwhile`) +
     ` (a 5 ms interval on that thread fired ${plural(ticked, 'time')} in ${watched} ms).`;
   const sleeps = waiter.read('sleeps');
   if (waiter.read('asleep') === 1 || sleeps > 0) {
@@ -217,11 +235,11 @@ async function loopStopped(waiter: Waiter, id: string, label: string): Promise<s
  * looks at the memory (or turns spent getting ready for one). Returns the counts at the start.
  */
 async function quietCounts(waiter: Waiter, id: string, label: string): Promise<{ before: Counts; during: Counts; early?: string }> {
-  const returned = await waiter.returned(id, STALL_MS);
+  const returned = await waiter.returned(id, RETURN_MS);
   // A turn of the loop after the call returned (this answer needs one): what the call set up is done.
   const before = await waiter.counts();
   if (!returned || !before) {
-    throw new Error(`${label} ${returned ? 'returned, but its thread then stopped answering' : `had not returned ${STALL_MS / 1_000} s after the call`}: its event loop does not turn (see the test "keeps the event loop of its thread turning while it waits").`);
+    throw new Error(`${label} ${returned ? 'returned, but its thread then stopped answering' : `had not returned ${RETURN_MS / 1_000} s after the call`}: its event loop does not turn (see the test "keeps the event loop of its thread turning while it waits").`);
   }
   await sleep(QUIET_MS);
   const after = await waiter.counts();
@@ -269,10 +287,10 @@ describe('waitForNotify', () => {
     const label = 'waitForNotify(cells, 1, 0)';
     const endWait = timeline.begin(`${label} pending`, { threadId: waiter.threadId });
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 0 });
-    const returned = await waiter.returned('wait', STALL_MS);
-    expect(returned, `${label} had not returned ${STALL_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
+    const returned = await waiter.returned('wait', RETURN_MS);
+    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
     // Nobody notifies for a while: a wait with no timeout must still be pending.
-    const early = await waiter.settled('wait', 300);
+    const early = await waiter.settled('wait', 300, false);
     expect(
       early && `${shown(early)} ${Math.round(early.atMs)} ms after the call`,
       early &&
@@ -338,8 +356,8 @@ describe('waitForNotify', () => {
     const waiter = await startWaiter(memory);
     const label = 'waitForNotify(cells, 1, 5, 2000)';
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 5, timeoutMs: 2_000 });
-    const returned = await waiter.returned('wait', STALL_MS);
-    expect(returned, `${label} had not returned ${STALL_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
+    const returned = await waiter.returned('wait', RETURN_MS);
+    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
     expect(
       returned!.thenable,
       returned!.threw !== undefined
@@ -390,7 +408,7 @@ describe('waitForNotify', () => {
     // Woken: cell 1, with a long timeout that never comes.
     const woken = 'waitForNotify(cells, 1, 0, 10000)';
     waiter.call({ id: 'woken', fn: 'waitForNotify', index: 1, expected: 0, timeoutMs: 10_000 });
-    expect(await waiter.returned('woken', STALL_MS), `${woken} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    expect(await waiter.returned('woken', RETURN_MS), `${woken} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     await waiter.counts();
     Atomics.store(memory, 1, 1);
     Atomics.notify(memory, 1);
@@ -436,7 +454,7 @@ describe('waitForNotify', () => {
       { id: 'alone-until', fn: 'waitUntil', index: 2, atLeast: 1, timeoutMs: 10_000, label: 'waitUntil(cells, 2, (value) => value >= 1, 10000)' },
     ] as const) {
       waiter.call(lone);
-      expect(await waiter.returned(lone.id, STALL_MS), `${lone.label} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+      expect(await waiter.returned(lone.id, RETURN_MS), `${lone.label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
       await waiter.counts();
       await notifier.notify(lone.index, lone.fn === 'waitUntil' ? 1 : undefined);
       expect(await waiter.settled(lone.id, SETTLE_MS), `${lone.label} was still pending ${SETTLE_MS / 1_000} s after a worker notified its cell; ${waiter.lastWait()}.`).toBeDefined();
@@ -453,7 +471,7 @@ describe('waitForNotify', () => {
     const results: Record<string, unknown> = { a: 'ok', b: 'ok', c: 1, d: 'timed-out' };
     const ends = calls.map((call) => timeline.begin(call.label, { threadId: waiter.threadId }));
     for (const call of calls) waiter.call(call);
-    for (const call of calls) expect(await waiter.returned(call.id, STALL_MS), `${call.label} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    for (const call of calls) expect(await waiter.returned(call.id, RETURN_MS), `${call.label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     await waiter.counts();
     const early = calls.filter((call) => waiter.settledYet(call.id)).map((call) => `${call.label} ${shown(waiter.settledYet(call.id)!)}`);
     expect(early, `Of four waits pending at once, some settled before any notify: ${early.join('; ')}.`).toEqual([]);
@@ -520,8 +538,8 @@ describe('waitUntil', () => {
     const waiter = await startWaiter(memory);
     const label = 'waitUntil(cells, 1, (value) => value >= 3, 2000)';
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 3, timeoutMs: 2_000 });
-    const returned = await waiter.returned('wait', STALL_MS);
-    expect(returned, `${label} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    const returned = await waiter.returned('wait', RETURN_MS);
+    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     expect(returned!.thenable, `${label} returned ${returned!.threw !== undefined ? `nothing: it threw "${returned!.threw}"` : `a ${returned!.kind}`}, not a promise.`).toBe(true);
     const settled = await waiter.settled('wait', SETTLE_MS);
     expect(settled, `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with a timeout of 2000 ms, though cell 1 held 5 all along.`).toBeDefined();
@@ -540,7 +558,7 @@ describe('waitUntil', () => {
     const label = 'waitUntil(cells, 1, (value) => value >= 3, 10000)';
     const endWait = timeline.begin(label, { threadId: waiter.threadId });
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 3, timeoutMs: 10_000 });
-    expect(await waiter.returned('wait', STALL_MS), `${label} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    expect(await waiter.returned('wait', RETURN_MS), `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     await waiter.counts();
     // Wake-ups the predicate refuses: 1, then 2, then a notify with no change. After each, the
     // test waits until your code is waiting again (a new Atomics.waitAsync) or has settled.
@@ -583,8 +601,8 @@ describe('waitUntil', () => {
     const label = 'waitUntil(cells, 1, (value) => value >= 1000, 500)';
     const endWait = timeline.begin(label, { threadId: waiter.threadId });
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 1_000, timeoutMs: 500 });
-    const returned = await waiter.returned('wait', STALL_MS);
-    expect(returned, `${label} had not returned ${STALL_MS / 1_000} s after the call.`).toBeDefined();
+    const returned = await waiter.returned('wait', RETURN_MS);
+    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     // A value the predicate refuses, every 50 ms, for up to 4 s.
     const endNotes = timeline.begin('a new value every 50 ms, notified');
     let notifies = 0;
