@@ -3,9 +3,9 @@
  * that always calls the real function, and a Proxy that counts plain `array[i]` reads and writes.
  */
 
-export type AtomicsName = 'add' | 'and' | 'compareExchange' | 'exchange' | 'load' | 'notify' | 'or' | 'store' | 'sub' | 'wait' | 'xor';
+export type AtomicsName = 'add' | 'and' | 'compareExchange' | 'exchange' | 'load' | 'notify' | 'or' | 'store' | 'sub' | 'wait' | 'waitAsync' | 'xor';
 
-const names: AtomicsName[] = ['add', 'and', 'compareExchange', 'exchange', 'load', 'notify', 'or', 'store', 'sub', 'wait', 'xor'];
+const names: AtomicsName[] = ['add', 'and', 'compareExchange', 'exchange', 'load', 'notify', 'or', 'store', 'sub', 'wait', 'waitAsync', 'xor'];
 type AnyFunction = (...args: unknown[]) => unknown;
 const atomics = Atomics as unknown as Record<AtomicsName, AnyFunction>;
 
@@ -21,6 +21,7 @@ export const realAtomics = {
   store: Atomics.store,
   sub: Atomics.sub,
   wait: Atomics.wait,
+  waitAsync: Atomics.waitAsync,
 } as const;
 
 /**
