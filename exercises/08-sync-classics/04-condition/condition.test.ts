@@ -86,12 +86,18 @@ const condCellName = (scene: Scene) => (cell: number) =>
  * once each is asleep in Atomics.wait (or has returned, or has reached the point its options hold it
  * at, or has had 2 s to get there).
  */
-async function waitersIn(threads: number, options: Partial<HarnessData> = {}): Promise<Scene> {
+async function waitersIn(threads: number, options: Partial<HarnessData> & { primed?: boolean } = {}): Promise<Scene> {
   const memory = options.memory ?? sharedInts(2);
   const control = createControl();
   const timeline = new Timeline();
   const mutexCell = options.mutexCell ?? 0;
   const condCell = options.condCell ?? 1;
+  if (options.primed) {
+    // One notify() with nobody waiting first (its counts kept apart), so the condition is no longer
+    // new: a notify that only sets a flag changes the cell the first time and never again.
+    const first = start('cond-notifier', { memory, control: createControl(), mutexCell, condCell });
+    await finish(first, 5_000, (call) => `A notify() with nobody waiting never got through: it is stuck in ${call}`);
+  }
   const waiters: HarnessWorker[] = [];
   for (let index = 0; index < threads; index += 1) {
     const waiter = start('cond-waiter', { ...options, memory, control, mutexCell, condCell, watch: true });
@@ -292,7 +298,7 @@ describe('Condition', () => {
 
   test('a notify() between wait() letting go of the mutex and falling asleep is not lost', async () => {
     // The waiter is held right after its wait() lets go of the mutex, before it sleeps.
-    const scene = await waitersIn(1, { holdAfterRelease: true });
+    const scene = await waitersIn(1, { holdAfterRelease: true, primed: true });
     const { control } = scene;
     expect(
       at(control, 'released'),
@@ -316,7 +322,11 @@ describe('Condition', () => {
           `left it (${at(control, 'lastWaitValue')}), went to sleep waiting for it to change, and is still asleep: the notify it was waiting for had ` +
           'already happened. Read the cell while you still hold the mutex: then any notify() after the unlock changes it, and Atomics.wait ' +
           'returns at once ("not-equal").'
-        : `A notify() came after wait() had let go of the mutex and before it slept, and 3 s later the thread was still in wait(). ${stillWaiting(scene)}`) +
+        : at(control, 'notifiesBeforeChange') > 0 && at(control, 'lastWaitCell') === scene.condCell && at(control, 'lastWaitValue') === Atomics.load(scene.memory, scene.condCell)
+          ? `A notify() came after wait() had let go of the mutex and before it slept, and left the cell at ${at(control, 'lastWaitValue')}, the value wait() had read ` +
+            '(this condition had been notified once before). wait() then slept in Atomics.wait on that value, and is still asleep: ' +
+            'to a thread about to sleep, a notify that does not change the cell is no notify at all. Let every notify change the cell: a counter that goes up.'
+          : `A notify() came after wait() had let go of the mutex and before it slept, and 3 s later the thread was still in wait(). ${stillWaiting(scene)}`) +
         `\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
   });
@@ -325,7 +335,7 @@ describe('Condition', () => {
     // The waiter is held at its Atomics.wait on the condition's cell until the notifier's
     // Atomics.notify has gone by; the notifier is held after that Atomics.notify until the waiter
     // has fallen asleep (or found the cell changed). Only a cell changed before the notify wakes it.
-    const scene = await waitersIn(1, { holdBeforeSleep: true });
+    const scene = await waitersIn(1, { holdBeforeSleep: true, primed: true });
     const { control } = scene;
     expect(
       at(control, 'aboutToSleep'),
@@ -347,7 +357,8 @@ describe('Condition', () => {
     expect(
       through,
       (lost
-        ? `notify() called Atomics.notify on the condition's cell ${plural(early, 'time')} before it changed the cell, and changed it only afterwards. ` +
+        ? `notify() called Atomics.notify on the condition's cell while the cell still held ${at(control, 'lastWaitValue')}, as it did when notify() began: ` +
+          'the change, if any, came afterwards. ' +
           'This test let a thread that had read the cell (and was about to sleep on that value) go on only once that Atomics.notify had passed, ' +
           'waking nobody; the thread then fell asleep on the unchanged value, and the change that came next woke nobody: ' +
           'it was still asleep 3 s later. Change the cell first (Atomics.add), then call Atomics.notify: ' +
