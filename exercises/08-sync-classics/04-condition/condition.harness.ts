@@ -43,7 +43,7 @@ export interface HarnessData {
   values?: number[];
   /** taker: how many values it takes. */
   count?: number;
-  /** The first time this thread is woken (on another cell than the mutex's) while there is a value (taker) or room (putter), another thread played here takes the value (fills the room) before it can. */
+  /** The first time this thread is woken from Atomics.wait while there is a value (taker) or room (putter), another thread played here takes the value (fills the room) before it can. */
   stealAfterWake?: boolean;
   /** Taker: after its first wake-up on another cell than the mutex's, it stops until the test opens `go`. */
   holdAfterWake?: boolean;
@@ -126,10 +126,12 @@ function onWait(waitedOn: number, expected: number, proceed: () => unknown): unk
     realAtomics.notify(control, cell('wakes'));
     if (woken === 'timed-out') bump('timedOut');
   }
-  // Woken on the condition (not on the mutex's cell, where a thread waits only to take the lock back).
-  if (woken === 'ok' && waitedOn >= 0 && waitedOn !== mutexCell) {
+  if (woken === 'ok' && waitedOn >= 0) {
+    // Woken on the condition, or on the mutex's cell while taking the lock back: either way the
+    // thread has not looked at the queue yet, and another thread may get there first.
     if (data.stealAfterWake && read('stolen') === 0) steal();
-    if (data.holdAfterWake && !heldAfterWake) {
+    // Held only after a wake-up on the condition (a wait on the mutex's cell is only for the lock).
+    if (data.holdAfterWake && !heldAfterWake && waitedOn !== mutexCell) {
       heldAfterWake = true;
       holdUntil(() => read('go') === 1, 2_000);
     }

@@ -391,20 +391,37 @@ describe('Condition', () => {
   });
 
   test('notifyAll() wakes every waiting thread', async () => {
-    const scene = await waitersIn(3);
-    const { control } = scene;
+    const scene = await waitersIn(3, { primed: true });
+    const { control, memory } = scene;
     expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 3 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`).toBe(3);
+    // A fourth thread is held right after its wait() lets go of the mutex, before it sleeps: it is
+    // waiting in wait() too, and the notifyAll() that comes now must not pass it by.
+    const late = start('cond-waiter', { memory, control, mutexCell: scene.mutexCell, condCell: scene.condCell, watch: true, holdAfterRelease: true });
+    scene.waiters.push(late);
+    await late.message('locked', 5_000, "A fourth thread's lock() never returned, with three threads in wait(), which must let go of the mutex");
+    const endLate = scene.timeline.begin('in wait() (4, held before its sleep)', { threadId: late.threadId });
+    expect(await until(() => at(control, 'released') === 1, 2_000), `A fourth thread's wait(mutex) never let go of the mutex (its cell reads ${Atomics.load(memory, scene.mutexCell)}).`).toBe(true);
+    const before = Atomics.load(memory, scene.condCell);
     await notifier(scene, { call: 'notifyAll' });
-    await until(() => at(control, 'returned') === 3, 3_000);
+    open(control, 'go');
+    await until(() => at(control, 'returned') === 4, 3_000);
     const returned = at(control, 'returned');
+    const lateReturned = late.find('returned') !== undefined;
+    if (lateReturned) endLate();
     const asked = at(control, 'askedToWake');
+    const after = Atomics.load(memory, scene.condCell);
     expect(
       returned,
-      `${3 - returned} of 3 threads asleep in wait() were still there 3 s after notifyAll(): it called Atomics.notify on the condition's cell ` +
+      `${4 - returned} of 4 threads in wait() ${4 - returned === 1 ? 'was' : 'were'} still there 3 s after notifyAll(): it called Atomics.notify on the condition's cell ` +
         `${plural(at(control, 'notifies'), 'time')}, asking to wake ${asked === -1 ? 'every waiter' : `at most ${n(asked)}`}, and woke ${plural(at(control, 'woken'), 'thread')}. ` +
-        'notifyAll() wakes every thread asleep on the cell: Atomics.notify(cells, index) with no count.\n' +
-        `${scene.timeline.toText()}\n`,
-    ).toBe(3);
+        (lateReturned
+          ? 'notifyAll() wakes every thread asleep on the cell: Atomics.notify(cells, index) with no count.'
+          : `${returned === 3 ? 'The one left is' : 'Among those left is'} the thread this test held after its wait() had let go of the mutex, before it slept: ` +
+            (after === before
+              ? `notifyAll() left the condition's cell at ${after}, the value that thread had read, so it then slept through the notifyAll(). Let notifyAll() change the cell too, before it wakes.`
+              : `the condition's cell went from ${before} to ${after}. ${stillWaiting(scene)}`)) +
+        `\n${scene.timeline.toText()}\n`,
+    ).toBe(4);
   });
 
   test('a condition over cell 3 sleeps and wakes on that cell, leaving the others alone', async () => {
