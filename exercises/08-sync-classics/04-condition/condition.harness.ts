@@ -243,11 +243,13 @@ function returned(): void {
   realAtomics.notify(control, cell('returned'));
 }
 
+// Loaded: tells the test (which waits for this before it times anything) and names the OS thread.
+if (spying) announceThread();
+
 switch (data.role) {
   case 'cond-waiter': {
     const mutex = new Mutex(memory, mutexCell);
     const condition = new Condition(memory, condCell);
-    announceThread();
     step('lock()');
     mutex.lock();
     post('locked');
@@ -323,7 +325,6 @@ switch (data.role) {
   case 'putter': {
     const queue = new BoundedQueue(memory);
     if (data.stealAfterWake) thief = new BoundedQueue(memory);
-    announceThread();
     for (const value of data.values ?? []) {
       step(`put(${value})`);
       stateAtStart = realAtomics.load(memory, tailCell);
@@ -341,7 +342,6 @@ switch (data.role) {
   case 'taker': {
     const queue = new BoundedQueue(memory);
     if (data.stealAfterWake) thief = new BoundedQueue(memory);
-    announceThread();
     const values: number[] = [];
     for (let taken = 0; taken < (data.count ?? 1); taken += 1) {
       step('take()');

@@ -25,6 +25,12 @@ function start(role: HarnessData['role'], data: Omit<HarnessData, 'role'>): Harn
   started.push(worker);
   return worker;
 }
+/** Starts a harness worker and waits until it has loaded the code under test (start-up takes seconds on a busy machine; no deadline after this one counts it). */
+async function begin(role: HarnessData['role'], data: Omit<HarnessData, 'role'>): Promise<HarnessWorker> {
+  const worker = start(role, data);
+  await worker.message('thread', 10_000, `A worker of this test (${role}) did not start within 10 s`);
+  return worker;
+}
 afterEach(async () => {
   await Promise.all(started.splice(0).map((worker) => worker.terminate()));
   failures.length = 0;
@@ -95,12 +101,12 @@ async function waitersIn(threads: number, options: Partial<HarnessData> & { prim
   if (options.primed) {
     // One notify() with nobody waiting first (its counts kept apart), so the condition is no longer
     // new: a notify that only sets a flag changes the cell the first time and never again.
-    const first = start('cond-notifier', { memory, control: createControl(), mutexCell, condCell });
+    const first = await begin('cond-notifier', { memory, control: createControl(), mutexCell, condCell });
     await finish(first, 5_000, (call) => `A notify() with nobody waiting never got through: it is stuck in ${call}`);
   }
   const waiters: HarnessWorker[] = [];
   for (let index = 0; index < threads; index += 1) {
-    const waiter = start('cond-waiter', { ...options, memory, control, mutexCell, condCell, watch: true });
+    const waiter = await begin('cond-waiter', { ...options, memory, control, mutexCell, condCell, watch: true });
     waiters.push(waiter);
     await waiter.message(
       'locked',
@@ -127,7 +133,7 @@ async function waitersIn(threads: number, options: Partial<HarnessData> & { prim
 /** A thread that takes the mutex, calls notify() (or notifyAll()), and lets go; resolves when it has. */
 async function notifier(scene: Scene, data: Partial<HarnessData> = {}): Promise<HarnessWorker> {
   const call = data.call ?? 'notify';
-  const worker = start('cond-notifier', { memory: scene.memory, control: scene.control, mutexCell: scene.mutexCell, condCell: scene.condCell, countNotifies: true, ...data });
+  const worker = await begin('cond-notifier', { memory: scene.memory, control: scene.control, mutexCell: scene.mutexCell, condCell: scene.condCell, countNotifies: true, ...data });
   const end = scene.timeline.begin(`lock, ${call}(), unlock`, { threadId: worker.threadId });
   if (data.holdMutex) {
     await finishStep(worker, scene, 'notified', call);
@@ -396,7 +402,7 @@ describe('Condition', () => {
     expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 3 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`).toBe(3);
     // A fourth thread is held right after its wait() lets go of the mutex, before it sleeps: it is
     // waiting in wait() too, and the notifyAll() that comes now must not pass it by.
-    const late = start('cond-waiter', { memory, control, mutexCell: scene.mutexCell, condCell: scene.condCell, watch: true, holdAfterRelease: true });
+    const late = await begin('cond-waiter', { memory, control, mutexCell: scene.mutexCell, condCell: scene.condCell, watch: true, holdAfterRelease: true });
     scene.waiters.push(late);
     await late.message('locked', 5_000, "A fourth thread's lock() never returned, with three threads in wait(), which must let go of the mutex");
     const endLate = scene.timeline.begin('in wait() (4, held before its sleep)', { threadId: late.threadId });
@@ -514,7 +520,7 @@ describe('BoundedQueue', () => {
       ops.push(round * 10 + 1, round * 10 + 2, 'take', 'take');
       expected.push(round * 10 + 1, round * 10 + 2);
     }
-    const worker = start('sequence', { memory, control: createControl(), ops });
+    const worker = await begin('sequence', { memory, control: createControl(), ops });
     const done = await finish(
       worker,
       5_000,
@@ -537,7 +543,7 @@ describe('BoundedQueue', () => {
     const memory = createQueue(2);
     const control = createControl();
     const timeline = new Timeline();
-    const putter = start('putter', { memory, control, values: [1, 2, 3], watch: true });
+    const putter = await begin('putter', { memory, control, values: [1, 2, 3], watch: true });
     const twoIn = await until(() => count(putter, 'put') >= 2, 5_000);
     expect(twoIn, `${lastStep(putter)} never returned, on an empty queue of capacity 2 with no other thread using it.`).toBe(true);
     const endWait = timeline.begin('in put(3)', { threadId: putter.threadId });
@@ -548,7 +554,7 @@ describe('BoundedQueue', () => {
         `TAIL - HEAD = ${size(memory)} values in 2 slots, so a value nobody had taken was written over. put() waits while the queue holds capacity values.`,
     ).toBe(2);
     await watchWaiting(putter, control, 'put(3)', 'the queue was full', timeline);
-    const taker = start('taker', { memory, control, count: 1, countNotifies: true });
+    const taker = await begin('taker', { memory, control, count: 1, countNotifies: true });
     const took = await taker.message('took', 5_000, 'take() never returned, on a full queue');
     expect(took.value, 'take() on a queue holding 1 and 2 must return 1').toBe(1);
     const through = await until(() => count(putter, 'put') === 3, 3_000);
@@ -560,7 +566,7 @@ describe('BoundedQueue', () => {
         'take() notifies the condition that a put() waits in.\n' +
         `${timeline.toText()}\n`,
     ).toBe(true);
-    const rest = start('taker', { memory, control, count: 2 });
+    const rest = await begin('taker', { memory, control, count: 2 });
     const done = await finish(rest, 5_000, (call) => `${call} never returned, with 2 values in the queue`);
     expect(done.values, 'After 1, 2 and 3 were put and 1 was taken, the queue must give 2, then 3').toEqual([2, 3]);
   });
@@ -569,7 +575,7 @@ describe('BoundedQueue', () => {
     const memory = createQueue(2);
     const control = createControl();
     const timeline = new Timeline();
-    const taker = start('taker', { memory, control, count: 1, watch: true });
+    const taker = await begin('taker', { memory, control, count: 1, watch: true });
     const endWait = timeline.begin('in take()', { threadId: taker.threadId });
     await until(() => taker.find('took') !== undefined || at(control, 'parked') > 0, 2_000);
     const early = taker.find('took');
@@ -579,7 +585,7 @@ describe('BoundedQueue', () => {
         'take() waits while the queue is empty.',
     ).toBeUndefined();
     await watchWaiting(taker, control, 'take()', 'the queue was empty', timeline);
-    const putter = start('putter', { memory, control, values: [42], countNotifies: true });
+    const putter = await begin('putter', { memory, control, values: [42], countNotifies: true });
     await finish(putter, 5_000, (call) => `${call} never returned, on an empty queue`);
     const through = await taker.maybeMessage('took', 3_000);
     if (through) endWait();
@@ -601,13 +607,13 @@ describe('BoundedQueue', () => {
     // before the second put().
     const takers: HarnessWorker[] = [];
     for (const index of [0, 1]) {
-      const taker = start('taker', { memory, control, count: 1, watch: true, holdAfterWake: true });
+      const taker = await begin('taker', { memory, control, count: 1, watch: true, holdAfterWake: true });
       takers.push(taker);
       timeline.begin(`in take() (${index + 1})`, { threadId: taker.threadId });
       await until(() => at(control, 'parked') > index || taker.find('took') !== undefined, 2_000);
     }
     expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 2 threads in take() on an empty queue went to sleep within 2 s each. ${whereWaiting(control, memory)}`).toBe(2);
-    const putter = start('putter', { memory, control, values: [1, 2], countNotifies: true });
+    const putter = await begin('putter', { memory, control, values: [1, 2], countNotifies: true });
     await finish(putter, 5_000, (call) => `${call} never returned, on a queue of capacity 4`);
     open(control, 'go');
     await until(() => takers.every((taker) => taker.find('took') !== undefined), 3_000);
@@ -627,11 +633,11 @@ describe('BoundedQueue', () => {
     const memory = createQueue(2);
     const control = createControl();
     const timeline = new Timeline();
-    const taker = start('taker', { memory, control, count: 1, watch: true, stealAfterWake: true });
+    const taker = await begin('taker', { memory, control, count: 1, watch: true, stealAfterWake: true });
     const endWait = timeline.begin('in take()', { threadId: taker.threadId });
     await until(() => taker.find('took') !== undefined || at(control, 'parked') > 0, 2_000);
     expect(taker.find('took'), `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`).toBeUndefined();
-    await finish(start('putter', { memory, control, values: [42] }), 5_000, (call) => `${call} never returned, on an empty queue`);
+    await finish(await begin('putter', { memory, control, values: [42] }), 5_000, (call) => `${call} never returned, on an empty queue`);
     // Woken, the taker meets another consumer (played in its thread) that takes the 42 first.
     const stolen = () => at(control, 'stolen') === 1;
     await until(() => taker.find('took') !== undefined || (stolen() && at(control, 'parked') > 0), 3_000);
@@ -649,7 +655,7 @@ describe('BoundedQueue', () => {
       `The thread in take() was never woken from Atomics.wait while the queue held a value${took ? ` (it returned ${String(took.value)})` : ''}, so this test ` +
         `could not play the other consumer. ${whereWaiting(control, memory, took !== undefined)} take() on an empty queue sleeps until a put() wakes it.\n${timeline.toText()}\n`,
     ).toBe(true);
-    await finish(start('putter', { memory, control, values: [7] }), 5_000, (call) => `${call} never returned, on an empty queue`);
+    await finish(await begin('putter', { memory, control, values: [7] }), 5_000, (call) => `${call} never returned, on an empty queue`);
     const through = await taker.maybeMessage('took', 3_000);
     if (through) endWait();
     expect(through, `take() went back to sleep when the value was gone, but a second put() (of 7) did not get it out within 3 s. ${whereWaiting(control, memory)}\n${timeline.toText()}\n`).toBeDefined();
@@ -660,13 +666,13 @@ describe('BoundedQueue', () => {
     const memory = createQueue(2);
     const control = createControl();
     const timeline = new Timeline();
-    const putter = start('putter', { memory, control, values: [1, 2, 3], watch: true, stealAfterWake: true });
+    const putter = await begin('putter', { memory, control, values: [1, 2, 3], watch: true, stealAfterWake: true });
     const twoIn = await until(() => count(putter, 'put') >= 2, 5_000);
     expect(twoIn, `${lastStep(putter)} never returned, on an empty queue of capacity 2 with no other thread using it.`).toBe(true);
     const endWait = timeline.begin('in put(3)', { threadId: putter.threadId });
     await until(() => count(putter, 'put') === 3 || at(control, 'parked') > 0, 2_000);
     expect(count(putter, 'put'), `put(3) returned on a full queue of capacity 2: it did not wait for room (TAIL - HEAD is now ${size(memory)}).`).toBe(2);
-    const took = await start('taker', { memory, control, count: 1 }).message('took', 5_000, 'take() never returned, on a full queue');
+    const took = await (await begin('taker', { memory, control, count: 1 })).message('took', 5_000, 'take() never returned, on a full queue');
     expect(took.value, 'take() on a queue holding 1 and 2 must return 1').toBe(1);
     // Woken, the putter meets another producer (played in its thread) that fills the free slot first.
     const stolen = () => at(control, 'stolen') === 1;
@@ -685,7 +691,7 @@ describe('BoundedQueue', () => {
       `The thread in put(3) was never woken from Atomics.wait while the queue had room${third ? ' (its put(3) returned)' : ''}, so this test could not play ` +
         `the other producer. ${whereWaiting(control, memory, third)} put() on a full queue sleeps until a take() wakes it.\n${timeline.toText()}\n`,
     ).toBe(true);
-    const drain = start('taker', { memory, control, count: 3 });
+    const drain = await begin('taker', { memory, control, count: 3 });
     const done = await finish(drain, 5_000, (call) => `${call} never returned: after 2 and ${STOLEN_ROOM}, put(3) should have added 3 once a take() made room`);
     endWait();
     expect(done.values, `The queue must give 2, then the other producer's ${STOLEN_ROOM}, then 3`).toEqual([2, STOLEN_ROOM, 3]);
@@ -695,13 +701,13 @@ describe('BoundedQueue', () => {
     const memory = createQueue(2);
     const control = createControl();
     const timeline = new Timeline();
-    const taker = start('taker', { memory, control, count: 1, watch: true });
+    const taker = await begin('taker', { memory, control, count: 1, watch: true });
     const endWait = timeline.begin('in take()', { threadId: taker.threadId });
     await until(() => taker.find('took') !== undefined || at(control, 'parked') > 0, 2_000);
     expect(taker.find('took'), `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`).toBeUndefined();
     // The putter is held right after its first Atomics.notify until the taker has woken and gone
     // back to sleep, or returned: what the taker finds then is what that notify let it see.
-    const putter = start('putter', { memory, control, values: [5], holdAfterNotify: 'until-asleep-again', countNotifies: true });
+    const putter = await begin('putter', { memory, control, values: [5], holdAfterNotify: 'until-asleep-again', countNotifies: true });
     const endPut = timeline.begin('put(5)', { threadId: putter.threadId });
     await finish(putter, 5_000, (call) => `${call} never returned, on an empty queue`);
     endPut();
@@ -727,7 +733,7 @@ describe('BoundedQueue', () => {
 
   test('put() and take() change HEAD, TAIL and the slots only while holding the mutex', async () => {
     const memory = createQueue(4);
-    const worker = start('trace', { memory, control: createControl(), ops: [5, 6, 'take', 7, 'take', 'take'] });
+    const worker = await begin('trace', { memory, control: createControl(), ops: [5, 6, 'take', 7, 'take', 'take'] });
     const done = await finish(worker, 5_000, (call) => `${call} never returned, on a queue of capacity 4 that only this thread used (it never had to wait)`);
     const names = ['HEAD', 'TAIL', 'slot 0', 'slot 1', 'slot 2', 'slot 3'];
     const changed = (from: number[], to: number[]) => names.filter((_, index) => from[index] !== to[index]).join(', ');
