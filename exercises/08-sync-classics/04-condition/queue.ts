@@ -1,0 +1,52 @@
+import { Condition } from './condition.ts';
+import { Mutex } from './mutex.ts';
+
+/**
+ * The queue's shared memory, an Int32Array:
+ *   LOCK       the mutex's cell
+ *   NOT_EMPTY  the condition "the queue is not empty" (take() waits in it)
+ *   NOT_FULL   the condition "the queue is not full" (put() waits in it)
+ *   HEAD       values taken so far
+ *   TAIL       values put so far (TAIL - HEAD values are in the queue)
+ *   SLOTS...   `capacity` slots: the value at position p is in slot SLOTS + p % capacity
+ */
+export const LOCK = 0;
+export const NOT_EMPTY = 1;
+export const NOT_FULL = 2;
+export const HEAD = 3;
+export const TAIL = 4;
+export const SLOTS = 5;
+
+/** Shared memory for a queue of `capacity` values, all cells at 0. Send it to every thread that uses the queue. */
+export function createQueue(capacity: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer((SLOTS + capacity) * Int32Array.BYTES_PER_ELEMENT));
+}
+
+/** A bounded blocking queue of Int32 values in shared memory; every thread builds its own over the same memory. */
+export class BoundedQueue {
+  readonly #memory: Int32Array;
+  readonly #capacity: number;
+  readonly #mutex: Mutex;
+  readonly #notEmpty: Condition;
+  readonly #notFull: Condition;
+
+  constructor(memory: Int32Array) {
+    this.#memory = memory;
+    this.#capacity = memory.length - SLOTS;
+    this.#mutex = new Mutex(memory, LOCK);
+    this.#notEmpty = new Condition(memory, NOT_EMPTY);
+    this.#notFull = new Condition(memory, NOT_FULL);
+  }
+
+  /** Adds `value` at the back of the queue, waiting (asleep) while the queue is full. */
+  put(value: number): void {
+    // TODO: under the mutex, wait in notFull while the queue is full; then add the value and wake a taker.
+    throw new Error('Not implemented yet: BoundedQueue.put() in exercises/08-sync-classics/04-condition/queue.ts (see README.md there)');
+  }
+
+  /** Removes and returns the value at the front of the queue, waiting (asleep) while the queue is empty. */
+  take(): number {
+    // TODO: under the mutex, wait in notEmpty while the queue is empty; then remove the front value and wake a putter.
+    throw new Error('Not implemented yet: BoundedQueue.take() in exercises/08-sync-classics/04-condition/queue.ts (see README.md there)');
+  }
+}
