@@ -75,6 +75,7 @@ export interface HarnessData {
 const data = workerData as HarnessData;
 const { cells, control, memory, lockCells } = data;
 const post = (type: string, details: object = {}) => parentPort!.postMessage({ type, ...details });
+const n = (value: number) => value.toLocaleString('en-US');
 
 /** The cell of `memory` that `array[index]` is (through any Int32Array view of its buffer), or -1 for other memory. */
 function cellOf(array: unknown, index: unknown): number {
@@ -224,8 +225,6 @@ function aloneGuard(onCall: (name: AtomicsName, args: unknown[]) => void) {
     waits = 0;
   };
 }
-
-const n = (value: number) => value.toLocaleString('en-US');
 
 /** One thread, one lock: plain `cells[i]` reads and writes of the lock's cells, counted per method. */
 async function probe(): Promise<void> {

@@ -186,7 +186,10 @@ class Actor {
     const now = Atomics.load(this.scene.memory, cell);
     const where =
       cell >= lock && cell < lock + RWLOCK_CELLS ? `on ${cellName(cell - lock)}` : `on cell ${cell} of the memory, outside the lock's cells (${lock} to ${lock + RWLOCK_CELLS - 1})`;
-    return `asleep in Atomics.wait ${where}, expecting ${value} (it holds ${now} now)`;
+    // Asleep, expecting a value the cell no longer holds: the cell changed after this thread fell
+    // asleep (else its wait would have returned at once), and no notify has woken it since.
+    const changed = now === value ? '' : ': the cell changed after it fell asleep, and no Atomics.notify on that cell has come since';
+    return `asleep in Atomics.wait ${where}, expecting ${value} (it holds ${now} now${changed})`;
   }
 }
 
@@ -458,21 +461,32 @@ describe('RWLock', () => {
         "readUnlock() to wake and this test saw nothing of it. writeLock() should sleep in Atomics.wait while readers are inside.\n" +
         scene.text(),
     ).toBe(true);
-    const waits = writer!.get('waits');
+    const waitsBefore = writer!.get('waits');
     const leave = await scene.leave(reader!, 'readUnlock', lock);
-    // Asleep in the same Atomics.wait, with nobody left to wake it, for a whole second: it stays asleep.
-    let quietSince: number | undefined;
+    // With the reader gone, nobody is left to wake the writer: once it is asleep in the same
+    // Atomics.wait for a whole second, and the readUnlock() woke nobody (or it has woken since and
+    // gone back to sleep), it stays asleep. A writer that was woken but has not run yet is not that.
+    let quietSince = performance.now();
+    let waits = waitsBefore;
     await scene.until(() => {
       if (write.inside) return true;
-      const quiet = writer!.asleep && writer!.get('waits') === waits;
-      quietSince = quiet ? (quietSince ?? performance.now()) : undefined;
-      return quietSince !== undefined && performance.now() - quietSince > 1_000;
+      if (!writer!.asleep || writer!.get('waits') !== waits) {
+        waits = writer!.get('waits');
+        quietSince = performance.now();
+        return false;
+      }
+      return (leave.since().woken === 0 || waits > waitsBefore) && performance.now() - quietSince > 1_000;
     }, 5_000);
     expect(
       write.inside,
-      `wake-up: the last reader left, and the writer is still ${writer!.sleep(lock)}, in the Atomics.wait it called before the reader ` +
-        `left: nobody woke it. The reader's readUnlock() ${leave.notified()}. A thread asleep in Atomics.wait wakes only when another ` +
-        'calls Atomics.notify on the cell it sleeps on: the last reader out must notify the cell the writer waits on.\n' +
+      `wake-up: the last reader left, and the writer is still ${writer!.sleep(lock)}. ` +
+        (writer!.get('waits') > waitsBefore
+          ? `It was woken after the reader left, and went back to sleep (${plural(writer!.get('waits') - waitsBefore, 'more Atomics.wait call')}). `
+          : leave.since().woken === 0
+            ? 'It is in the Atomics.wait it called before the reader left: nobody woke it. '
+            : 'The readUnlock() woke a thread, but the writer has not run since: this run cannot tell why. ') +
+        `The reader's readUnlock() ${leave.notified()}. A thread asleep in Atomics.wait wakes only when another calls Atomics.notify ` +
+        'on the cell it sleeps on, after changing what it waits for: the last reader out must count itself out, then notify the cell the writer waits on.\n' +
         scene.text(),
     ).toBeDefined();
     const timedOut = write.since().timedOut;
@@ -685,13 +699,6 @@ describe('RWLock', () => {
     memory[lockIndex + RWLOCK_CELLS] = 11;
     const thread = start({ role: 'sequence', memory, control: sharedInts(Object.keys(cells).length), lockIndex });
     const done = await finish(thread, 5_000, (call) => `${call} never returned, on new RWLock(memory, 2) that no other thread was using.`);
-    const ops = done.ops as Op[];
-    const stuck = done.stuck as { op: Op; step: number; why: string } | undefined;
-    expect(
-      stuck,
-      `One thread alone with new RWLock(memory, 2) called ${ops.slice(0, Number(stuck?.step) + 1).join('(), ')}(); that last ${stuck?.op}() made ${stuck?.why}. ` +
-        'Nobody else holds the lock, so every call returns at once. Does each unlock leave the cells as they were before its lock was taken?',
-    ).toBeUndefined();
     const outside = done.outside as number[];
     const after = done.memory as number[];
     expect(
@@ -700,6 +707,13 @@ describe('RWLock', () => {
         `it made Atomics calls on cells ${outside.length > 0 ? outside.join(', ') : 'none'} outside them, and left cells 0, 1 and ${lockIndex + RWLOCK_CELLS} at ` +
         `${after[0]}, ${after[1]} and ${after[lockIndex + RWLOCK_CELLS]} (they held 7, 9 and 11). Other locks or data may live next to a lock: count your cells from index.`,
     ).toEqual({ outside: [], neighbours: [7, 9, 11] });
+    const ops = done.ops as Op[];
+    const stuck = done.stuck as { op: Op; step: number; why: string } | undefined;
+    expect(
+      stuck,
+      `One thread alone with new RWLock(memory, 2) called ${ops.slice(0, Number(stuck?.step) + 1).join('(), ')}(); that last ${stuck?.op}() made ${stuck?.why}. ` +
+        'Nobody else holds the lock, so every call returns at once. Does each unlock leave the cells as they were before its lock was taken?',
+    ).toBeUndefined();
   });
 
   test('two readers and two writers, released together, 20,000 turns each: a writer is never inside with anyone else', async () => {

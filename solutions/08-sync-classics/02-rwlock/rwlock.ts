@@ -1,9 +1,7 @@
 /** How many Int32 cells of shared memory one RWLock may use, from its `index` on. All start at 0. */
 export const RWLOCK_CELLS = 4;
 
-/** What this lock keeps in its cells (it uses two of the four), relative to `index`. */
-const STATE = 0; // readers inside (1, 2, ...), or WRITER_INSIDE, or 0: nobody inside
-const WRITERS = 1; // writers waiting for the lock or holding it: while > 0, no new reader enters
+/** The state cell holds the number of readers inside, 0 when nobody is inside, or this: */
 const WRITER_INSIDE = -1;
 
 /**
@@ -18,8 +16,10 @@ export class RWLock {
 
   constructor(shared: Int32Array, index = 0) {
     this.#cells = shared;
-    this.#state = index + STATE;
-    this.#writers = index + WRITERS;
+    // Two of its four cells: the state (readers inside, or WRITER_INSIDE), and the number of
+    // writers waiting for the lock or holding it (while it is above 0, no new reader enters).
+    this.#state = index;
+    this.#writers = index + 1;
   }
 
   /** Enters as a reader, beside any other readers; sleeps while a writer holds the lock or waits for it. */
@@ -27,17 +27,18 @@ export class RWLock {
     for (;;) {
       const writers = Atomics.load(this.#cells, this.#writers);
       if (writers > 0) {
-        // Writer preference: a writer is inside or waiting, so step aside. Sleep until WRITERS
-        // changes from what we read (if it already has, wait returns at once: no lost wake-up).
+        // Writer preference: a writer is inside or waiting, so step aside. Sleep until the count
+        // of writers changes from what we read (if it already has, wait returns at once: no
+        // lost wake-up), then look again.
         Atomics.wait(this.#cells, this.#writers, writers);
-        continue;
+      } else {
+        const state = Atomics.load(this.#cells, this.#state);
+        // Count ourselves in with one compareExchange: it adds one only if no other thread changed
+        // the state since we read it (another reader arrived or left, or a writer got in), else
+        // we look again. A writer inside (-1) can be seen here only in the instant before its
+        // count of writers shows: the next turn of the loop sleeps on that.
+        if (state >= 0 && Atomics.compareExchange(this.#cells, this.#state, state, state + 1) === state) return;
       }
-      const state = Atomics.load(this.#cells, this.#state);
-      // Count ourselves in with one compareExchange: it adds one only if no other thread changed
-      // the state since we read it (another reader arrived or left, or a writer got in), else retry.
-      // A writer inside (state -1) can only be seen here for the instant before its WRITERS count
-      // shows: the next turn of the loop sleeps on WRITERS.
-      if (state >= 0 && Atomics.compareExchange(this.#cells, this.#state, state, state + 1) === state) return;
     }
   }
 
@@ -45,7 +46,7 @@ export class RWLock {
   readUnlock(): void {
     // One atomic step: two readers leaving at once each take one off. Atomics.sub returns the
     // count before, so exactly one thread sees 1 (it was the last) and wakes a waiting writer.
-    // Only writers sleep on STATE, so waking one is enough: it gets in.
+    // Only writers sleep on the state cell, so waking one is enough: it gets in.
     if (Atomics.sub(this.#cells, this.#state, 1) === 1) Atomics.notify(this.#cells, this.#state, 1);
   }
 
@@ -65,9 +66,9 @@ export class RWLock {
   /** Leaves as the writer, and wakes the threads waiting for the lock: the waiting readers all get in together. */
   writeUnlock(): void {
     Atomics.store(this.#cells, this.#state, 0);
-    // A writer asleep on STATE, waiting for its turn: wake one, it gets in next.
+    // A writer asleep on the state cell, waiting for its turn: wake one, it gets in next.
     Atomics.notify(this.#cells, this.#state, 1);
-    // Readers sleep on WRITERS. Once no writer is left inside or waiting, wake them all: every
+    // Readers sleep on the count of writers. Once no writer is left inside or waiting, wake them all: every
     // one of them may enter at once. (While another writer waits, they keep sleeping.)
     if (Atomics.sub(this.#cells, this.#writers, 1) === 1) Atomics.notify(this.#cells, this.#writers);
   }
