@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
+import { type HarnessMessage, HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
 import { measured, sleep, Timeline } from '#kata/testing/index.ts';
 import type { ActorCells, Command, HarnessData, Op } from './rwlock.harness.ts';
 import { RWLOCK_CELLS } from './rwlock.ts';
@@ -213,27 +213,34 @@ class Scene {
     return actors;
   }
 
-  /** Polls until `condition` holds, for at most `ms`; a thread's own error (a stub's "Not implemented yet") is thrown at once. */
-  async until(condition: () => boolean, ms: number): Promise<boolean> {
-    const deadline = performance.now() + ms;
+  /**
+   * Polls until `condition` holds, for at most `ms`; a thread's own error (a stub's "Not implemented
+   * yet") is thrown at once. How long a condition took to come true is recorded against `ms` (see
+   * CONTRIBUTING, Bounds): right answers must stay far inside every deadline.
+   */
+  async until(condition: () => boolean, ms: number, what = 'a thread to get where the test waits for it'): Promise<boolean> {
+    const started = performance.now();
     for (;;) {
       const failed = this.actors.find((actor) => actor.failure);
       if (failed) throw failed.failure;
-      if (condition()) return true;
-      if (performance.now() > deadline) return false;
+      if (condition()) {
+        measured(`rwlock: deadline ${ms} ms: ${what}`, performance.now() - started, ms);
+        return true;
+      }
+      if (performance.now() - started > ms) return false;
       await sleep(5);
     }
   }
 
   /** How an arrival turned out: in, asleep in Atomics.wait, or neither within `ms` (running). */
   async arrival(call: Call, ms = 3_000): Promise<'in' | 'asleep' | 'running'> {
-    await this.until(() => call.inside !== undefined || call.actor.asleep, ms);
+    await this.until(() => call.inside !== undefined || call.actor.asleep, ms, `${call.op}() to get in or fall asleep`);
     return call.inside ? 'in' : call.actor.asleep ? 'asleep' : 'running';
   }
 
   /** Waits up to `ms` for the call to return. */
   async through(call: Call, ms = 5_000) {
-    await this.until(() => call.returned !== undefined, ms);
+    await this.until(() => call.returned !== undefined, ms, `${call.op}() to return`);
     return call.returned;
   }
 
@@ -264,6 +271,12 @@ async function finish(worker: HarnessWorker, ms: number, stuck: (call: string) =
   if (done) return done;
   const call = worker.received.filter((message) => message.type === 'step').at(-1)?.call;
   throw new Error(`${stuck(String(call ?? 'its first call'))} (gave up after ${ms} ms)`);
+}
+
+/** "reader 1's readLock() read cells[index + 1] with Atomics.load (0) and was held right after that; meanwhile reader 2 arrived" */
+function heldAfter(who: string, op: Op, paused: HarnessMessage | undefined, meanwhile: string): string {
+  if (!paused) return `${who} was in first, and then ${meanwhile}`;
+  return `${who}'s ${op}() read ${cellName(Number(paused.cell))} with Atomics.${String(paused.call)} (${String(paused.value)}) and was held right after that; meanwhile ${meanwhile}`;
 }
 
 /** The most reads a pause is tried after: a lock call that reads its cells more often before it acts is not paused further in. */
@@ -308,7 +321,7 @@ describe('RWLock', () => {
     // Reader 1 leaves; reader 2 is still inside: the writer must stay out.
     const waits = writer!.get('waits');
     const leave = await scene.leave(first!, 'readUnlock', lock);
-    await scene.until(() => write.inside !== undefined || (writer!.asleep && (writer!.get('waits') > waits || leave.since().woken === 0)), 2_000);
+    await scene.until(() => write.inside !== undefined || (writer!.asleep && (writer!.get('waits') > waits || leave.since().woken === 0)), 2_000, 'the writer to settle after the first reader left');
     expect(
       write.inside,
       `first reader out let the writer in: when reader 1 left, the writer got in, while reader 2 was still inside reading (the writer found ` +
@@ -386,9 +399,9 @@ describe('RWLock', () => {
     for (const read of reads) {
       expect(await scene.arrival(read), `${read.actor.name} got in while the writer was inside writing.\n${scene.text()}`).not.toBe('in');
     }
-    await scene.until(() => readers.every((reader) => reader.asleep), 3_000);
+    await scene.until(() => readers.every((reader) => reader.asleep), 3_000, 'three readers to fall asleep behind a writer');
     const leave = await scene.leave(writer!, 'writeUnlock', lock);
-    await scene.until(() => reads.every((read) => read.inside), 5_000);
+    await scene.until(() => reads.every((read) => read.inside), 5_000, 'three waiting readers to get in once the writer left');
     const shutOut = reads.filter((read) => !read.inside);
     expect(
       shutOut.map((read) => read.actor.name),
@@ -454,7 +467,7 @@ describe('RWLock', () => {
     await scene.enter(reader!, 'readLock', lock, 'on a free lock');
     const write = writer!.do('writeLock', lock);
     expect(await scene.arrival(write), `The writer got in while the reader was inside reading.\n${scene.text()}`).not.toBe('in');
-    await scene.until(() => writer!.asleep, 3_000);
+    await scene.until(() => writer!.asleep, 3_000, 'the writer to fall asleep behind a reader');
     expect(
       writer!.asleep,
       `The writer never slept in Atomics.wait while the reader held the lock (it is ${writer!.sleep(lock)}), so there was no sleeper for ` +
@@ -476,7 +489,7 @@ describe('RWLock', () => {
         return false;
       }
       return (leave.since().woken === 0 || waits > waitsBefore) && performance.now() - quietSince > 1_000;
-    }, 5_000);
+    }, 5_000, 'the writer to get in once the last reader left');
     expect(
       write.inside,
       `wake-up: the last reader left, and the writer is still ${writer!.sleep(lock)}. ` +
@@ -567,128 +580,140 @@ describe('RWLock', () => {
   test('two readers arriving at once are both counted, whatever read of the lock the second comes after', async () => {
     const scene = new Scene();
     const [first, second, writer] = await scene.start('reader 1', 'reader 2', 'writer');
-    for (let pauseAt = 1; pauseAt <= maxPauses; pauseAt += 1) {
+    // First with no pause (0), then reader 1 held right after its 1st, 2nd, ... read of the lock's
+    // cells while reader 2 arrives, until readLock() reads no more before it gets in.
+    for (let pauseAt = 0; pauseAt <= maxPauses; pauseAt += 1) {
       const lock = scene.newLock();
-      // Reader 1 is held right after its pauseAt-th read of the lock's cells; reader 2 arrives meanwhile.
       const read = first!.do('readLock', lock, pauseAt);
-      await scene.until(() => read.paused !== undefined || read.inside !== undefined || first!.asleep, 5_000);
+      await scene.until(() => read.paused !== undefined || read.inside !== undefined || first!.asleep, 5_000, 'readLock() to pause');
       const paused = read.paused;
+      if (pauseAt > 0 && !paused) break; // every gap between a read and the next step has been tried
       const other = second!.do('readLock', lock);
       await scene.arrival(other);
       first!.go();
-      await scene.until(() => read.inside !== undefined && other.inside !== undefined, 5_000);
-      const pause = paused ? `reader 1's readLock() read ${cellName(Number(paused.cell))} with Atomics.${paused.call} (${paused.value}) and was held right after that; meanwhile reader 2 arrived` : 'reader 2 arrived after reader 1 was inside';
+      await scene.until(() => read.inside !== undefined && other.inside !== undefined, 5_000, 'two readers arriving at once to get in');
+      const pause = heldAfter('reader 1', 'readLock', paused, 'reader 2 arrived');
+      const shut = [read, other].filter((call) => !call.inside);
       expect(
-        [read.inside, other.inside].every(Boolean),
-        `Two readers, and no writer: ${pause}, and then ${read.inside ? '' : `reader 1 is ${first!.sleep(lock)}`}${!read.inside && !other.inside ? ' and ' : ''}${other.inside ? '' : `reader 2 is ${second!.sleep(lock)}`}. Both should be inside.\n${scene.text()}`,
-      ).toBe(true);
+        shut.map((call) => call.actor.name),
+        `Two readers, and no writer: ${pause}. 5 s later, ${shut.map((call) => `${call.actor.name} was still in readLock() (it is ${call.actor.sleep(lock)})`).join(', and ')}. Both should be inside.\n${scene.text()}`,
+      ).toEqual([]);
       // The lock must now count two readers: after reader 2 leaves, a writer must still wait for reader 1.
       await scene.leave(second!, 'readUnlock', lock);
       const write = writer!.do('writeLock', lock);
       const outcome = await scene.arrival(write);
       expect(
         outcome,
-        `lost arrival: ${pause}, and both got in. Then reader 2 left, and a writer got in while reader 1 was still inside reading: the lock ` +
-          'counted one reader where two had come in. Reader 1 wrote back a count worked out from what it had read before reader 2 came ' +
-          'in, wiping out reader 2\'s arrival. Count yourself in with one atomic step that fails if the cell changed since you read it ' +
-          '(Atomics.compareExchange, then try again), or with Atomics.add.\n' +
-          scene.text(),
+        (paused
+          ? `lost arrival: ${pause}, and both got in. Then reader 2 left, and a writer got in while reader 1 was still inside reading: the ` +
+            'lock counted one reader where two had come in (with no pause it counted both). Held between that read and its next step, ' +
+            "reader 1 acted on what it had read before reader 2 came in, and reader 2's arrival was lost. Count yourself in with one atomic " +
+            'step that fails if the cell changed since you read it (Atomics.compareExchange, then look again), or with Atomics.add.\n'
+          : 'readers not counted: reader 1 and then reader 2 came in, with no pause; reader 2 left, and a writer got in while reader 1 was ' +
+            'still inside reading. The lock must count its readers, and let a writer in only when none is left inside.\n') + scene.text(),
       ).not.toBe('in');
       await scene.leave(first!, 'readUnlock', lock);
       expect(await scene.through(write), `The last reader left, and 5 s later the writer was still in writeLock(): it is ${writer!.sleep(lock)}.\n${scene.text()}`).toBeDefined();
       await scene.leave(writer!, 'writeUnlock', lock);
-      if (!paused) break; // readLock() read the lock fewer than pauseAt times before it got in: every gap has been tried
     }
   }, 40_000);
 
   test('two readers leaving at once are both counted, whatever read of the lock the second leaves after', async () => {
     const scene = new Scene();
     const [first, second, writer] = await scene.start('reader 1', 'reader 2', 'writer');
-    for (let pauseAt = 1; pauseAt <= maxPauses; pauseAt += 1) {
+    for (let pauseAt = 0; pauseAt <= maxPauses; pauseAt += 1) {
       const lock = scene.newLock();
       await scene.enter(first!, 'readLock', lock, 'on a free lock');
       await scene.enter(second!, 'readLock', lock, 'with only another reader inside');
       const leave = first!.do('readUnlock', lock, pauseAt);
-      await scene.until(() => leave.paused !== undefined || leave.left !== undefined || first!.asleep, 5_000);
+      await scene.until(() => leave.paused !== undefined || leave.left !== undefined || first!.asleep, 5_000, 'readUnlock() to pause');
       const paused = leave.paused;
       const other = second!.do('readUnlock', lock);
-      await scene.until(() => other.left !== undefined || second!.asleep, 5_000);
+      await scene.until(() => other.left !== undefined || second!.asleep, 5_000, 'readUnlock() to return');
       first!.go();
-      await scene.until(() => leave.left !== undefined && other.left !== undefined, 5_000);
-      expect([leave.left, other.left].every(Boolean), `readUnlock() did not return: ${leave.left ? '' : `reader 1 is ${first!.sleep(lock)}. `}${other.left ? '' : `reader 2 is ${second!.sleep(lock)}. `}An unlock never has to wait.\n${scene.text()}`).toBe(true);
+      await scene.until(() => leave.left !== undefined && other.left !== undefined, 5_000, 'two readers leaving at once to leave');
+      const stuck = [leave, other].filter((call) => !call.left);
+      expect(
+        stuck.map((call) => call.actor.name),
+        `readUnlock() did not return: ${stuck.map((call) => `${call.actor.name} is ${call.actor.sleep(lock)}`).join('; ')}. An unlock never has to wait.\n${scene.text()}`,
+      ).toEqual([]);
       // Nobody is inside now: a writer must get in.
       const write = writer!.do('writeLock', lock);
       const outcome = await scene.arrival(write);
-      const pause = paused
-        ? `reader 1's readUnlock() read ${cellName(Number(paused.cell))} with Atomics.${paused.call} (${paused.value}) and was held right after that; meanwhile reader 2 left`
-        : 'reader 1 left, then reader 2';
-      if (outcome !== 'in') await scene.until(() => write.inside !== undefined, 2_000);
+      if (outcome !== 'in') await scene.until(() => write.inside !== undefined, 2_000, 'writeLock() to get in');
       expect(
         write.inside,
-        `lost departure: ${pause}; then reader 1 went on and left too. Nobody is inside, yet a writer arriving now is ${writer!.sleep(lock)}: the lock still counts a ` +
-          "reader that has gone. Reader 1 wrote back a count worked out from what it had read before reader 2 left, wiping out reader 2's " +
-          'departure. Count yourself out with one atomic step: Atomics.sub, or Atomics.compareExchange that fails if the cell changed since you read it.\n' +
+        (paused
+          ? `lost departure: ${heldAfter('reader 1', 'readUnlock', paused, 'reader 2 left')}; then reader 1 went on and left too. Nobody is inside, ` +
+            `yet a writer arriving now is ${writer!.sleep(lock)}: the lock still counts a reader that has gone (with no pause it did not). ` +
+            "Held between that read and its next step, reader 1 acted on what it had read before reader 2 left, and reader 2's departure " +
+            'was lost. Count yourself out with one atomic step: Atomics.sub, or Atomics.compareExchange that fails if the cell changed since you read it.\n'
+          : `readers not counted out: reader 1 and then reader 2 left, with no pause, and nobody is inside; yet a writer arriving now is ` +
+            `${writer!.sleep(lock)}. readUnlock() must take its reader off the count, so that the lock is free once the last one has left.\n`) +
           scene.text(),
       ).toBeDefined();
       await scene.leave(writer!, 'writeUnlock', lock);
-      if (!paused) break;
+      if (pauseAt > 0 && !paused) break;
     }
   }, 40_000);
 
   test('a writer arriving while a reader is in the middle of readLock() is never inside together with it', async () => {
     const scene = new Scene();
     const [reader, writer] = await scene.start('reader', 'writer');
-    for (let pauseAt = 1; pauseAt <= maxPauses; pauseAt += 1) {
+    for (let pauseAt = 0; pauseAt <= maxPauses; pauseAt += 1) {
       const lock = scene.newLock();
       const read = reader!.do('readLock', lock, pauseAt);
-      await scene.until(() => read.paused !== undefined || read.inside !== undefined || reader!.asleep, 5_000);
+      await scene.until(() => read.paused !== undefined || read.inside !== undefined || reader!.asleep, 5_000, 'readLock() to pause');
       const paused = read.paused;
+      if (pauseAt > 0 && !paused) break;
       const write = writer!.do('writeLock', lock);
       await scene.arrival(write);
       reader!.go();
-      await scene.until(() => (read.inside !== undefined || reader!.asleep) && (write.inside !== undefined || writer!.asleep), 3_000);
-      const together = read.inside !== undefined && write.inside !== undefined;
+      await scene.until(() => (read.inside !== undefined || reader!.asleep) && (write.inside !== undefined || writer!.asleep), 3_000, 'a reader and a writer arriving at once to settle');
       expect(
-        together,
-        `a reader and a writer inside together: the reader's readLock() read ${cellName(Number(paused?.cell))} with Atomics.${paused?.call} (${paused?.value}), ` +
-          'and was held right after that read; meanwhile a writer arrived and got in. Then the reader went on, and got in too: it acted on what it had ' +
-          'read before the writer came. Checking that no writer is in and counting yourself in must be one step: Atomics.compareExchange ' +
-          'from the state you read to that state plus you, which fails (try again) if a writer changed it in between.\n' +
+        read.inside !== undefined && write.inside !== undefined,
+        (paused
+          ? `a reader and a writer inside together: ${heldAfter('the reader', 'readLock', paused, 'a writer arrived and got in')}. Then the reader ` +
+            'went on, and got in too: it acted on what it had read before the writer came. Checking that no writer is in and counting yourself ' +
+            'in must be one step: Atomics.compareExchange from the state you read to that state plus you, which fails (look again) if a ' +
+            'writer changed it in between.\n'
+          : 'a writer got in while a reader was inside (no pause: the reader was in first). A writer must be alone: writeLock() waits while any reader is inside.\n') +
           scene.text(),
       ).toBe(false);
       // Let them out, in whichever order they got in.
       for (const [actor, call, unlock] of read.inside ? ([[reader!, read, 'readUnlock'], [writer!, write, 'writeUnlock']] as const) : ([[writer!, write, 'writeUnlock'], [reader!, read, 'readUnlock']] as const)) {
-        expect(await scene.through(call), `${actor.name} was still waiting 5 s after the other had left: it is ${actor.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+        expect(await scene.through(call), `The ${actor.name} was still waiting 5 s after the other had left: it is ${actor.sleep(lock)}.\n${scene.text()}`).toBeDefined();
         await scene.leave(actor, unlock, lock);
       }
-      if (!paused) break;
     }
   }, 40_000);
 
   test('two writers arriving at once are never both let in, whatever read of the lock the second comes after', async () => {
     const scene = new Scene();
     const [first, second] = await scene.start('writer 1', 'writer 2');
-    for (let pauseAt = 1; pauseAt <= maxPauses; pauseAt += 1) {
+    for (let pauseAt = 0; pauseAt <= maxPauses; pauseAt += 1) {
       const lock = scene.newLock();
       const write = first!.do('writeLock', lock, pauseAt);
-      await scene.until(() => write.paused !== undefined || write.inside !== undefined || first!.asleep, 5_000);
+      await scene.until(() => write.paused !== undefined || write.inside !== undefined || first!.asleep, 5_000, 'writeLock() to pause');
       const paused = write.paused;
+      if (pauseAt > 0 && !paused) break;
       const other = second!.do('writeLock', lock);
       await scene.arrival(other);
       first!.go();
-      await scene.until(() => (write.inside !== undefined || first!.asleep) && (other.inside !== undefined || second!.asleep), 3_000);
+      await scene.until(() => (write.inside !== undefined || first!.asleep) && (other.inside !== undefined || second!.asleep), 3_000, 'two writers arriving at once to settle');
       expect(
         write.inside !== undefined && other.inside !== undefined,
-        `two writers inside: writer 1's writeLock() read ${cellName(Number(paused?.cell))} with Atomics.${paused?.call} (${paused?.value}), and was held ` +
-          'right after that read; meanwhile writer 2 arrived and got in. Then writer 1 went on and got in too: it acted on what it had read ' +
-          'before writer 2 came (check-then-set). Finding the lock free and taking it must be one step: Atomics.compareExchange(cells, i, free, taken).\n' +
+        (paused
+          ? `two writers inside: ${heldAfter('writer 1', 'writeLock', paused, 'writer 2 arrived and got in')}. Then writer 1 went on and got in ` +
+            'too: it acted on what it had read before writer 2 came (check-then-set). Finding the lock free and taking it must be one step: ' +
+            'Atomics.compareExchange(cells, i, free, taken).\n'
+          : 'two writers inside, one after the other with no pause: writer 2 got in while writer 1 was inside. writeLock() must wait for another writer too.\n') +
           scene.text(),
       ).toBe(false);
       for (const [actor, call] of write.inside ? ([[first!, write], [second!, other]] as const) : ([[second!, other], [first!, write]] as const)) {
         expect(await scene.through(call), `${actor.name} was still waiting 5 s after the other writer had left: it is ${actor.sleep(lock)}.\n${scene.text()}`).toBeDefined();
         await scene.leave(actor, 'writeUnlock', lock);
       }
-      if (!paused) break;
     }
   }, 40_000);
 
@@ -734,8 +759,8 @@ describe('RWLock', () => {
     const [writerWithOthers, readerWithWriter, torn] = [0, 1, 2].map((cell) => Atomics.load(control, cell));
     expect(
       { writerWithOthers, readerWithWriter, torn },
-      `a writer was not alone: two writers and two readers, released together, took the lock ${n(times)} times each; ${n(writerWithOthers!)} times a writer ` +
-        `got in with a reader or the other writer inside, ${n(readerWithWriter!)} times a reader got in with a writer inside, and ${n(torn!)} times a reader ` +
+      `a writer was not alone: two writers and two readers, released together, took the lock ${n(times)} times each; ${plural(writerWithOthers!, 'time')} a writer ` +
+        `got in with a reader or the other writer inside, ${plural(readerWithWriter!, 'time')} a reader got in with a writer inside, and ${plural(torn!, 'time')} a reader ` +
         "found the writers' two cells half written. This run cannot tell which gap let them in: the tests that hold a thread between a read and a write " +
         'of the lock (readLock, writeLock) look at that.\n' +
         timeline.toText(),
