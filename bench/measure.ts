@@ -79,7 +79,16 @@ export async function measure(c: Case, onSample: OnSample): Promise<Row> {
     // tinybench's statistics are in ms per sample; a change of unit scales every one of them alike.
     const scale = 1 / toMs[c.unit] / (c.perSample ?? 1);
     const { p50, p75, p99, min, max, mean, rme, samplesCount } = result.latency;
-    const stats = { median: p50 * scale, p75: p75 * scale, p99: p99 * scale, min: min * scale, max: max * scale, mean: mean * scale, rme, samples: samplesCount };
+    const stats = {
+      median: p50 * scale,
+      p75: p75 * scale,
+      p99: p99 * scale,
+      min: min * scale,
+      max: max * scale,
+      mean: mean * scale,
+      rme,
+      samples: samplesCount,
+    };
     return { id: c.id, label: c.label, unit: c.unit, stats, note: c.note?.() };
   } finally {
     await c.teardown?.();

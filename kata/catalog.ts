@@ -61,7 +61,9 @@ export function exercises(): Exercise[] {
         part: part.replace(/^\d\d-/, ''),
         dir,
         solutionDir: path.join(solutionsDir, part, name),
-        tests: readdirSync(dir).filter((file) => file.endsWith('.test.ts')).map((file) => posix(path.join(dir, file))),
+        tests: readdirSync(dir)
+          .filter((file) => file.endsWith('.test.ts'))
+          .map((file) => posix(path.join(dir, file))),
         manifest: readManifest(dir),
       };
     }),

@@ -38,7 +38,8 @@ describe('sweepLeftovers', () => {
     for (const name of [`plan-${dead}.json`, `ui-check-plan-${dead}.json`, `progress.json.${dead}.tmp`]) writeFileSync(path.join(state, name), '{}');
     // This run's own files, and what is not a leftover at all.
     mkdirSync(path.join(state, `verify-${process.pid}`));
-    for (const name of [`plan-${process.pid}.json`, 'progress.json', 'progress.json.broken-2026-01-01T00-00-00-000Z']) writeFileSync(path.join(state, name), '{}');
+    for (const name of [`plan-${process.pid}.json`, 'progress.json', 'progress.json.broken-2026-01-01T00-00-00-000Z'])
+      writeFileSync(path.join(state, name), '{}');
     mkdirSync(path.join(state, 'backups'));
     mkdirSync(path.join(temporary, `kata-bench-quick-${dead}-AbC123`));
     mkdirSync(path.join(temporary, 'kata-bench-quick-notapid'));
@@ -56,7 +57,9 @@ describe('sweepLeftovers', () => {
         `verify-${dead}`,
       ].sort(),
     );
-    expect(readdirSync(state).sort()).toEqual(['backups', `plan-${process.pid}.json`, 'progress.json', 'progress.json.broken-2026-01-01T00-00-00-000Z', `verify-${process.pid}`].sort());
+    expect(readdirSync(state).sort()).toEqual(
+      ['backups', `plan-${process.pid}.json`, 'progress.json', 'progress.json.broken-2026-01-01T00-00-00-000Z', `verify-${process.pid}`].sort(),
+    );
     expect(readdirSync(temporary)).toEqual(['kata-bench-quick-notapid']);
   });
 

@@ -37,14 +37,20 @@ function usage(): string {
     `  ${paint.bold('restore')} <exercise>         your files back from the latest backup reset made (--yes: do not ask)`,
     `  ${paint.bold('help')}                       this list (also --help)`,
     '',
-    `Exercises: ${exercises().map((exercise) => exercise.id).join(', ')}`,
+    `Exercises: ${exercises()
+      .map((exercise) => exercise.id)
+      .join(', ')}`,
   ].join('\n');
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine({
     args: process.argv.slice(2),
-    options: { peek: { type: 'boolean', default: false }, yes: { type: 'boolean', short: 'y', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      peek: { type: 'boolean', default: false },
+      yes: { type: 'boolean', short: 'y', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
     allowPositionals: true,
   });
   const [verb, ...rest] = positionals;
@@ -84,7 +90,10 @@ async function main(): Promise<void> {
 
 function expectArguments(verb: string, rest: string[], min: number, max = min): void {
   if (rest.length < min) throw new UsageError(`${verb} needs an exercise: npm run kata -- ${verb} <exercise>`);
-  if (rest.length > max) throw new UsageError(`${verb} takes ${max === 0 ? 'no arguments' : max === 1 ? 'one exercise' : 'an exercise and a level'}; it was given: ${rest.join(' ')}`);
+  if (rest.length > max)
+    throw new UsageError(
+      `${verb} takes ${max === 0 ? 'no arguments' : max === 1 ? 'one exercise' : 'an exercise and a level'}; it was given: ${rest.join(' ')}`,
+    );
 }
 
 function exerciseNamed(id: string): Exercise {
@@ -99,7 +108,11 @@ function exerciseNamed(id: string): Exercise {
 function statuses(selected: Exercise[] = exercises()): Promise<Map<Exercise, Status>> {
   return refreshProgress(selected, (stale) => {
     const names = stale.map((exercise) => exercise.id).join(', ');
-    console.error(paint.dim(`Running the tests of ${names}: ${stale.length === 1 ? 'it has' : 'they have'} no result for ${stale.length === 1 ? 'its' : 'their'} files as they are now ...`));
+    console.error(
+      paint.dim(
+        `Running the tests of ${names}: ${stale.length === 1 ? 'it has' : 'they have'} no result for ${stale.length === 1 ? 'its' : 'their'} files as they are now ...`,
+      ),
+    );
   });
 }
 
@@ -111,7 +124,10 @@ async function next(): Promise<void> {
   const all = await statuses();
   const exercise = nextExercise(all);
   if (!exercise) {
-    return say(paint.green(`All ${all.size} exercises pass.`), `See how yours compare with the reference solutions: ${paint.cyan('npm run kata -- compare <exercise>')}`);
+    return say(
+      paint.green(`All ${all.size} exercises pass.`),
+      `See how yours compare with the reference solutions: ${paint.cyan('npm run kata -- compare <exercise>')}`,
+    );
   }
   const hints = hintsOf(exercise).length;
   const files = (list: string[]) => list.map((file) => shown(path.join(exercise.dir, file))).join('\n                ');
@@ -161,10 +177,15 @@ async function compare(exercise: Exercise, peek: boolean): Promise<void> {
     const mine = path.join(exercise.dir, file);
     const theirs = path.join(exercise.solutionDir, file);
     const [yours, solution] = [read(mine), read(theirs)];
-    const diff = unifiedDiff(yours ?? '', solution ?? '', {
-      before: yours === undefined ? `(you have no ${file})` : `yours     ${shown(mine)}`,
-      after: solution === undefined ? `(the solution has no ${file})` : `solution  ${shown(theirs)}`,
-    }, paint);
+    const diff = unifiedDiff(
+      yours ?? '',
+      solution ?? '',
+      {
+        before: yours === undefined ? `(you have no ${file})` : `yours     ${shown(mine)}`,
+        after: solution === undefined ? `(the solution has no ${file})` : `solution  ${shown(theirs)}`,
+      },
+      paint,
+    );
     return diff ? [diff] : [];
   });
   const state = status.state === 'done' ? paint.green('your tests pass') : statusText(status, paint);
@@ -212,13 +233,16 @@ async function reset(exercise: Exercise, confirmed: boolean): Promise<void> {
   );
   if (!asked) return;
   const backup = resetExercise(exercise, committed);
-  const kept = backup ? `Your files are kept in ${shownPath(backup)}/ (npm run kata -- restore ${exercise.id} puts them back).` : 'None of your files were there to keep.';
+  const kept = backup
+    ? `Your files are kept in ${shownPath(backup)}/ (npm run kata -- restore ${exercise.id} puts them back).`
+    : 'None of your files were there to keep.';
   say(`${paint.green(`${exercise.id} is the stub again.`)} ${kept}`);
 }
 
 async function restore(exercise: Exercise, confirmed: boolean): Promise<void> {
   const backup = latestBackup(exercise);
-  if (!backup) throw new Refusal(`${exercise.id} has no backup to restore: reset makes one (in ${shownPath(backupsOf(exercise))}/) before it puts the stub back.`);
+  if (!backup)
+    throw new Refusal(`${exercise.id} has no backup to restore: reset makes one (in ${shownPath(backupsOf(exercise))}/) before it puts the stub back.`);
   const committed = committedStubFiles(exercise);
   const read = (file: string) => (existsSync(file) ? readFileSync(file) : undefined);
   // An older backup may hold the README and tests too: only the learner's files come back.
@@ -243,7 +267,13 @@ async function restore(exercise: Exercise, confirmed: boolean): Promise<void> {
     `restore replaces ${differ.join(', ')} in ${where} and needs a yes: run it in a terminal, or add --yes: npm run kata -- restore ${exercise.id} --yes`,
   );
   if (!asked) return;
-  const kept = unsaved.length > 0 ? backUp(exercise, filesIn(exercise.dir).filter((file) => isLearners(file, committed))) : undefined;
+  const kept =
+    unsaved.length > 0
+      ? backUp(
+          exercise,
+          filesIn(exercise.dir).filter((file) => isLearners(file, committed)),
+        )
+      : undefined;
   restoreFiles(exercise, backup, files);
   say(
     `${paint.green(`${exercise.id} is back as it was on ${when(backup.at)}`)}: ${differ.join(', ')}, from ${shownPath(backup.dir)}/` +

@@ -64,7 +64,8 @@ export function readManifest(exerciseDir: string): Manifest | undefined {
   const ids = new Set<string>();
   const parsed = requirements.map((requirement, index): Requirement => {
     const { id, promise, tests: checkedBy } = (requirement ?? {}) as Record<string, unknown>;
-    if (typeof id !== 'string' || !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(id)) fail(`requirements[${index}].id must be kebab-case (a-z, 0-9, "-"), got ${JSON.stringify(id)}`);
+    if (typeof id !== 'string' || !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(id))
+      fail(`requirements[${index}].id must be kebab-case (a-z, 0-9, "-"), got ${JSON.stringify(id)}`);
     if (ids.has(id as string)) fail(`requirement id "${id}" is used twice`);
     ids.add(id as string);
     if (typeof promise !== 'string' || promise.trim() === '') fail(`requirement "${id}" needs a "promise": the README or stub sentence it comes from`);

@@ -38,7 +38,8 @@ try {
   if (positionals.length === 0) throw new Error('Name at least one exercise.');
   exercises = selectExercises(positionals);
   concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new Error(`--concurrency takes a whole number from 1 to 16, not "${values.concurrency}"`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
+    throw new Error(`--concurrency takes a whole number from 1 to 16, not "${values.concurrency}"`);
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
@@ -106,7 +107,9 @@ for (const exercise of exercises) {
   for (const result of left) console.log(`survived  ${at(result)}  ${result.mutatorName}: ${result.replacement ?? ''}`.slice(0, 200));
   const judged = killed + left.length;
   const score = judged === 0 ? 100 : (100 * killed) / judged;
-  console.log(`${exercise.id}: mutation score: ${score.toFixed(1)}% (${killed} killed, ${left.length} survived, ${equivalent.length} equivalent${errors ? `, ${errors} did not compile or run` : ''})`);
+  console.log(
+    `${exercise.id}: mutation score: ${score.toFixed(1)}% (${killed} killed, ${left.length} survived, ${equivalent.length} equivalent${errors ? `, ${errors} did not compile or run` : ''})`,
+  );
   console.log(`  the report: ${path.relative(process.cwd(), reportFile)}`);
 }
 
@@ -117,7 +120,9 @@ function readEquivalents(exercise: Exercise): Equivalent[] {
     return JSON.parse(readFileSync(file, 'utf8')) as Equivalent[];
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new Error(`${path.relative(process.cwd(), file)}: ${(error as Error).message}; expected [{ "at": "file:line:column", "mutator": "...", "reason": "..." }]`);
+    throw new Error(
+      `${path.relative(process.cwd(), file)}: ${(error as Error).message}; expected [{ "at": "file:line:column", "mutator": "...", "reason": "..." }]`,
+    );
   }
 }
 
@@ -134,7 +139,18 @@ async function installStryker(): Promise<{ Stryker: StrykerClass }> {
     console.log(`Installing StrykerJS ${version} into ${path.relative(process.cwd(), dir)} (once) ...`);
     mkdirSync(dir, { recursive: true });
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const args = ['install', '--prefix', dir, '--no-save', '--no-audit', '--no-fund', '--engine-strict=false', '--legacy-peer-deps', `@stryker-mutator/core@${version}`, `@stryker-mutator/vitest-runner@${version}`];
+    const args = [
+      'install',
+      '--prefix',
+      dir,
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      '--engine-strict=false',
+      '--legacy-peer-deps',
+      `@stryker-mutator/core@${version}`,
+      `@stryker-mutator/vitest-runner@${version}`,
+    ];
     const install = spawnSync(npm, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     if (install.status !== 0 || !existsSync(entry)) {
       console.error(`Could not install StrykerJS (npm ${args.join(' ')} ended with ${install.status ?? install.error?.message}).`);

@@ -48,7 +48,12 @@ function allows(comparator, version) {
 }
 
 function supports(version) {
-  return range.split('||').some((set) => set.trim().split(/\s+/).every((comparator) => allows(comparator, numbers(version))));
+  return range.split('||').some((set) =>
+    set
+      .trim()
+      .split(/\s+/)
+      .every((comparator) => allows(comparator, numbers(version))),
+  );
 }
 
 /** The range as people say it: "^22.18.0 || >=24.0.0" is "22.18+ or 24+". */

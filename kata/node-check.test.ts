@@ -42,9 +42,12 @@ describe('a supported Node: silence, exit code 0', () => {
 // Debian's Node 20 (and other old ones) must parse the check itself, not only be judged by it.
 const systemNode = '/usr/bin/node';
 const systemVersion = existsSync(systemNode) ? spawnSync(systemNode, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '') : '';
-test.runIf(/^(1\d|2[01])\./.test(systemVersion) || /^22\.(\d|1[0-7])\./.test(systemVersion))(`the system's old Node (${systemVersion || 'none'}) runs the check and refuses`, () => {
-  expect(check(systemNode)).toEqual({ code: 1, stdout: '', stderr: refusal(systemVersion) });
-});
+test.runIf(/^(1\d|2[01])\./.test(systemVersion) || /^22\.(\d|1[0-7])\./.test(systemVersion))(
+  `the system's old Node (${systemVersion || 'none'}) runs the check and refuses`,
+  () => {
+    expect(check(systemNode)).toEqual({ code: 1, stdout: '', stderr: refusal(systemVersion) });
+  },
+);
 
 test('every npm script that runs the kata checks the Node first', () => {
   const { scripts } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };

@@ -42,7 +42,8 @@ export function requirementProblems(exercise: Exercise, fixtures: Fixture[], tes
     const breakers = fixtures.filter((fixture) => fixture.kind === 'wrong' && fixture.breaks === requirement.id);
     if (breakers.length === 0) problems.push(`requirement "${requirement.id}" is broken by no wrong fixture ("// Breaks: ${requirement.id}")`);
   }
-  for (const test of testNames.filter((test) => !checked.has(test))) problems.push(`the test "${test}" checks no requirement: name it under the requirement it checks`);
+  for (const test of testNames.filter((test) => !checked.has(test)))
+    problems.push(`the test "${test}" checks no requirement: name it under the requirement it checks`);
   for (const fixture of fixtures.filter((fixture) => fixture.kind === 'wrong')) {
     const requirement = manifest.requirements.find((candidate) => candidate.id === fixture.breaks);
     if (fixture.breaks === undefined) problems.push(`${fixture.name} names no requirement: add "// Breaks: <id>"`);

@@ -119,8 +119,7 @@ async function solutionsOnce(): Promise<{ failed: string[]; said?: string[]; sum
     if (outcome.state === 'failed') {
       failed.push(`${outcome.file} > ${outcome.name}`);
       said.push(`${outcome.file} > ${outcome.name}\n      ${(outcome.messages[0] ?? '').split('\n')[0]!.slice(0, 400)}`);
-    }
-    else if (outcome.state === 'skipped') skipped += 1;
+    } else if (outcome.state === 'skipped') skipped += 1;
     else passed += 1;
   }
   for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);
@@ -146,7 +145,11 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; said?: strin
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   limit.cancel();
   log.end();
-  if (limit.expired) return { failed: [`verify did not finish in ${limitMinutes} minutes: stopped, with every process it started (see ${path.relative(repoRoot, logFile)})`], summary: 'verify: stopped' };
+  if (limit.expired)
+    return {
+      failed: [`verify did not finish in ${limitMinutes} minutes: stopped, with every process it started (see ${path.relative(repoRoot, logFile)})`],
+      summary: 'verify: stopped',
+    };
   const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
   // A ✗ line names what failed; the exercise it belongs to is the last unindented line above it.
   const failed: string[] = [];

@@ -104,9 +104,7 @@ function format(value: number | undefined): string {
  * Deadlines (`within`) are listed only where a right answer came within a factor of 4.
  */
 export function thresholdTable(rows: ThresholdRow[]): string {
-  const shown = rows
-    .filter((row) => !row.check.startsWith('deadline ') || row.pass.margin < 4)
-    .sort((a, b) => a.pass.margin - b.pass.margin);
+  const shown = rows.filter((row) => !row.check.startsWith('deadline ') || row.pass.margin < 4).sort((a, b) => a.pass.margin - b.pass.margin);
   const hidden = rows.length - shown.length;
   const lines = [
     '| check | bound | right: n | min | median | max | spare | wrong rejected: n | closest | spare |',

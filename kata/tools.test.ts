@@ -35,7 +35,12 @@ const tools = {
 };
 
 function run(tool: keyof typeof tools, args: string[]) {
-  const result = spawnSync(process.execPath, [path.join(repoRoot, tools[tool]), ...args], { cwd: repoRoot, env: environment(), encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [path.join(repoRoot, tools[tool]), ...args], {
+    cwd: repoRoot,
+    env: environment(),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -90,7 +95,9 @@ describe('a state folder that cannot be written', () => {
   test('bench:quick checks its results folder before it measures', () => {
     const started = performance.now();
     const { code, stderr } = run('bench', ['--quick']);
-    expect(stderr.trim()).toMatch(/^npm run bench: Cannot write to \S+bench-quick\/ \((EEXIST|ENOTDIR)[^)]*\): choose a folder you can write to with --out <dir>\.$/);
+    expect(stderr.trim()).toMatch(
+      /^npm run bench: Cannot write to \S+bench-quick\/ \((EEXIST|ENOTDIR)[^)]*\): choose a folder you can write to with --out <dir>\.$/,
+    );
     expect(code).toBe(1);
     expect(performance.now() - started, 'it measured first').toBeLessThan(15_000);
   });
@@ -112,7 +119,9 @@ describe('a malformed progress file', () => {
     mkdirSync(state, { recursive: true });
     writeFileSync(path.join(state, 'progress.json'), text);
     const { code, stdout, stderr } = run('vitest', ['run', '--project', 'exercises', 'gather', '-t', 'no test has this name', '--passWithNoTests']);
-    expect(stderr).toMatch(/progress\.json was not a valid progress file \(.+\): kept as progress\.json\.broken-\S+ beside it, and rebuilt from your test runs\./);
+    expect(stderr).toMatch(
+      /progress\.json was not a valid progress file \(.+\): kept as progress\.json\.broken-\S+ beside it, and rebuilt from your test runs\./,
+    );
     expect(`${stdout}${stderr}`).not.toContain('Unhandled');
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(path.join(state, 'progress.json'), 'utf8'))).toEqual({ version: 1, files: {} });
@@ -131,7 +140,9 @@ describe('progress whatever the reporter', () => {
 
 test('npm test -- gahter: the exercise ids, exit code 2', () => {
   const { code, stderr } = run('vitest', ['--project', 'exercises', 'gahter']);
-  expect(stderr.trim()).toMatch(/^No exercise matches "gahter"\. Exercises: gather, limit, .*choose, event-loop, cancel, backpressure, single-flight, context, deadlock, rwlock, barrier, condition, wait-async$/);
+  expect(stderr.trim()).toMatch(
+    /^No exercise matches "gahter"\. Exercises: gather, limit, .*choose, event-loop, cancel, backpressure, single-flight, context, deadlock, rwlock, barrier, condition, wait-async$/,
+  );
   expect(code).toBe(2);
 });
 
@@ -166,11 +177,17 @@ test("the next run sweeps what a killed run left: verify's copies, plan files", 
 
 test('an interrupted verify leaves no copies and no plan files', async () => {
   // Ctrl-C reaches the whole process group: verify, its lanes and their test processes.
-  const verify = spawn(process.execPath, [path.join(repoRoot, tools.verify), 'gather', '--lanes', '1'], { cwd: repoRoot, env: environment(), detached: true, stdio: 'ignore' });
+  const verify = spawn(process.execPath, [path.join(repoRoot, tools.verify), 'gather', '--lanes', '1'], {
+    cwd: repoRoot,
+    env: environment(),
+    detached: true,
+    stdio: 'ignore',
+  });
   const ended = new Promise<number | null>((resolve) => verify.on('exit', (code) => resolve(code)));
   const leftovers = () => (existsSync(state) ? readdirSync(state).filter((name) => /^(verify-|plan-)/.test(name)) : []);
   // Interrupt once the lane has written its plan: the copies and the plan exist then.
-  for (let waited = 0; !leftovers().some((name) => name.startsWith('plan-')) && waited < 30_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let waited = 0; !leftovers().some((name) => name.startsWith('plan-')) && waited < 30_000; waited += 50)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   expect(leftovers().length, 'verify started its lane').toBeGreaterThan(1);
   process.kill(-verify.pid!, 'SIGINT');
   expect(await ended).toBe(130);
@@ -206,7 +223,9 @@ describe.skipIf(process.platform !== 'linux')('outer deadlines: what overruns is
       encoding: 'utf8',
       timeout: 60_000,
     });
-    expect(result.stderr).toMatch(/^verify stopped: A lane running .*(solutions|stubs|gather).* did not finish in 0\.02 minutes: it was stopped, with every process it started\./);
+    expect(result.stderr).toMatch(
+      /^verify stopped: A lane running .*(solutions|stubs|gather).* did not finish in 0\.02 minutes: it was stopped, with every process it started\./,
+    );
     expect(result.stderr).not.toMatch(stackTrace);
     expect(result.status).toBe(1);
     expect(await noneLeft(5_000)).toEqual([]);
@@ -214,7 +233,10 @@ describe.skipIf(process.platform !== 'linux')('outer deadlines: what overruns is
 
   test('the tests that kata list runs to bring the progress up to date', async () => {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(repoRoot, tools.kata), 'list'], { cwd: repoRoot, env: { ...environment(), KATA_REFRESH_MINUTES: '0.005' } });
+      const child = spawn(process.execPath, [path.join(repoRoot, tools.kata), 'list'], {
+        cwd: repoRoot,
+        env: { ...environment(), KATA_REFRESH_MINUTES: '0.005' },
+      });
       let said = '';
       child.stderr.on('data', (chunk: Buffer) => (said += chunk));
       child.on('close', (exitCode) => resolve({ code: exitCode, stderr: said }));

@@ -70,7 +70,9 @@ export async function tryAnswers(folder: string, ids: string[]): Promise<number>
     console.log(`${surprising ? '!' : ' '} ${target.name}: ${verdict(run)}`);
   }
   const wrong = answers.filter((answer) => answer.kind === 'wrong').length;
-  console.log(`\n${surprises} surprise(s) in ${answers.length} answers (${wrong} wrong, ${answers.length - wrong} right): a wrong answer that passed every test, or a right one refused, marked !`);
+  console.log(
+    `\n${surprises} surprise(s) in ${answers.length} answers (${wrong} wrong, ${answers.length - wrong} right): a wrong answer that passed every test, or a right one refused, marked !`,
+  );
   return surprises === 0 ? 0 : 1;
 }
 
@@ -78,6 +80,8 @@ function verdict(run: TargetRun): string {
   const failed = run.outcomes.filter((outcome) => outcome.state === 'failed');
   if (passedEveryTest(run)) return `passed every test (${run.outcomes.length})`;
   const first = failed[0];
-  const said = first ? `${first.name}: ${(first.messages[0] ?? '').split('\n')[0]!.slice(0, 240)}` : (run.unhandled[0]?.message.split('\n')[0] ?? 'no test ran');
+  const said = first
+    ? `${first.name}: ${(first.messages[0] ?? '').split('\n')[0]!.slice(0, 240)}`
+    : (run.unhandled[0]?.message.split('\n')[0] ?? 'no test ran');
   return `failed ${failed.length} of ${run.outcomes.length}${run.unhandled.length > 0 ? `, ${run.unhandled.length} unhandled error(s)` : ''}; ${said}`;
 }

@@ -135,14 +135,21 @@ function check(ok: boolean, label: string, detail: string, indent = '  ', run?: 
 // (2 runs of 3 beside a CPU hog), so it runs once the tests are done, with the machine to itself.
 const afterTheTests = new Set(['ui-browser.ts']);
 const checksDir = path.join(repoRoot, 'kata/checks');
-const checkFiles = options.ids.length > 0 ? [] : readdirSync(checksDir).filter((file) => file.endsWith('.ts')).sort();
+const checkFiles =
+  options.ids.length > 0
+    ? []
+    : readdirSync(checksDir)
+        .filter((file) => file.endsWith('.ts'))
+        .sort();
 const runCheck = async (file: string) => ({ file, result: await runScript(path.join(checksDir, file)) });
 const checksBeside = checkFiles.filter((file) => !afterTheTests.has(file)).map(runCheck);
 
 const logs = (phase: string) => ({ logDir: path.join(workDir, phase), verbose: options.verbose });
 progress(`running every test but the speed-up ones, in ${options.lanes} lanes ...`);
 const together = await runInLanes(batches([...fixtureTargets.values()]), { lanes: options.lanes, ...logs('together') }).catch(stopWith);
-const timings = [`the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`];
+const timings = [
+  `the tests in ${options.lanes} lanes ${seconds(Math.max(...together.laneSeconds))} (each lane: ${together.laneSeconds.map(seconds).join(', ')})`,
+];
 // The speed-up tests of the solutions and the right answers, one at a time, with the machine to
 // themselves. (No wrong answer is rejected by one: each mistake has a test that does not need quiet.)
 progress('running the speed-up tests alone ...');
@@ -202,7 +209,9 @@ if (checkFiles.length > 0) {
 
 if (options.profile) timings.push(`CPU time ${cpuByKind()}`);
 const requirementCount = selected.reduce((sum, exercise) => sum + (exercise.manifest?.requirements.length ?? 0), 0);
-console.log(`\nrequirements: ${requirementCount}, ${untested.size === 0 ? 'each tested and broken' : `those of ${[...untested].join(', ')} not yet all tested and broken`}`);
+console.log(
+  `\nrequirements: ${requirementCount}, ${untested.size === 0 ? 'each tested and broken' : `those of ${[...untested].join(', ')} not yet all tested and broken`}`,
+);
 console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
@@ -333,11 +342,13 @@ function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
   let problem = '';
   // A test file whose process ended before its tests were collected (the watchdog ends one that
   // loops at import) names no test at all: say why, rather than blame the "// Rejected by:" line.
-  if (test === undefined && results.length === 0 && run.unhandled.length > 0) problem = `"${fixture.rejectedBy}" never ran: ${firstLine(run.unhandled[0]!.message)}`;
+  if (test === undefined && results.length === 0 && run.unhandled.length > 0)
+    problem = `"${fixture.rejectedBy}" never ran: ${firstLine(run.unhandled[0]!.message)}`;
   else if (test === undefined) problem = `no test is named "${fixture.rejectedBy}": correct the fixture's "// Rejected by:" line`;
   else if (test.state !== 'failed') problem = `"${test.name}" ${test.state}: it does not reject this mistake (expected a failure containing ${phrase})`;
   else if (timedOut(test)) problem = `"${test.name}" timed out instead of failing with a message: ${firstLine(test.messages[0])}`;
-  else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!))) problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;
+  else if (!test.messages.some((m) => m.includes(fixture.rejectedWith!)))
+    problem = `"${test.name}" failed, but not with ${phrase}: ${firstLine(test.messages[0])}`;
   const hung = results.filter((o) => o !== test && timedOut(o)).map((o) => `"${o.name}"`);
   if (!problem && hung.length > 0) problem = `rejected, but ${hung.join(', ')} ended in Vitest's timeout instead of failing with a message`;
   check(problem === '', label, problem ? `\n      ${problem}` : `rejected by "${test!.name}"`, '    ', run);
@@ -364,7 +375,11 @@ function judgeDistinctness(rejections: Map<Fixture, string>): void {
 }
 
 function judgeRequirements(exercise: Exercise, solutionRun: TargetRun): void {
-  const problems = requirementProblems(exercise, fixturesOf.get(exercise)!, solutionRun.outcomes.map((outcome) => outcome.name));
+  const problems = requirementProblems(
+    exercise,
+    fixturesOf.get(exercise)!,
+    solutionRun.outcomes.map((outcome) => outcome.name),
+  );
   if (problems.length > 0) untested.add(exercise.id);
   const count = exercise.manifest?.requirements.length ?? 0;
   check(problems.length === 0, `requirements: ${count}, each tested and broken`, problems.map((problem) => `\n      ${problem}`).join(''));

@@ -206,7 +206,7 @@ async function childMemory(trials: number, onSample: OnSample): Promise<Row> {
     onSample(label, trial + 1, trials, false);
     const idle = await startChild();
     await sleep(100);
-    rss.push((await roundTrip(idle, 'memory')) as number / 2 ** 20);
+    rss.push(((await roundTrip(idle, 'memory')) as number) / 2 ** 20);
     await stopChild(idle);
   }
   return { id: 'child-memory', label, unit: 'MB', stats: statsOf(rss), note: 'a whole Node.js process: its own V8 heap and runtime' };
@@ -235,7 +235,8 @@ async function streamMemory(kind: 'pipeline' | 'collected', items: number, trial
     // frame would keep it, and the next trial's starting point would count it).
     peaks.push((await streamPeak(kind, items, gc)) / 2 ** 20);
   }
-  const note = kind === 'pipeline' ? "the backpressure exercise: the process's own heap, and next to nothing more" : 'grows with the stream: every line held at once';
+  const note =
+    kind === 'pipeline' ? "the backpressure exercise: the process's own heap, and next to nothing more" : 'grows with the stream: every line held at once';
   return { id: `stream-memory-${kind}`, label, unit: 'MB', stats: statsOf(peaks), note };
 }
 

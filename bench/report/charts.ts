@@ -8,7 +8,19 @@ import { formatDurationMs } from './format.ts';
 import { findRow, type GroupResult, type Results } from './results.ts';
 
 const font = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
-const colors = { pool: '#2563eb', ideal: '#6b7280', workers: '#ea580c', processes: '#7c3aed', processPool: '#16a34a', async: '#dc2626', shared: '#0d9488', bar: '#60a5fa', grid: '#e5e7eb', text: '#111827', muted: '#6b7280' };
+const colors = {
+  pool: '#2563eb',
+  ideal: '#6b7280',
+  workers: '#ea580c',
+  processes: '#7c3aed',
+  processPool: '#16a34a',
+  async: '#dc2626',
+  shared: '#0d9488',
+  bar: '#60a5fa',
+  grid: '#e5e7eb',
+  text: '#111827',
+  muted: '#6b7280',
+};
 
 const mechanisms = [
   { name: 'shared memory, between threads', color: colors.shared, test: (id: string) => id.startsWith('increment') },
@@ -17,8 +29,11 @@ const mechanisms = [
   { name: 'main thread (event loop)', color: colors.bar, test: () => true },
 ];
 const mechanismColor = (id: string) => mechanisms.find((m) => m.test(id))!.color;
-const legendOf = (rows: Row[]) => [...mechanisms].reverse().filter((m) => rows.some((row) => mechanismColor(row.id) === m.color)).map(({ name, color }) => ({ name, color }));
-
+const legendOf = (rows: Row[]) =>
+  [...mechanisms]
+    .reverse()
+    .filter((m) => rows.some((row) => mechanismColor(row.id) === m.color))
+    .map(({ name, color }) => ({ name, color }));
 
 function text(x: number, y: number, content: string, attrs = ''): string {
   return `<text x="${round(x)}" y="${round(y)}" ${attrs}>${escapeXml(content)}</text>`;
@@ -50,7 +65,11 @@ export function speedupChart(results: Results): string | undefined {
   const height = 440;
   const plot = { left: 64, right: 500, top: 70, bottom: 380 };
   const maxThreads = Math.max(...points.map((p) => p.threads));
-  const speedupOf = (row: Row) => ({ median: sequential.stats.median / row.stats.median, low: sequential.stats.median / row.stats.p99, high: sequential.stats.median / row.stats.min });
+  const speedupOf = (row: Row) => ({
+    median: sequential.stats.median / row.stats.median,
+    low: sequential.stats.median / row.stats.p99,
+    high: sequential.stats.median / row.stats.min,
+  });
 
   const markers = [
     { id: 'promise-all', name: 'Promise.all, main thread', color: colors.async, shape: 'cross' },
@@ -87,7 +106,9 @@ export function speedupChart(results: Results): string | undefined {
   body.push(text(18, (plot.top + plot.bottom) / 2, 'speed-up', `text-anchor="middle" transform="rotate(-90 18 ${(plot.top + plot.bottom) / 2})"`));
   if (cores < maxThreads) {
     // Past the core count, threads can only take turns.
-    body.push(`<rect x="${round(x(cores + 0.5))}" y="${plot.top}" width="${round(plot.right - x(cores + 0.5))}" height="${plot.bottom - plot.top}" fill="#f3f4f6"/>`);
+    body.push(
+      `<rect x="${round(x(cores + 0.5))}" y="${plot.top}" width="${round(plot.right - x(cores + 0.5))}" height="${plot.bottom - plot.top}" fill="#f3f4f6"/>`,
+    );
     body.push(text(x(cores + 0.5) + 6, plot.top + 14, 'more threads than cores', `fill="${colors.muted}" font-size="11"`));
   }
 
@@ -96,9 +117,13 @@ export function speedupChart(results: Results): string | undefined {
 
   // The warm pool: medians joined, whiskers from the 99th percentile to the fastest sample.
   for (const p of points) {
-    body.push(`<line x1="${round(x(p.threads))}" y1="${round(y(p.low))}" x2="${round(x(p.threads))}" y2="${round(y(p.high))}" stroke="${colors.pool}" stroke-width="2"/>`);
+    body.push(
+      `<line x1="${round(x(p.threads))}" y1="${round(y(p.low))}" x2="${round(x(p.threads))}" y2="${round(y(p.high))}" stroke="${colors.pool}" stroke-width="2"/>`,
+    );
   }
-  body.push(`<polyline points="${points.map((p) => `${round(x(p.threads))},${round(y(p.speedup))}`).join(' ')}" fill="none" stroke="${colors.pool}" stroke-width="2.5"/>`);
+  body.push(
+    `<polyline points="${points.map((p) => `${round(x(p.threads))},${round(y(p.speedup))}`).join(' ')}" fill="none" stroke="${colors.pool}" stroke-width="2.5"/>`,
+  );
   for (const p of points) {
     body.push(`<circle cx="${round(x(p.threads))}" cy="${round(y(p.speedup))}" r="5" fill="${colors.pool}"/>`);
     body.push(text(x(p.threads) + 8, y(p.speedup) - 8, `${p.speedup.toFixed(2)}x`, `fill="${colors.pool}" font-weight="600"`));
@@ -106,7 +131,13 @@ export function speedupChart(results: Results): string | undefined {
 
   // The ideal, drawn over the pool's line so both show where they meet: each thread adds a
   // core's worth of speed, until the cores run out.
-  const ideal = [[0.5, 0.5], [cores, cores], [maxThreads + 0.5, cores]].map(([t, s]) => `${round(x(t!))},${round(y(s!))}`).join(' ');
+  const ideal = [
+    [0.5, 0.5],
+    [cores, cores],
+    [maxThreads + 0.5, cores],
+  ]
+    .map(([t, s]) => `${round(x(t!))},${round(y(s!))}`)
+    .join(' ');
   body.push(`<polyline points="${ideal}" fill="none" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>`);
 
   // The other approaches use as many threads or processes as there are cores: just left of that column.
@@ -118,9 +149,20 @@ export function speedupChart(results: Results): string | undefined {
 
   // Legend.
   const legend = [
-    { name: `warm piscina pool (${points.find((p) => p.threads === cores)?.speedup.toFixed(2) ?? '?'}x at ${cores})`, draw: (lx: number, ly: number) => `<line x1="${lx - 8}" y1="${ly}" x2="${lx + 8}" y2="${ly}" stroke="${colors.pool}" stroke-width="2.5"/><circle cx="${lx}" cy="${ly}" r="4" fill="${colors.pool}"/>` },
-    { name: `ideal on ${cores} cores`, draw: (lx: number, ly: number) => `<line x1="${lx - 10}" y1="${ly}" x2="${lx + 10}" y2="${ly}" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>` },
-    { name: 'sequential loop (1x)', draw: (lx: number, ly: number) => `<line x1="${lx - 10}" y1="${ly}" x2="${lx + 10}" y2="${ly}" stroke="${colors.ideal}" stroke-width="1"/>` },
+    {
+      name: `warm piscina pool (${points.find((p) => p.threads === cores)?.speedup.toFixed(2) ?? '?'}x at ${cores})`,
+      draw: (lx: number, ly: number) =>
+        `<line x1="${lx - 8}" y1="${ly}" x2="${lx + 8}" y2="${ly}" stroke="${colors.pool}" stroke-width="2.5"/><circle cx="${lx}" cy="${ly}" r="4" fill="${colors.pool}"/>`,
+    },
+    {
+      name: `ideal on ${cores} cores`,
+      draw: (lx: number, ly: number) =>
+        `<line x1="${lx - 10}" y1="${ly}" x2="${lx + 10}" y2="${ly}" stroke="${colors.ideal}" stroke-width="2" stroke-dasharray="6 4"/>`,
+    },
+    {
+      name: 'sequential loop (1x)',
+      draw: (lx: number, ly: number) => `<line x1="${lx - 10}" y1="${ly}" x2="${lx + 10}" y2="${ly}" stroke="${colors.ideal}" stroke-width="1"/>`,
+    },
     ...markers.map((m) => ({ name: `${m.name} (${m.median.toFixed(2)}x)`, draw: (lx: number, ly: number) => symbol(m.shape, lx, ly, m.color) })),
   ];
   legend.forEach((entry, i) => {
@@ -129,8 +171,17 @@ export function speedupChart(results: Results): string | undefined {
     body.push(text(plot.right + 46, ly + 4, entry.name));
   });
   body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 12, 'dots: median of the samples;', `fill="${colors.muted}" font-size="11"`));
-  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 27, 'lines: 99th percentile to fastest sample', `fill="${colors.muted}" font-size="11"`));
-  body.push(text(plot.right + 20, plot.top + 10 + legend.length * 22 + 48, `symbols left of ${cores}: other approaches, ${cores} at once`, `fill="${colors.muted}" font-size="11"`));
+  body.push(
+    text(plot.right + 20, plot.top + 10 + legend.length * 22 + 27, 'lines: 99th percentile to fastest sample', `fill="${colors.muted}" font-size="11"`),
+  );
+  body.push(
+    text(
+      plot.right + 20,
+      plot.top + 10 + legend.length * 22 + 48,
+      `symbols left of ${cores}: other approaches, ${cores} at once`,
+      `fill="${colors.muted}" font-size="11"`,
+    ),
+  );
   return svgDocument(width, height, body);
 }
 
@@ -197,9 +248,12 @@ function barPanel(panel: Panel, top: number, width: number): { svg: string[]; he
   panel.bars.forEach((bar, i) => {
     const cy = plotTop + i * rowHeight + rowHeight / 2;
     svg.push(text(labelWidth, cy + 4, bar.label, 'text-anchor="end"'));
-    svg.push(`<rect x="${round(base)}" y="${round(cy - 7)}" width="${round(Math.max(1, x(bar.median) - base))}" height="14" fill="${bar.color ?? colors.bar}"/>`);
+    svg.push(
+      `<rect x="${round(base)}" y="${round(cy - 7)}" width="${round(Math.max(1, x(bar.median) - base))}" height="14" fill="${bar.color ?? colors.bar}"/>`,
+    );
     svg.push(`<line x1="${round(x(bar.min))}" y1="${round(cy)}" x2="${round(x(bar.max))}" y2="${round(cy)}" stroke="${colors.text}" stroke-width="1.2"/>`);
-    for (const end of [bar.min, bar.max]) svg.push(`<line x1="${round(x(end))}" y1="${round(cy - 4)}" x2="${round(x(end))}" y2="${round(cy + 4)}" stroke="${colors.text}" stroke-width="1.2"/>`);
+    for (const end of [bar.min, bar.max])
+      svg.push(`<line x1="${round(x(end))}" y1="${round(cy - 4)}" x2="${round(x(end))}" y2="${round(cy + 4)}" stroke="${colors.text}" stroke-width="1.2"/>`);
     svg.push(text(Math.max(x(bar.max), x(bar.median)) + 6, cy + 4, bar.value, 'font-size="11"'));
   });
   if (panel.reference) {
@@ -212,7 +266,12 @@ function barPanel(panel: Panel, top: number, width: number): { svg: string[]; he
 
 /** 1 ns, 10 ns, 100 ns, 1 µs, ... 1 s: a decade's tick, from a value in ms. */
 function powerOfTen(ms: number): string {
-  const units: Array<[string, number]> = [['s', 1e3], ['ms', 1], ['µs', 1e-3], ['ns', 1e-6]];
+  const units: Array<[string, number]> = [
+    ['s', 1e3],
+    ['ms', 1],
+    ['µs', 1e-3],
+    ['ns', 1e-6],
+  ];
   const [unit, size] = units.find(([, size]) => ms >= size * 0.999) ?? units[units.length - 1]!;
   return `${Number((ms / size).toPrecision(1))} ${unit}`;
 }
@@ -262,7 +321,12 @@ export function costsChart(results: Results): string | undefined {
     },
   ];
   if (memory.length > 0) {
-    panels.push({ title: 'Memory', log: false, tick: (v) => `${v} MB`, bars: memory.map((row) => barOf(row, 1, `${row.stats.median.toFixed(1)} MB`, mechanismColor(row.id))) });
+    panels.push({
+      title: 'Memory',
+      log: false,
+      tick: (v) => `${v} MB`,
+      bars: memory.map((row) => barOf(row, 1, `${row.stats.median.toFixed(1)} MB`, mechanismColor(row.id))),
+    });
   }
   return stackPanels(results, 'What concurrency costs before any work is done', panels, legendOf(costs.rows));
 }
@@ -280,7 +344,9 @@ export function approachesChart(results: Results): string | undefined {
       log: false,
       tick: (v) => `${v} ms`,
       reference: { value: sequential.stats.median, label: 'sequential' },
-      bars: cpu.rows.map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(sequential.stats.median / row.stats.median).toFixed(2)}x speed-up)`, mechanismColor(row.id))),
+      bars: cpu.rows.map((row) =>
+        barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(sequential.stats.median / row.stats.median).toFixed(2)}x speed-up)`, mechanismColor(row.id)),
+      ),
     });
   }
   const io = results.groups.find((g) => g.id === 'io');
@@ -294,7 +360,9 @@ export function approachesChart(results: Results): string | undefined {
       reference: { value: one.stats.median, label: 'one wait' },
       bars: io.rows
         .filter((row) => row.id.startsWith(`${kind}-`))
-        .map((row) => barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(row.stats.median / one.stats.median).toFixed(2)}x one wait)`, mechanismColor(row.id))),
+        .map((row) =>
+          barOf(row, 1, `${formatDurationMs(row.stats.median)}  (${(row.stats.median / one.stats.median).toFixed(2)}x one wait)`, mechanismColor(row.id)),
+        ),
     });
   }
   const legend = legendOf(results.groups.filter((g) => g.id !== 'costs').flatMap((g) => g.rows));

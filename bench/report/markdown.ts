@@ -40,7 +40,7 @@ export function markdownReport(results: Results): string {
     'Every row is the spread of its samples: median, 75th and 99th percentile, fastest, slowest, and the 95% margin of error of the mean (±rme). ' +
       'Other programs using the CPU during the run make every parallel figure look worse, never better.',
     '',
-    '## The article\'s table, for Node.js, with these figures',
+    "## The article's table, for Node.js, with these figures",
     '',
     '| | async/await (the event loop) | worker_threads | child_process |',
     '| --- | --- | --- | --- |',

@@ -32,7 +32,16 @@ export function tableCells(group: GroupResult): string[][] {
 export function groupTable(group: GroupResult): string {
   const cells = tableCells(group);
   const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 || column === row.length - 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => (column === 0 || column === row.length - 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   const [header, ...rows] = cells;
-  return [`${group.title}: ${group.workload} (measured in ${group.seconds} s)`, line(header!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  return [
+    `${group.title}: ${group.workload} (measured in ${group.seconds} s)`,
+    line(header!),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...rows.map(line),
+  ].join('\n');
 }

@@ -14,7 +14,8 @@ const scripts = Object.keys((JSON.parse(readFileSync(path.join(repoRoot, 'packag
 const problems: string[] = [];
 
 for (const exercise of exercises()) {
-  if (!readme.includes(`exercises/${exercise.folder}`)) problems.push(`exercise ${exercise.id} (exercises/${exercise.folder}) is missing from the README's table`);
+  if (!readme.includes(`exercises/${exercise.folder}`))
+    problems.push(`exercise ${exercise.id} (exercises/${exercise.folder}) is missing from the README's table`);
 }
 for (const [, link] of readme.matchAll(/\]\((?!https?:|#)([^)#\s]+)/g)) {
   if (!existsSync(path.join(repoRoot, link!))) problems.push(`the README links to ${link}, which does not exist`);
@@ -46,4 +47,6 @@ if (problems.length > 0) {
   console.log(problems.join('\n'));
   process.exit(1);
 }
-console.log(`README lists all ${exercises().length} exercises; its links and npm scripts exist; the ${quoted} figures the exercises quote from the bench agree with it`);
+console.log(
+  `README lists all ${exercises().length} exercises; its links and npm scripts exist; the ${quoted} figures the exercises quote from the bench agree with it`,
+);

@@ -21,6 +21,12 @@ if (run.status === 0) {
   console.log(`npm run test:tooling: ${tests ?? 'passed'}`);
 } else {
   const why = run.error ? `did not finish: ${run.error.message}` : `exited with ${run.status ?? run.signal}`;
-  console.log(`npm run test:tooling ${why}${tests ? ` (${tests})` : ''}:\n${said.split('\n').filter((line) => /FAIL|×|✗|Error/.test(line)).slice(0, 40).join('\n')}`);
+  console.log(
+    `npm run test:tooling ${why}${tests ? ` (${tests})` : ''}:\n${said
+      .split('\n')
+      .filter((line) => /FAIL|×|✗|Error/.test(line))
+      .slice(0, 40)
+      .join('\n')}`,
+  );
   process.exit(1);
 }

@@ -76,7 +76,11 @@ async function check(): Promise<string> {
   server.stdout!.on('data', read);
   server.stderr!.on('data', read);
 
-  const url = await until(20_000, () => /UI started at (https?:\/\/\S+\?token=[\w-]+)/.exec(printed)?.[1], () => `npm run ui printed no URL with a ?token= within 20 s:\n${tail(printed)}`);
+  const url = await until(
+    20_000,
+    () => /UI started at (https?:\/\/\S+\?token=[\w-]+)/.exec(printed)?.[1],
+    () => `npm run ui printed no URL with a ?token= within 20 s:\n${tail(printed)}`,
+  );
   // The first run is over when Vitest has printed its summary and the kata its progress bar.
   await until(
     45_000,
@@ -99,8 +103,18 @@ async function check(): Promise<string> {
 
   // The dashboard shows the results the server printed, once the UI has no test running (the
   // server watches the files, so an edit in the repo starts a new run: the latest result counts).
-  const dashboard = async () => ({ passed: await number(page, 'pass-entry'), failed: await number(page, 'fail-entry'), total: await number(page, 'total-entry') });
-  const idle = async () => /RUNNING \(0\)/.test(await page.getByTestId('explorer-summary').innerText().catch(() => ''));
+  const dashboard = async () => ({
+    passed: await number(page, 'pass-entry'),
+    failed: await number(page, 'fail-entry'),
+    total: await number(page, 'total-entry'),
+  });
+  const idle = async () =>
+    /RUNNING \(0\)/.test(
+      await page
+        .getByTestId('explorer-summary')
+        .innerText()
+        .catch(() => ''),
+    );
   const totals = await until(
     20_000,
     async () => {
@@ -126,9 +140,14 @@ async function check(): Promise<string> {
     async () => {
       // A row reads "<test file> <status icon>"; the one project, exercises, is the learner's.
       const rows = new Set(
-        await page.getByTestId('explorer-item').filter({ visible: true }).evaluateAll((items) =>
-          items.map((item) => `exercises ${item.getAttribute('aria-label')} ${item.querySelector('[data-testid^="status-icon-"]')?.getAttribute('data-testid')}`),
-        ),
+        await page
+          .getByTestId('explorer-item')
+          .filter({ visible: true })
+          .evaluateAll((items) =>
+            items.map(
+              (item) => `exercises ${item.getAttribute('aria-label')} ${item.querySelector('[data-testid^="status-icon-"]')?.getAttribute('data-testid')}`,
+            ),
+          ),
       );
       const results = printedResults(printed);
       wrong = exerciseTests.filter((test) => {
@@ -145,7 +164,11 @@ async function check(): Promise<string> {
   if (await page.locator('#project-select').isVisible()) throw new CheckFailed('the UI offers a choice of projects: the learner has only one, exercises');
   // A test's timeline: an SVG picture in its report, drawn by the browser.
   await page.getByPlaceholder(/Search/).fill(timelineTest);
-  await page.getByTestId('explorer-item').filter({ visible: true, has: page.getByText(timelineTest) }).first().click();
+  await page
+    .getByTestId('explorer-item')
+    .filter({ visible: true, has: page.getByText(timelineTest) })
+    .first()
+    .click();
   const picture = page.getByTestId('report').locator('img[src^="data:image/svg+xml"]').first();
   await picture.waitFor({ timeout: 10_000 }).catch(() => {
     throw new CheckFailed(`the report of gather's "${timelineTest}", solved, shows no timeline picture`);
@@ -167,7 +190,10 @@ async function check(): Promise<string> {
   if (!reportBox || !pictureBox) throw new CheckFailed('the report and its timeline picture are not on the screen');
   // From the top of the report to just below the picture: the report itself runs down the window.
   const right = Math.min(reportBox.x + reportBox.width, pictureBox.x + pictureBox.width + 40);
-  await page.screenshot({ path: timelineShot, clip: { x: reportBox.x, y: reportBox.y, width: right - reportBox.x, height: pictureBox.y + pictureBox.height + 24 - reportBox.y } });
+  await page.screenshot({
+    path: timelineShot,
+    clip: { x: reportBox.x, y: reportBox.y, width: right - reportBox.x, height: pictureBox.y + pictureBox.height + 24 - reportBox.y },
+  });
   await page.getByPlaceholder(/Search/).fill('');
   await until(
     10_000,
@@ -182,7 +208,10 @@ async function check(): Promise<string> {
   // No tooltip in the picture: it stays up while its button has the focus.
   await page.evaluate('document.activeElement?.blur()');
   await page.mouse.move(900, 700);
-  await page.getByText(/^(Expand|Collapse) tests$/).waitFor({ state: 'hidden', timeout: 3_000 }).catch(() => {});
+  await page
+    .getByText(/^(Expand|Collapse) tests$/)
+    .waitFor({ state: 'hidden', timeout: 3_000 })
+    .catch(() => {});
   await page.screenshot({ path: screenshot });
 
   return (
@@ -223,7 +252,10 @@ try {
 } catch (error) {
   exitCode = 1;
   verdict = `Vitest UI check failed after ${seconds()}: ${error instanceof CheckFailed ? error.message : (error as Error).stack}`;
-  const shot = await lastPage?.screenshot({ path: failureShot }).then(() => true, () => false);
+  const shot = await lastPage?.screenshot({ path: failureShot }).then(
+    () => true,
+    () => false,
+  );
   if (shot) verdict += `\n(what the browser showed: ${path.relative(repoRoot, failureShot)})`;
 } finally {
   clearTimeout(watchdog);
@@ -279,7 +311,11 @@ function sum(results: Map<string, PrintedResult>): { passed: number; failed: num
 }
 
 async function number(page: Page, testId: string): Promise<number> {
-  const text = await page.getByTestId(testId).first().innerText().catch(() => '');
+  const text = await page
+    .getByTestId(testId)
+    .first()
+    .innerText()
+    .catch(() => '');
   return Number(/\d+/.exec(text)?.[0] ?? NaN);
 }
 

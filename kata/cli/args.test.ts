@@ -14,13 +14,20 @@ describe('wholeNumber', () => {
   });
 
   test('a subject and a verb of its own: the hint level', () => {
-    expect(() => wholeNumber('-1', 'The hint level of gather', { min: 1, max: 3 }, 'must be')).toThrow('The hint level of gather must be a whole number from 1 to 3, not "-1"');
+    expect(() => wholeNumber('-1', 'The hint level of gather', { min: 1, max: 3 }, 'must be')).toThrow(
+      'The hint level of gather must be a whole number from 1 to 3, not "-1"',
+    );
   });
 });
 
 describe('decimalNumber', () => {
   const samples = (text: string) => decimalNumber(text, '--samples', { min: 0.1, max: 10 });
-  test.each([['0.5', 0.5], ['.25', 0.25], ['10', 10], ['3.', 3]])('takes "%s"', (text, value) => {
+  test.each([
+    ['0.5', 0.5],
+    ['.25', 0.25],
+    ['10', 10],
+    ['3.', 3],
+  ])('takes "%s"', (text, value) => {
     expect(samples(text)).toBe(value);
   });
   test.each(['1e3', '-1', '0.05', '11', 'abc', '', '1,5'])('refuses "%s"', (text) => {

@@ -19,7 +19,8 @@ const git = (...args: string[]) => spawnSync('git', ['-c', 'user.name=kata', '-c
 
 beforeAll(() => {
   copy = mkdtempSync(path.join(tmpdir(), 'kata-backups-test-'));
-  for (const part of ['kata', 'package.json', `exercises/${folder}`, `solutions/${folder}`]) cpSync(path.join(repoRoot, part), path.join(copy, part), { recursive: true });
+  for (const part of ['kata', 'package.json', `exercises/${folder}`, `solutions/${folder}`])
+    cpSync(path.join(repoRoot, part), path.join(copy, part), { recursive: true });
   symlinkSync(path.join(repoRoot, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
   git('init', '-q');
   git('add', 'exercises', 'solutions');
@@ -38,7 +39,12 @@ beforeEach(() => {
 /** The kata command in the copy, as a learner runs it, without a terminal (stdin is not a TTY). */
 function kata(...args: string[]) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name)));
-  const result = spawnSync(process.execPath, [path.join(copy, 'kata/cli.ts'), ...args], { cwd: copy, env: { ...env, NO_COLOR: '1' }, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [path.join(copy, 'kata/cli.ts'), ...args], {
+    cwd: copy,
+    env: { ...env, NO_COLOR: '1' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
 }
 
@@ -57,7 +63,9 @@ describe('reset', () => {
     work();
     const { code, stdout } = kata('reset', 'gather', '--yes');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^gather is the stub again\. Your files are kept in \.kata\/backups\/gather\/\S+\/ \(npm run kata -- restore gather puts them back\)\.$/);
+    expect(stdout).toMatch(
+      /^gather is the stub again\. Your files are kept in \.kata\/backups\/gather\/\S+\/ \(npm run kata -- restore gather puts them back\)\.$/,
+    );
     expect(backups()).toHaveLength(1);
     expect(filesIn(path.join(copy, '.kata/backups/gather', backups()[0]!))).toEqual(['gather.ts', 'lib/helper.ts']);
     expect(readFileSync(path.join(exercise, 'gather.ts'), 'utf8')).toBe(stub);
@@ -77,7 +85,9 @@ describe('restore', () => {
     work();
     kata('reset', 'gather', '--yes');
     const { code, stderr } = kata('restore', 'gather');
-    expect(stderr).toBe('restore replaces gather.ts, lib/helper.ts in exercises/01-async/01-gather and needs a yes: run it in a terminal, or add --yes: npm run kata -- restore gather --yes');
+    expect(stderr).toBe(
+      'restore replaces gather.ts, lib/helper.ts in exercises/01-async/01-gather and needs a yes: run it in a terminal, or add --yes: npm run kata -- restore gather --yes',
+    );
     expect(code).toBe(1);
     expect(readFileSync(path.join(exercise, 'gather.ts'), 'utf8')).toBe(stub);
   });
@@ -90,7 +100,9 @@ describe('restore', () => {
     kata('reset', 'gather', '--yes');
     const [, latest] = backups();
     const { code, stdout } = kata('restore', 'gather', '--yes');
-    expect(stdout).toMatch(new RegExp(`^gather is back as it was on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\(just now\\): gather\\.ts, from \\.kata/backups/gather/${latest}/$`));
+    expect(stdout).toMatch(
+      new RegExp(`^gather is back as it was on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\(just now\\): gather\\.ts, from \\.kata/backups/gather/${latest}/$`),
+    );
     expect(code).toBe(0);
     expect(readFileSync(path.join(exercise, 'gather.ts'), 'utf8')).toBe('// my second answer\n');
     expect(readFileSync(path.join(exercise, 'README.md'), 'utf8')).not.toContain('my notes');
@@ -131,6 +143,7 @@ test('help and --help list every verb', () => {
   for (const args of [['help'], ['--help']]) {
     const { code, stdout } = kata(...args);
     expect(code).toBe(0);
-    for (const verb of ['list', 'next', 'hint', 'compare', 'reset', 'restore', 'help']) expect(stdout, `${args[0]}: ${verb}`).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
+    for (const verb of ['list', 'next', 'hint', 'compare', 'reset', 'restore', 'help'])
+      expect(stdout, `${args[0]}: ${verb}`).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
   }
 });

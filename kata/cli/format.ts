@@ -115,6 +115,13 @@ export function when(at: Date, now = new Date()): string {
   const date = `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())} ${two(at.getHours())}:${two(at.getMinutes())}`;
   const minutes = Math.floor((now.getTime() - at.getTime()) / 60_000);
   const count = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'} ago`;
-  const ago = minutes < 1 ? 'just now' : minutes < 60 ? count(minutes, 'minute') : minutes < 48 * 60 ? count(Math.floor(minutes / 60), 'hour') : count(Math.floor(minutes / 1440), 'day');
+  const ago =
+    minutes < 1
+      ? 'just now'
+      : minutes < 60
+        ? count(minutes, 'minute')
+        : minutes < 48 * 60
+          ? count(Math.floor(minutes / 60), 'hour')
+          : count(Math.floor(minutes / 1440), 'day');
   return `${date} (${ago})`;
 }

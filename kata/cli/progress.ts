@@ -138,7 +138,11 @@ export function codeFiles(dir: string): string[] {
 /** A hash of the exercise's code: the learner's files and the tests. */
 export function exerciseHash(exercise: Exercise): string {
   const hash = createHash('sha256');
-  for (const file of codeFiles(exercise.dir)) hash.update(`${file}\0`).update(readFileSync(path.join(exercise.dir, file))).update('\0');
+  for (const file of codeFiles(exercise.dir))
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(path.join(exercise.dir, file)))
+      .update('\0');
   return hash.digest('hex');
 }
 

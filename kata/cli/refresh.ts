@@ -40,7 +40,11 @@ async function runTests(exercises: Exercise[]): Promise<void> {
   let reportOverrun!: (error: TestsOverran) => void;
   const overran = new Promise<never>((_, reject) => (reportOverrun = reject));
   const limit = deadline(minutes * 60_000, () =>
-    reportOverrun(new TestsOverran(`The tests of ${exercises.map((exercise) => exercise.id).join(', ')} did not finish in ${minutes} minutes, so their progress is not known. Run them with npm test -- <exercise> to see where they stop.`)),
+    reportOverrun(
+      new TestsOverran(
+        `The tests of ${exercises.map((exercise) => exercise.id).join(', ')} did not finish in ${minutes} minutes, so their progress is not known. Run them with npm test -- <exercise> to see where they stop.`,
+      ),
+    ),
   );
   try {
     const specifications = (await vitest.globTestSpecifications()).filter((spec) => wanted.has(path.resolve(spec.moduleId)));

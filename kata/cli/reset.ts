@@ -10,7 +10,8 @@ import { notImplementedText } from '../not-implemented.ts';
 import { repoRoot } from '../paths.ts';
 import { backUp, filesIn, isLearners } from './backups.ts';
 
-const git = (args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'buffer', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+const git = (args: string[]) =>
+  execFileSync('git', args, { cwd: repoRoot, encoding: 'buffer', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
 
 /** `exercises/01-async/01-gather`, as git names it. */
 const folderOf = (exercise: Exercise) => `exercises/${exercise.folder}`;
@@ -22,7 +23,10 @@ const folderOf = (exercise: Exercise) => `exercises/${exercise.folder}`;
 export function committedStub(exercise: Exercise): string {
   let commits: string[];
   try {
-    commits = git(['log', '--format=%H', '--', folderOf(exercise)]).toString().split('\n').filter(Boolean);
+    commits = git(['log', '--format=%H', '--', folderOf(exercise)])
+      .toString()
+      .split('\n')
+      .filter(Boolean);
   } catch {
     throw new Error('reset needs git, and the kata as a git clone: git was not found, or this folder is not a clone.');
   }
@@ -39,7 +43,10 @@ export function committedStub(exercise: Exercise): string {
 
 /** The committed files of the exercise at `commit`, relative to its folder, with their contents. */
 export function committedFiles(exercise: Exercise, commit: string): Map<string, Buffer> {
-  const names = git(['ls-tree', '-r', '--name-only', commit, '--', `${folderOf(exercise)}/`]).toString().split('\n').filter(Boolean);
+  const names = git(['ls-tree', '-r', '--name-only', commit, '--', `${folderOf(exercise)}/`])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
   return new Map(names.map((name) => [path.posix.relative(folderOf(exercise), name), git(['show', `${commit}:${name}`])]));
 }
 

@@ -126,7 +126,10 @@ export async function failureOf(work: () => unknown, message: string): Promise<u
     // A function that returns a promise reports failure by rejecting it: a caller who writes
     // `.catch()` or `.then(onDone, onError)` never sees an error thrown before the promise exists.
     const what = error instanceof Error ? error.message : String(error);
-    throw new Error(`The call threw "${what}" at once, instead of returning a promise that rejects with it. Make the function async, or return Promise.reject(error).`, { cause: error });
+    throw new Error(
+      `The call threw "${what}" at once, instead of returning a promise that rejects with it. Make the function async, or return Promise.reject(error).`,
+      { cause: error },
+    );
   }
   try {
     await promise;

@@ -118,7 +118,9 @@ export async function watchMainThread<T>(work: () => Promise<T> | T): Promise<Ma
     const result = await working;
     samples.push(sample());
     await turned;
-    const stretches = samples.slice(1).map((s, i) => ({ wall: s.wall - samples[i]!.wall, cpu: s.cpu - samples[i]!.cpu, callbacks: s.callbacks, longestCallbackMs: s.longestCallbackMs }));
+    const stretches = samples
+      .slice(1)
+      .map((s, i) => ({ wall: s.wall - samples[i]!.wall, cpu: s.cpu - samples[i]!.cpu, callbacks: s.callbacks, longestCallbackMs: s.longestCallbackMs }));
     const longest = stretches.reduce((a, b) => (b.cpu > a.cpu ? b : a), { wall: 0, cpu: 0, callbacks: 0, longestCallbackMs: 0 });
     return {
       result,

@@ -72,7 +72,10 @@ function callerOutsideKata(): string {
   Error.stackTraceLimit = 40;
   const stack = new Error().stack ?? '';
   Error.stackTraceLimit = limit;
-  const frames = stack.split('\n').slice(1).map((line) => line.trim().replace(/^at /, ''));
+  const frames = stack
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().replace(/^at /, ''));
   const frame = frames.find((line) => !/node:|node_modules|[\\/]kata[\\/](?:testing|vitest)[\\/]/.test(line));
   return frame?.replace(/file:\/\/|\S*?[\\/](?=(?:exercises|solutions|\.kata)[\\/])/g, '') ?? '';
 }
@@ -140,7 +143,14 @@ export function mayOutliveTests(): boolean {
  */
 export async function stopWorkers(workers: readonly Worker[], ms: number): Promise<Worker[]> {
   const stopped = new Set<Worker>();
-  const all = Promise.all(workers.map((worker) => worker.terminate().then(() => stopped.add(worker), () => stopped.add(worker))));
+  const all = Promise.all(
+    workers.map((worker) =>
+      worker.terminate().then(
+        () => stopped.add(worker),
+        () => stopped.add(worker),
+      ),
+    ),
+  );
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);

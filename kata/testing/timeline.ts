@@ -45,7 +45,7 @@ export class Timeline {
     this.#running += 1;
     this.#maxInFlight = Math.max(this.#maxInFlight, this.#running);
     return () => {
-      span.end ??= (this.#running -= 1, this.now());
+      span.end ??= ((this.#running -= 1), this.now());
       return span;
     };
   }
@@ -62,7 +62,10 @@ export class Timeline {
 
   /** Labels in the order their spans ended. */
   finishOrder(): string[] {
-    return this.spans.filter((s) => s.end !== undefined).sort((a, b) => a.end! - b.end!).map((s) => s.label);
+    return this.spans
+      .filter((s) => s.end !== undefined)
+      .sort((a, b) => a.end! - b.end!)
+      .map((s) => s.label);
   }
 
   unfinished(): string[] {
@@ -167,7 +170,10 @@ function renderSvg(timeline: Timeline): string {
 
   lanes(timeline.spans).forEach(([key, name], laneIndex) => {
     const color = palette[laneIndex % palette.length]!;
-    const rows = packRows(timeline.spans.filter((s) => `${s.pid}/${s.threadId}` === key), now);
+    const rows = packRows(
+      timeline.spans.filter((s) => `${s.pid}/${s.threadId}` === key),
+      now,
+    );
     const height = rows.length * (bar + gap) - gap + 2 * lanePad;
     backgrounds.push(`<rect x="0" y="${y}" width="${width}" height="${height}" fill="${laneIndex % 2 ? '#f8fafc' : '#f1f5f9'}"/>`);
     parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escapeXml(name)}</text>`);
@@ -256,10 +262,14 @@ function packRows(spans: Span[], now: number): Span[][] {
 
 /** [time, tasks running from then on], at every start and end. */
 function inFlightSteps(spans: Span[], now: number): Array<[number, number]> {
-  const events = spans.flatMap((s): Array<[number, number]> => [[s.start, 1], [s.end ?? now, -1]]);
+  const events = spans.flatMap(
+    (s): Array<[number, number]> => [
+      [s.start, 1],
+      [s.end ?? now, -1],
+    ],
+  );
   // At equal times, ends first: a task that starts as another ends did not overlap it.
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let running = 0;
   return events.map(([at, change]) => [at, (running += change)]);
 }
-

@@ -88,8 +88,7 @@ export function watchTimerCalls(): TimerCallWatch {
   };
   const made: Array<{ pending: () => boolean; delay: number }> = [];
   let fired = 0;
-  const counting =
-    (callback: AnyFunction) =>
+  const counting = (callback: AnyFunction) =>
     function (this: unknown, ...args: unknown[]) {
       fired += 1;
       return callback.apply(this, args);
@@ -157,7 +156,11 @@ export function watchTimerCalls(): TimerCallWatch {
     restore.push(() => (owner[name] = real));
   };
   // The globals and node:timers' exports are the same functions: one wrapper serves both.
-  for (const [name, keeps] of [['setTimeout', true], ['setInterval', true], ['setImmediate', false]] as const) {
+  for (const [name, keeps] of [
+    ['setTimeout', true],
+    ['setInterval', true],
+    ['setImmediate', false],
+  ] as const) {
     const real = global[name]!;
     const wrapped = callbackTimer(real, keeps);
     for (const owner of [global, module]) {

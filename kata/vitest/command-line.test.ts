@@ -5,15 +5,23 @@ const node = '/usr/bin/node';
 
 describe('vitestCommandLine', () => {
   test("npm test -- gather: Vitest's CLI, its filter and project", () => {
-    expect(vitestCommandLine([node, '/repo/node_modules/.bin/vitest', '--project', 'exercises', 'gather'])).toEqual({ filters: ['gather'], projects: ['exercises'], movedRoot: false });
-    expect(vitestCommandLine([node, '/repo/node_modules/vitest/vitest.mjs', 'run', '--project=solutions', '-t', 'a name', 'x'])).toEqual({ filters: ['x'], projects: ['solutions'], movedRoot: false });
+    expect(vitestCommandLine([node, '/repo/node_modules/.bin/vitest', '--project', 'exercises', 'gather'])).toEqual({
+      filters: ['gather'],
+      projects: ['exercises'],
+      movedRoot: false,
+    });
+    expect(vitestCommandLine([node, '/repo/node_modules/vitest/vitest.mjs', 'run', '--project=solutions', '-t', 'a name', 'x'])).toEqual({
+      filters: ['x'],
+      projects: ['solutions'],
+      movedRoot: false,
+    });
   });
 
   test('npm run ui: no filter', () => {
     expect(vitestCommandLine([node, '/repo/node_modules/.bin/vitest', 'watch', '--project', 'exercises', '--ui', '--open=false'])?.filters).toEqual([]);
   });
 
-  test('verify, stress and the kata command are not Vitest\'s CLI: their arguments are their own', () => {
+  test("verify, stress and the kata command are not Vitest's CLI: their arguments are their own", () => {
     expect(vitestCommandLine([node, '/repo/kata/verify.ts', 'gather'])).toBeUndefined();
     expect(vitestCommandLine([node, '/repo/kata/vitest/run-targets.ts'])).toBeUndefined();
     expect(vitestCommandLine([node, '/repo/kata/cli.ts', 'list'])).toBeUndefined();

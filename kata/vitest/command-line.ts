@@ -54,7 +54,10 @@ const exerciseProjects = ['exercises', 'solutions'];
 export function exitOnUnknownExercise(commandLine: VitestCommandLine | undefined, all = exercises()): void {
   if (!commandLine || commandLine.movedRoot || commandLine.filters.length === 0) return;
   if (commandLine.projects.length === 0 || !commandLine.projects.every((name) => exerciseProjects.includes(name))) return;
-  const unknown = unmatchedFilters(commandLine.filters, all.flatMap((exercise) => exercise.tests));
+  const unknown = unmatchedFilters(
+    commandLine.filters,
+    all.flatMap((exercise) => exercise.tests),
+  );
   if (unknown.length === 0) return;
   console.error(`No exercise matches ${unknown.map((filter) => `"${filter}"`).join(', ')}. Exercises: ${all.map((exercise) => exercise.id).join(', ')}`);
   process.exit(2);

@@ -69,9 +69,16 @@ test('spins', async () => {
 }, 60_000);
 `,
   );
-  writeFileSync(path.join(dir, 'vitest.config.ts'), `export default { test: { root: ${JSON.stringify(dir)}, include: ['spin.test.ts'], setupFiles: [${JSON.stringify(path.join(repoRoot, 'kata/vitest/setup.ts'))}], pool: 'forks' } };`);
+  writeFileSync(
+    path.join(dir, 'vitest.config.ts'),
+    `export default { test: { root: ${JSON.stringify(dir)}, include: ['spin.test.ts'], setupFiles: [${JSON.stringify(path.join(repoRoot, 'kata/vitest/setup.ts'))}], pool: 'forks' } };`,
+  );
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))), CI: 'true' };
-  const runner = spawn(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts')], { cwd: dir, env, stdio: 'ignore' });
+  const runner = spawn(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts')], {
+    cwd: dir,
+    env,
+    stdio: 'ignore',
+  });
   expect(await until(() => existsSync(pids), 40_000), 'the test never started its children').toBe(true);
   const seen = JSON.parse(readFileSync(pids, 'utf8')) as { child: number; grandchild: number; testProcess: number };
   // Never 0 or less: kill(0) would signal this very process group.
@@ -83,7 +90,10 @@ test('spins', async () => {
 test.skipIf(process.platform !== 'linux')('SIGKILL to Vitest: its test process, the child and the grandchild all end', async () => {
   const { runner, child, grandchild, testProcess } = await runnerWithSpinningChildren();
   runner.kill('SIGKILL');
-  expect(await until(() => ![testProcess, child, grandchild].some(isAlive), 10_000), `still alive: ${[testProcess, child, grandchild].filter(isAlive).join(', ')}`).toBe(true);
+  expect(
+    await until(() => ![testProcess, child, grandchild].some(isAlive), 10_000),
+    `still alive: ${[testProcess, child, grandchild].filter(isAlive).join(', ')}`,
+  ).toBe(true);
 });
 
 test.skipIf(process.platform !== 'linux')('SIGKILL to the test process itself: the child and the grandchild end', async () => {

@@ -57,7 +57,9 @@ function narrowed(spec: TestSpecification, target: Target): TestSpecification {
 function outcomesOf(modules: TestModule[]): Outcome[] {
   return modules.flatMap((module) => {
     const file = path.relative(repoRoot, module.moduleId);
-    const crashed = module.errors().map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message], tags: [] }));
+    const crashed = module
+      .errors()
+      .map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message], tags: [] }));
     const tests = [...module.children.allTests()].map((test): Outcome => {
       const result = test.result();
       return { file, name: test.fullName, state: result.state, messages: (result.errors ?? []).map((error) => error.message), tags: [...test.tags] };
@@ -99,10 +101,7 @@ function intoRounds(targets: Target[]): Target[][] {
  * always), and keeps each target's results apart, unhandled errors included: Vitest reports
  * those per run, not per project, so every target gets a run of its own.
  */
-export async function runTargets(
-  targets: Target[],
-  { verbose = false }: { verbose?: boolean } = {},
-): Promise<Map<string, TargetRun>> {
+export async function runTargets(targets: Target[], { verbose = false }: { verbose?: boolean } = {}): Promise<Map<string, TargetRun>> {
   mkdirSync(stateDir, { recursive: true });
   process.env.CI ??= 'true';
   const runs = new Map<string, TargetRun>();
@@ -125,7 +124,9 @@ export async function runTargets(
       const specifications = await vitest.globTestSpecifications();
       for (const target of round) {
         const started = performance.now();
-        const result = await vitest.runTestSpecifications(specifications.filter((spec) => spec.project.name === target.name).map((spec) => narrowed(spec, target)));
+        const result = await vitest.runTestSpecifications(
+          specifications.filter((spec) => spec.project.name === target.name).map((spec) => narrowed(spec, target)),
+        );
         runs.set(target.name, {
           target,
           // Vitest lists every module it has run so far in this instance: keep this target's own.

@@ -84,12 +84,20 @@ beforeAll(() => {
   );
   const out = path.join(dir, 'report.json');
   const annotationsFile = path.join(dir, 'annotations.jsonl');
-  spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts'), `--outputFile.json=${out}`], {
-    cwd: dir,
-    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))), CI: 'true', KATA_ANNOTATIONS_FILE: annotationsFile },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  spawnSync(
+    process.execPath,
+    [path.join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.ts'), `--outputFile.json=${out}`],
+    {
+      cwd: dir,
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(VITEST|KATA_)/.test(name))),
+        CI: 'true',
+        KATA_ANNOTATIONS_FILE: annotationsFile,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   const json = JSON.parse(readFileSync(out, 'utf8'));
   const file = json.testResults[0];
   const annotations = new Map(
@@ -114,7 +122,9 @@ const outcome = (name: string) => report.find((result) => result.name === name)!
 describe('what a test leaves running fails that test, naming where it was started', () => {
   test('a worker', () => {
     expect(outcome('leaves a worker running').status).toBe('failed');
-    expect(outcome('leaves a worker running').errors[0]).toMatch(/Still running 1 s after the test ended \(stopped now\):\n {2}worker thread \d+, started at startIdleWorker \(.*cases\.test\.ts:\d+:\d+\)/);
+    expect(outcome('leaves a worker running').errors[0]).toMatch(
+      /Still running 1 s after the test ended \(stopped now\):\n {2}worker thread \d+, started at startIdleWorker \(.*cases\.test\.ts:\d+:\d+\)/,
+    );
   });
   test('a child process', () => {
     expect(outcome('leaves a child running').errors[0]).toMatch(/child process \d+, started at .*cases\.test\.ts:\d+/);
@@ -142,12 +152,16 @@ describe('deadlines fit in the test', () => {
     expect(outcome('waits longer than its timeout').errors[0]).toMatch(/Test bug: within\(5000 ms\) .* cannot end before the test's own timeout of 2000 ms/);
   });
   test('longer than what is left: shortened, so the test fails with its own message', () => {
-    expect(outcome('is shortened to what is left').errors[0]).toMatch(/the promise never settled \(gave up after \d+ ms, all that was left of the test's 3000 ms\)/);
+    expect(outcome('is shortened to what is left').errors[0]).toMatch(
+      /the promise never settled \(gave up after \d+ ms, all that was left of the test's 3000 ms\)/,
+    );
   });
 });
 
 test('a function that should reject but throws at once is told so', () => {
-  expect(outcome('calls a function that throws instead of rejecting').errors[0]).toMatch(/The call threw "too early" at once, instead of returning a promise that rejects with it/);
+  expect(outcome('calls a function that throws instead of rejecting').errors[0]).toMatch(
+    /The call threw "too early" at once, instead of returning a promise that rejects with it/,
+  );
 });
 
 describe('what the kata relies on in Vitest (kata/vitest/vitest-internals.ts)', () => {

@@ -120,7 +120,9 @@ export function watchdogThread(): void {
   /** The processes started by `pid` and by theirs, where Linux lists them (/proc), else none. */
   function descendants(pid: number): number[] {
     try {
-      const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+      const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+        readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+      );
       return children.flatMap((child) => [...descendants(child), child]);
     } catch {
       return [];

@@ -75,7 +75,9 @@ aroundEach(async (runTest, context) => {
   // Stopping the loop also dropped every promise callback this thread had queued, Vitest's own
   // among them: what runs after it in this process can no longer be trusted.
   if (watchdog.stalledTest !== undefined) {
-    const error = new Error(`Not run: the test "${watchdog.stalledTest}" never gave this thread back, and stopping it left this test file's process unfit to run more tests. Fix that one first.`);
+    const error = new Error(
+      `Not run: the test "${watchdog.stalledTest}" never gave this thread back, and stopping it left this test file's process unfit to run more tests. Fix that one first.`,
+    );
     error.stack = `Error: ${error.message}`; // no line of the kata's to show
     throw error;
   }

@@ -8,25 +8,33 @@ function waits(timeline: Timeline, delays: number[]): Array<Task<number>> {
 }
 
 const boom = new Error('task 1 failed on purpose');
-const failsAfter = (ms: number): Task<never> => async () => {
-  await sleep(ms);
-  throw boom;
-};
+const failsAfter =
+  (ms: number): Task<never> =>
+  async () => {
+    await sleep(ms);
+    throw boom;
+  };
 
 /**
  * What is wrong with `results` (task i resolves with i), from what the test saw: a task still
  * running when gatherAll resolved, or results in the order the tasks finished.
  */
 function wrongResults(results: unknown, timeline: Timeline, runningAtResolve: string[]): string {
-  const shown = Array.isArray(results) ? `[${Array.from(results, (value) => (value === undefined ? 'undefined' : JSON.stringify(value))).join(', ')}]` : String(results);
+  const shown = Array.isArray(results)
+    ? `[${Array.from(results, (value) => (value === undefined ? 'undefined' : JSON.stringify(value))).join(', ')}]`
+    : String(results);
   if (runningAtResolve.length > 0) {
-    return `gatherAll resolved with ${shown} while ${runningAtResolve.join(', ')} still ran: a result can only be there once its task has finished. ` +
-      'Resolve when every task has finished (count the tasks done, not the length of the array: results[2] = x makes it 3 long).';
+    return (
+      `gatherAll resolved with ${shown} while ${runningAtResolve.join(', ')} still ran: a result can only be there once its task has finished. ` +
+      'Resolve when every task has finished (count the tasks done, not the length of the array: results[2] = x makes it 3 long).'
+    );
   }
   const finished = timeline.finishOrder().map((task) => Number(task.replace('task ', '')));
   if (JSON.stringify(finished) === JSON.stringify(results)) {
-    return `gatherAll resolved with ${shown}: the order in which the tasks finished (${timeline.finishOrder().join(', ')}), not the order of the tasks. ` +
-      'Store each result at its task index instead of pushing it when it arrives.';
+    return (
+      `gatherAll resolved with ${shown}: the order in which the tasks finished (${timeline.finishOrder().join(', ')}), not the order of the tasks. ` +
+      'Store each result at its task index instead of pushing it when it arrives.'
+    );
   }
   return `gatherAll resolved with ${shown}; task i resolves with i, so the results in the order of the tasks are [0, 1, 2].`;
 }
@@ -95,7 +103,10 @@ describe('gatherAll', () => {
       'gatherAll resolved although task 1 failed: the rejection was dropped. Let a failure reach the caller as a rejection.',
     );
     const took = performance.now() - started;
-    expect(measured('gather: rejection beside a 400 ms task (ms)', took, 200), `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`).toBeLessThan(200);
+    expect(
+      measured('gather: rejection beside a 400 ms task (ms)', took, 200),
+      `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`,
+    ).toBeLessThan(200);
   });
 });
 
@@ -108,7 +119,9 @@ describe('gatherSettled', () => {
       'gatherSettled never resolved',
     ).catch((error: unknown) => {
       if (isNotImplemented(error)) throw error;
-      throw new Error(`gatherSettled rejected (with "${String(error)}") when task 1 failed: it never rejects; it reports the failure as { status: 'rejected', reason }.`);
+      throw new Error(
+        `gatherSettled rejected (with "${String(error)}") when task 1 failed: it never rejects; it reports the failure as { status: 'rejected', reason }.`,
+      );
     });
     expect(
       outcomes,

@@ -78,7 +78,11 @@ describe('crawl: bounded concurrency', () => {
 
   test('uses every slot: `concurrency` requests in flight at once', async () => {
     // Held at first, as above: three requests in flight must not depend on how fast they arrive.
-    await crawledWithAnswersHeld(pages(12, (i) => [50, 100, 30, 80][i % 4]!), { concurrency: 3, timeoutMs: 5_000 }, 3);
+    await crawledWithAnswersHeld(
+      pages(12, (i) => [50, 100, 30, 80][i % 4]!),
+      { concurrency: 3, timeoutMs: 5_000 },
+      3,
+    );
     expect(
       server.maxInFlight,
       server.maxInFlight === 1
@@ -136,7 +140,10 @@ describe('crawl: bounded concurrency', () => {
 
   test('gives exactly one result per URL when the URLs do not fill the slots evenly', async () => {
     // 7 URLs in 3 slots leave a last round of one; 2 URLs for 5 slots leave 3 slots with nothing to do.
-    for (const [count, concurrency] of [[7, 3], [2, 5]] as const) {
+    for (const [count, concurrency] of [
+      [7, 3],
+      [2, 5],
+    ] as const) {
       const before = server.total;
       const urls = Array.from({ length: count }, (_, index) => server.url(`/uneven-${count}-${concurrency}/${index}?delay=10`));
       const results = await crawled(urls, { concurrency, timeoutMs: 5_000 });
@@ -183,7 +190,11 @@ describe('crawl: timeouts and failures', () => {
       }
       throw error;
     });
-    expect(results[1], `The URL that never answers should come back as { url, ok: false, reason: 'timeout' }.`).toEqual({ url: never, ok: false, reason: 'timeout' });
+    expect(results[1], `The URL that never answers should come back as { url, ok: false, reason: 'timeout' }.`).toEqual({
+      url: never,
+      ok: false,
+      reason: 'timeout',
+    });
     expect(
       results[2],
       `The URL whose body never ends should come back as { url, ok: false, reason: 'timeout' }: the timeout covers reading the body too.`,
@@ -290,7 +301,7 @@ describe('crawl: timeouts and failures', () => {
       const timer = setInterval(() => {
         sent += 1;
         if (sent < pieces) res.write(`piece ${sent}\n`);
-        else (clearInterval(timer), (finished = true), res.end('the end\n'));
+        else clearInterval(timer), (finished = true), res.end('the end\n');
       }, 50);
       res.on('close', () => {
         clearInterval(timer);

@@ -215,7 +215,11 @@ describe('countMatchingLines: a big file', () => {
     };
     for (const [name, text] of Object.entries(cases)) await writeFile(path.join(folder, name), text);
     const names = Object.keys(cases);
-    const counts = await within(10_000, Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))), 'countMatchingLines never settled for small files');
+    const counts = await within(
+      10_000,
+      Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))),
+      'countMatchingLines never settled for small files',
+    );
     const expected = names.map((name) => countMatchingLinesSync(path.join(folder, name), 'error'));
     expect(
       Object.fromEntries(names.map((name, index) => [name, counts[index]])),

@@ -49,7 +49,9 @@ async function counted(from: number, to: number, ms = 10_000) {
   return withWorkerSpans(async (workers) => {
     return valueWithin(ms, countPrimesInWorker(from, to), `countPrimesInWorker(${from}, ${to}) never settled`, (reason) => {
       const replied = workers.seen.filter((seen) => seen.posted > 0);
-      const seen = workers.seen.map((w) => `thread ${w.threadId}: ${w.posted} message(s) posted, ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`);
+      const seen = workers.seen.map(
+        (w) => `thread ${w.threadId}: ${w.posted} message(s) posted, ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`,
+      );
       return (
         `countPrimesInWorker(${from}, ${to}) rejected with ${describeValue((reason as Error)?.message ?? reason)}, where the test expected its count. ` +
         `The workers it started: ${seen.length === 0 ? 'none' : seen.join('; ')}. ` +
@@ -96,9 +98,7 @@ describe('countPrimesInWorker', () => {
   // The large count took up to 4.2 s in verify's lanes and 5.2 s beside a CPU hog: 20 s leaves room.
   test('keeps the main event loop turning while the worker counts', { timeout: 30_000 }, async () => {
     const watch = await withWorkerSpans((_, timeline) =>
-      watchEventLoop(() =>
-        timeline.run('countPrimesInWorker', () => counted(large.from, large.to, 20_000)),
-      ),
+      watchEventLoop(() => timeline.run('countPrimesInWorker', () => counted(large.from, large.to, 20_000))),
     );
     expect(watch.result.count, `Wrong count of primes in [${large.from}, ${large.to})`).toBe(large.count);
     // Counting on the main thread stalls the loop for the whole count (~0.3 s and more); a worker
@@ -145,10 +145,8 @@ describe('countPrimesInWorker', () => {
         [few?.count, many?.count],
         `Two calls at once, countPrimesInWorker(2, 100) and countPrimesInWorker(${small.from}, ${small.to}), resolved with the ` +
           `counts ${few?.count} and ${many?.count} (expected 25 and ${small.count})` +
-          (few?.count === many?.count && (few?.count === 25 || few?.count === small.count)
-            ? ": one call got the other call's answer. "
-            : '. ') +
-          "Each call must get the reply to its own input: a worker of its own, or, with one shared worker, a way to tell " +
+          (few?.count === many?.count && (few?.count === 25 || few?.count === small.count) ? ": one call got the other call's answer. " : '. ') +
+          'Each call must get the reply to its own input: a worker of its own, or, with one shared worker, a way to tell ' +
           "the replies apart (every 'message' listener hears every reply).\n" +
           `${timeline.toText()}\n`,
       ).toEqual([25, small.count]);
@@ -192,7 +190,7 @@ describe('countPrimesInWorker', () => {
     expect(
       run.timedOut,
       `A program printed the answer of countPrimesInWorker(2, 100) and then did not exit within 3 s (it was killed): a worker is still alive and holds the process open. ` +
-        'Every worker you start must end (return from its script, or worker.terminate()), or be unref()\'d while it waits for more work.',
+        "Every worker you start must end (return from its script, or worker.terminate()), or be unref()'d while it waits for more work.",
     ).toBe(false);
   });
 });
@@ -223,7 +221,7 @@ describe('runWorker', () => {
         5_000,
         failureOf(
           () => misbehave('exit-3'),
-          "runWorker resolved, although its worker called process.exit(3) without posting a result: a non-zero exit code means the worker failed. Reject with an error that names the exit code.",
+          'runWorker resolved, although its worker called process.exit(3) without posting a result: a non-zero exit code means the worker failed. Reject with an error that names the exit code.',
         ),
         "runWorker never settled, although its worker called process.exit(3) and posted nothing: listen for the worker's 'exit' event, which tells you the exit code",
       ),
@@ -238,7 +236,7 @@ describe('runWorker', () => {
         5_000,
         failureOf(
           () => misbehave('exit-quietly'),
-          "runWorker resolved, although its worker exited (code 0) without posting anything: there is no result to resolve with. Reject when the worker exits before posting.",
+          'runWorker resolved, although its worker exited (code 0) without posting anything: there is no result to resolve with. Reject when the worker exits before posting.',
         ),
         "runWorker never settled, although its worker ended (exit code 0) without posting anything: listen for the worker's 'exit' event; a worker that exits without a result is an error",
       ),
@@ -254,16 +252,12 @@ describe('runWorker', () => {
 
   test('resolves with the first message, even when the worker posts another right after it', async () => {
     await withWorkerSpans(async (workers) => {
-      const value = await within(
-        5_000,
-        misbehave<string>('post-twice'),
-        'runWorker never settled, although its worker posted twice and then ended by itself',
-      );
+      const value = await within(5_000, misbehave<string>('post-twice'), 'runWorker never settled, although its worker posted twice and then ended by itself');
       expect(
         value,
         `The worker posted "the first message" and then "a second message"; runWorker resolved with ${describeValue(value)}. ` +
           "It resolves with the first message: a 'message' listener that stores every message keeps the last one " +
-          "(listen with once(), or keep the first value and ignore the rest).",
+          '(listen with once(), or keep the first value and ignore the rest).',
       ).toBe('the first message');
       expect(workers.alive().length, 'runWorker resolved, but its worker is still alive: settle only once it has exited.').toBe(0);
     });
@@ -323,7 +317,7 @@ describe('runWorker', () => {
       expect(
         workers.alive().length,
         'runWorker resolved, but its worker is still alive: this worker keeps listening on its port after posting, so it never exits by itself. ' +
-          "runWorker owns the worker it starts: once it has the result, end it with worker.terminate() and settle only when the worker is gone " +
+          'runWorker owns the worker it starts: once it has the result, end it with worker.terminate() and settle only when the worker is gone ' +
           "(terminate() returns a promise; the 'exit' event follows).",
       ).toBe(0);
     });

@@ -58,10 +58,14 @@ async function measure(work: () => Promise<unknown>): Promise<Cost> {
 /** The tests' own split, on the tests' own worker: what this machine can do right now. */
 async function referenceCount(from: number, to: number, threads: 1 | 2): Promise<void> {
   const middle = Math.floor((from + to) / 2);
-  const parts = threads === 1 ? [{ from, to }] : [{ from, to: middle }, { from: middle, to }];
-  await Promise.all(
-    parts.map((part) => once(new Worker(new URL('./reference.harness.ts', import.meta.url), { workerData: part }), 'message')),
-  );
+  const parts =
+    threads === 1
+      ? [{ from, to }]
+      : [
+          { from, to: middle },
+          { from: middle, to },
+        ];
+  await Promise.all(parts.map((part) => once(new Worker(new URL('./reference.harness.ts', import.meta.url), { workerData: part }), 'message')));
 }
 
 /** CPU time at 1 thread over wall time at 2, each the least disturbed of its runs. */
@@ -115,7 +119,13 @@ describe('countPrimesParallel', () => {
   test('counts every number exactly once, however the range splits', { timeout: 30_000 }, async () => {
     for (const { from, to, threads, count } of cases) {
       const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
-      const counted = await withWorkerSpans((_, timeline) => within(5_000, timeline.run(call, () => countPrimesParallel(from, to, threads)), `${call} never settled`));
+      const counted = await withWorkerSpans((_, timeline) =>
+        within(
+          5_000,
+          timeline.run(call, () => countPrimesParallel(from, to, threads)),
+          `${call} never settled`,
+        ),
+      );
       expect(
         counted,
         `${call} counted ${counted} primes, but there are ${count} in [${from}, ${to}). ` +
@@ -183,7 +193,11 @@ describe('countPrimesParallel', () => {
 
   test('leaves no worker running once the count is in', async () => {
     await withWorkerSpans(async (workers, timeline) => {
-      const counted = await within(10_000, timeline.run('countPrimesParallel', () => countPrimesParallel(medium.from, medium.to, 3)), 'countPrimesParallel never settled');
+      const counted = await within(
+        10_000,
+        timeline.run('countPrimesParallel', () => countPrimesParallel(medium.from, medium.to, 3)),
+        'countPrimesParallel never settled',
+      );
       expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
       // A worker that posted its count and returned is gone within a moment; 5 s is far more than that.
       const waitedMs = 5_000;
@@ -270,7 +284,7 @@ describe('sumInWorker', () => {
     expect(
       values.buffer.byteLength,
       `The ${bytes / 1e6} MB array was copied, not transferred: it is still readable on the main thread after the call. ` +
-        'postMessage (and workerData) copy by default; list the array\'s buffer in transferList to move it instead.',
+        "postMessage (and workerData) copy by default; list the array's buffer in transferList to move it instead.",
     ).toBe(0);
   });
 
@@ -296,15 +310,19 @@ describe('sumInWorker', () => {
     const view = whole.subarray(1_000, 5_000);
     for (let index = 0; index < view.length; index += 1) view[index] = index % 10;
     const expected = 400 * 45;
-    const sum = await withWorkerSpans((_, timeline) => within(10_000, timeline.run('sumInWorker', () => sumInWorker(view)), 'sumInWorker never settled'));
+    const sum = await withWorkerSpans((_, timeline) =>
+      within(
+        10_000,
+        timeline.run('sumInWorker', () => sumInWorker(view)),
+        'sumInWorker never settled',
+      ),
+    );
     const wholeBuffer = expected + 6_000 * 1_000_000;
     expect(
       sum,
       `sumInWorker(view) resolved with ${sum}, but the ${view.length} values of the view add up to ${expected}. The view is ` +
         `elements 1000 to 4999 of a buffer of 10,000 numbers: its buffer holds more than the array` +
-        (sum === wholeBuffer
-          ? `, and ${sum} is the sum of the whole buffer: the worker summed a Float64Array over all of it. `
-          : '. ') +
+        (sum === wholeBuffer ? `, and ${sum} is the sum of the whole buffer: the worker summed a Float64Array over all of it. ` : '. ') +
         'Send the array itself (postMessage(values, [values.buffer]) keeps its offset and length), and sum that.',
     ).toBe(expected);
     expect(

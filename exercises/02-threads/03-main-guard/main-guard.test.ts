@@ -45,7 +45,13 @@ async function runGuarded(job: Job): Promise<GuardedRun> {
   let endProgram = () => {};
   const run = await runProgram(targetUrl(import.meta.url, './main-guard.ts'), [], {
     nodeArgs: ['--import', guard],
-    env: { ...process.env, PRIMES_FROM: String(job.from), PRIMES_TO: String(job.to), PRIMES_THREADS: String(job.threads), KATA_GUARD_MAX_WORKERS: String(maxWorkers) },
+    env: {
+      ...process.env,
+      PRIMES_FROM: String(job.from),
+      PRIMES_TO: String(job.to),
+      PRIMES_THREADS: String(job.threads),
+      KATA_GUARD_MAX_WORKERS: String(maxWorkers),
+    },
     deadlineMs: 30_000,
     settleAfter: { output: /^\s*\d+\s*$/m, thenMs: 5_000 },
     maxThreads,
@@ -81,13 +87,14 @@ function expectNoRunaway(run: GuardedRun, job: Job): void {
     `A worker thread started a worker of its own (thread ${nested?.parent} started thread ${nested?.child}), so the test killed the program. ` +
       'Every thread that loads main-guard.ts runs its top-level code, and the code that starts workers ran again inside a worker: ' +
       'left alone, each new worker would start more, without end (the article\'s `if __name__ == "__main__"` warning). ' +
-      'Guard the program\'s part with `if (isMainThread)`. Beware: import.meta.main and process.argv[1] are the same inside a worker, so neither guards it.' +
+      "Guard the program's part with `if (isMainThread)`. Beware: import.meta.main and process.argv[1] are the same inside a worker, so neither guards it." +
       picture,
   ).toBeUndefined();
   expect(
     run.threadCapHit || run.events.some((event) => event.event === 'too-many'),
     `The program ran more than ${maxWorkers} workers or ${maxThreads} threads (seen: ${run.peakThreads ?? '?'} threads) for PRIMES_THREADS=${job.threads}, so the test killed it: ` +
-      'are workers starting workers? Guard the program\'s part with `if (isMainThread)`.' + picture,
+      "are workers starting workers? Guard the program's part with `if (isMainThread)`." +
+      picture,
   ).toBe(false);
   expect(
     run.timedOut,
@@ -128,10 +135,9 @@ describe('main-guard.ts, run as a program', () => {
       expectNoRunaway(run, job);
       const started = run.events.filter((event) => event.event === 'started').length;
       const setting = `PRIMES_FROM=${job.from} PRIMES_TO=${job.to} PRIMES_THREADS=${job.threads}`;
-      expect(
-        started,
-        `With ${setting} the program started ${started} worker(s): start one per part, ${job.threads} in all.\n${run.timeline.toText()}\n`,
-      ).toBe(job.threads);
+      expect(started, `With ${setting} the program started ${started} worker(s): start one per part, ${job.threads} in all.\n${run.timeline.toText()}\n`).toBe(
+        job.threads,
+      );
       const printed = run.stdout.trim().split('\n').at(-1);
       expect(
         printed,
@@ -157,7 +163,9 @@ describe('main-guard.ts, run as a program', () => {
       const run = await runGuarded(job);
       expectNoRunaway(run, job);
       const setting = `PRIMES_FROM=${job.from} PRIMES_TO=${job.to} PRIMES_THREADS=${job.threads}`;
-      expect(run.stdout.trim(), `With ${setting} the program should print the count of primes, ${job.count}. It printed:\n${run.stdout}\n`).toBe(String(job.count));
+      expect(run.stdout.trim(), `With ${setting} the program should print the count of primes, ${job.count}. It printed:\n${run.stdout}\n`).toBe(
+        String(job.count),
+      );
       const started = run.events.filter((event) => event.event === 'started').length;
       expect(
         started,
@@ -182,11 +190,16 @@ describe('main-guard.ts, run as a program', () => {
     const shown = parts.map((part) => `[${part![0]}, ${part![1]})`).join(', ');
     // Every number exactly once: laid end to end, the non-empty parts run from `from` to `to`.
     let reached = job.from;
-    for (const [from, to] of parts.filter((part) => part![1] > part![0]).map((part) => part!).sort((a, b) => a[0] - b[0])) {
+    for (const [from, to] of parts
+      .filter((part) => part![1] > part![0])
+      .map((part) => part!)
+      .sort((a, b) => a[0] - b[0])) {
       if (from !== reached) break;
       reached = to;
     }
-    expect(reached, `For [${job.from}, ${job.to}) the workers were given ${shown}: together they do not cover the range, each number exactly once.`).toBe(job.to);
+    expect(reached, `For [${job.from}, ${job.to}) the workers were given ${shown}: together they do not cover the range, each number exactly once.`).toBe(
+      job.to,
+    );
     expect(
       Math.max(...sizes),
       `For [${job.from}, ${job.to}) in ${job.threads} parts, the workers were given ${shown}: ${sizes.join(', ')} numbers. One worker counts ` +

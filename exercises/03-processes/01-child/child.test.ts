@@ -21,7 +21,6 @@ interface Echo {
 /** The child processes started since `before` (a spawnCounts().children value). */
 const startedSince = (before: number) => spawnLog().children.slice(before);
 
-
 // No orphans: whatever a test started must be gone at its end.
 afterEach(async () => {
   const left = await reapChildren(2_000);
@@ -50,9 +49,14 @@ describe('runChild', () => {
 
     const started = startedSince(before);
     expect(started.length, `runChild should start exactly one child process; it started ${started.length}.`).toBe(1);
-    expect(reply?.payload, `runChild should resolve with the message the child sent back (it echoes its input); it resolved with ${shownReason(reply)}.`).toEqual(payload);
+    expect(
+      reply?.payload,
+      `runChild should resolve with the message the child sent back (it echoes its input); it resolved with ${shownReason(reply)}.`,
+    ).toEqual(payload);
     expect(reply.pid, 'The child replied from the test’s own pid: the script did not run in a separate process.').not.toBe(process.pid);
-    expect(reply.pid, `The reply came from pid ${reply.pid}, not from the child runChild started (pid ${started[0]!.pid}).\n${timeline.toText()}\n`).toBe(started[0]!.pid);
+    expect(reply.pid, `The reply came from pid ${reply.pid}, not from the child runChild started (pid ${started[0]!.pid}).\n${timeline.toText()}\n`).toBe(
+      started[0]!.pid,
+    );
   });
 
   test('settles once the child has exited, not as soon as its reply arrives', async () => {
@@ -76,7 +80,11 @@ describe('runChild', () => {
 
   test('resolves with the first message the child sends, not a later one', async () => {
     // This child sends two messages, then exits with code 0.
-    const reply = await within(10_000, ask<string>({ do: 'reply-twice', first: 'the first reply', second: 'a second message' }), 'runChild never settled for a child that sends two messages and exits');
+    const reply = await within(
+      10_000,
+      ask<string>({ do: 'reply-twice', first: 'the first reply', second: 'a second message' }),
+      'runChild never settled for a child that sends two messages and exits',
+    );
     expect(
       reply,
       `runChild resolved with ${shownReason(reply)}; the child sent "the first reply", then "a second message". runChild resolves ` +
@@ -92,12 +100,14 @@ describe('runChild', () => {
       'runChild never settled for children that each reply once (with 0, false, "" and null) and exit',
     );
     for (const rethrown of settled) if (rethrown.status === 'rejected' && isNotImplemented(rethrown.reason)) throw rethrown.reason;
-    const seen = settled.map((outcome) => (outcome.status === 'fulfilled' ? `resolved with ${shownReason(outcome.value)}` : `rejected with ${shownReason(outcome.reason)}`));
+    const seen = settled.map((outcome) =>
+      outcome.status === 'fulfilled' ? `resolved with ${shownReason(outcome.value)}` : `rejected with ${shownReason(outcome.reason)}`,
+    );
     expect(
       seen,
       `Each child replied (with 0, false, "" and null) and exited with code 0, so each call should resolve with its reply. runChild: ${seen.join('; ')}. ` +
         'A reply that is falsy is still a reply: if runChild asks the reply itself whether there was one, 0, false, "" ' +
-          'and null look like none. Remember whether a message arrived instead.',
+        'and null look like none. Remember whether a message arrived instead.',
     ).toEqual(payloads.map((payload) => `resolved with ${shownReason(payload)}`));
   });
 
@@ -106,17 +116,22 @@ describe('runChild', () => {
     // writes its own copy of the same module and reports both values.
     moduleState.value = 'written by the parent';
     try {
-      const seen = await within(10_000, ask<{ before: string; after: string }>({ do: 'touch-state' }), 'runChild never settled for a child that replies at once and exits');
+      const seen = await within(
+        10_000,
+        ask<{ before: string; after: string }>({ do: 'touch-state' }),
+        'runChild never settled for a child that replies at once and exits',
+      );
       expect(
         seen?.before,
         'The child saw the parent’s write. A forked Node child starts as a fresh process that loads every module anew; ' +
           'it inherits no memory from its parent.',
       ).toBe('initial');
-      expect(seen.after, `runChild resolved with ${JSON.stringify(seen)}: it must resolve with the child's reply, which says what the child wrote.`).toBe('written by the child');
-      expect(
-        moduleState.value,
-        'The parent’s copy of the module changed when the child wrote to its own: processes do not share memory.',
-      ).toBe('written by the parent');
+      expect(seen.after, `runChild resolved with ${JSON.stringify(seen)}: it must resolve with the child's reply, which says what the child wrote.`).toBe(
+        'written by the child',
+      );
+      expect(moduleState.value, 'The parent’s copy of the module changed when the child wrote to its own: processes do not share memory.').toBe(
+        'written by the parent',
+      );
     } finally {
       moduleState.value = 'initial';
     }
@@ -125,7 +140,8 @@ describe('runChild', () => {
   test('a non-zero exit code becomes a ChildFailed carrying that code and the child’s stderr', async () => {
     const error = await failureWithin(5_000, () => ask({ do: 'exit', code: 3, stderr: `${planted} cannot go on: the input file is missing\n` }), {
       hung: 'runChild never settled for a child that exits with code 3',
-      resolved: 'runChild resolved although the child exited with code 3. Ignoring the exit code hides every failure in the ' +
+      resolved:
+        'runChild resolved although the child exited with code 3. Ignoring the exit code hides every failure in the ' +
         'child: check the code in the "exit" (or "close") event and reject unless it is 0.',
     });
     expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
@@ -138,18 +154,22 @@ describe('runChild', () => {
     ).toContain('cannot go on: the input file is missing');
     // Node's own warnings, if any, may stand beside it; nothing else may.
     const written = `${planted} cannot go on: the input file is missing\n`;
-    const rest = failed.stderr.replace(written, '').split('\n').filter((line) => line !== '' && !/^\((node:\d+|Use `node)/.test(line));
+    const rest = failed.stderr
+      .replace(written, '')
+      .split('\n')
+      .filter((line) => line !== '' && !/^\((node:\d+|Use `node)/.test(line));
     expect(
       rest,
       `The ChildFailed's stderr holds more than the child wrote: ${JSON.stringify(failed.stderr)}. Collect the text as it comes, ` +
-        "starting from '' (a text that starts out undefined begins with \"undefined\"), and keep each chunk once.",
+        'starting from \'\' (a text that starts out undefined begins with "undefined"), and keep each chunk once.',
     ).toEqual([]);
   });
 
   test('an uncaught exception in the child becomes a ChildFailed with exit code 1 and the error in stderr', async () => {
     const error = await failureWithin(5_000, () => ask({ do: 'throw', message: `something broke in the child ${planted}` }), {
       hung: 'runChild never settled for a child that throws',
-      resolved: 'runChild resolved although the child crashed with an uncaught exception (exit code 1). Ignoring the exit code ' +
+      resolved:
+        'runChild resolved although the child crashed with an uncaught exception (exit code 1). Ignoring the exit code ' +
         'hides every failure in the child: reject unless the exit code is 0.',
     });
     expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
@@ -163,7 +183,8 @@ describe('runChild', () => {
   test.skipIf(process.platform === 'win32')('a child killed by a signal becomes a ChildFailed carrying the signal', async () => {
     const error = await failureWithin(5_000, () => ask({ do: 'kill-self' }), {
       hung: 'runChild never settled for a child that is killed by SIGKILL',
-      resolved: 'runChild resolved although the child was killed by SIGKILL. A killed child has exit code null, and its signal ' +
+      resolved:
+        'runChild resolved although the child was killed by SIGKILL. A killed child has exit code null, and its signal ' +
         'says why: `if (code)` or `code > 0` treats null as success. Reject unless the code is exactly 0.',
     });
     expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
@@ -171,11 +192,16 @@ describe('runChild', () => {
   });
 
   test('a child that replies and then exits with code 3 is a ChildFailed: the exit code, not the reply, decides', async () => {
-    const error = await failureWithin(5_000, () => ask({ do: 'reply-then-exit', payload: 'looks done', code: 3, stderr: `${planted} failed after replying\n` }), {
-      hung: 'runChild never settled for a child that replies, then exits with code 3',
-      resolved: 'runChild resolved with the reply although the child then exited with code 3. A reply does not make the child ' +
-        'succeed: resolve only once it has exited with code 0, and reject with a ChildFailed for any other exit, replied or not.',
-    });
+    const error = await failureWithin(
+      5_000,
+      () => ask({ do: 'reply-then-exit', payload: 'looks done', code: 3, stderr: `${planted} failed after replying\n` }),
+      {
+        hung: 'runChild never settled for a child that replies, then exits with code 3',
+        resolved:
+          'runChild resolved with the reply although the child then exited with code 3. A reply does not make the child ' +
+          'succeed: resolve only once it has exited with code 0, and reject with a ChildFailed for any other exit, replied or not.',
+      },
+    );
     expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
     const failed = error as ChildFailed;
     expect({ exitCode: failed.exitCode, signal: failed.signal }, 'The ChildFailed should carry the child’s exit code.').toEqual({ exitCode: 3, signal: null });
@@ -185,7 +211,8 @@ describe('runChild', () => {
   test.skipIf(process.platform === 'win32')('a child killed by SIGTERM becomes a ChildFailed carrying SIGTERM', async () => {
     const error = await failureWithin(5_000, () => ask({ do: 'kill-self', signal: 'SIGTERM' }), {
       hung: 'runChild never settled for a child that is killed by SIGTERM',
-      resolved: 'runChild resolved although the child was killed by SIGTERM (exit code null, signal SIGTERM): a child ' +
+      resolved:
+        'runChild resolved although the child was killed by SIGTERM (exit code null, signal SIGTERM): a child ' +
         'killed by any signal failed. Reject unless the code is exactly 0.',
     });
     expect(

@@ -14,7 +14,6 @@ const node = process.execPath;
 const printArgs = fileURLToPath(new URL('./print-args.harness.ts', import.meta.url));
 const complain = fileURLToPath(new URL('./complain.harness.ts', import.meta.url));
 
-
 // Each test runs in a fresh, empty temporary folder (plus one file for `*` to find): an injected
 // command leaves its `pwned` file there, not in your project.
 const home = process.cwd();
@@ -28,7 +27,10 @@ afterEach(async () => {
   process.chdir(home);
   rmSync(sandbox, { recursive: true, force: true });
   const left = await reapChildren(2_000);
-  expect(left.map((child) => child.pid), `${left.length} program(s) still ran 2 s after the test (killed now).`).toEqual([]);
+  expect(
+    left.map((child) => child.pid),
+    `${left.length} program(s) still ran 2 s after the test (killed now).`,
+  ).toEqual([]);
 });
 
 /** What print-args printed, read from runCommand's result. */
@@ -94,9 +96,7 @@ describe('runCommand', () => {
 
     const injected = existsSync(path.join(sandbox, 'pwned')) || existsSync(path.join(home, 'pwned'));
     rmSync(path.join(home, 'pwned'), { force: true });
-    const quoted = /['"]/.test(input)
-      ? ' Wrapping the input in quotes yourself does not save you: a quote in the input ends your quoting.'
-      : '';
+    const quoted = /['"]/.test(input) ? ' Wrapping the input in quotes yourself does not save you: a quote in the input ends your quoting.' : '';
     expect(
       injected,
       `SHELL INJECTION: the argument ${shownReason(input)} ran a command of its own (a file "pwned" appeared in the working ` +
@@ -129,15 +129,14 @@ describe('runCommand', () => {
   test('a non-zero exit code becomes a CommandFailed carrying the code and stderr', async () => {
     const error = await failureWithin(5_000, () => runCommand(node, [complain, '4']), {
       hung: 'runCommand never settled for a program that exits with code 4',
-      resolved: 'runCommand resolved although the program exited with code 4. An exit code other than 0 is how a program ' +
+      resolved:
+        'runCommand resolved although the program exited with code 4. An exit code other than 0 is how a program ' +
         'says it failed: reject with a CommandFailed.',
     });
     expect(error, `runCommand rejected, but with ${shownReason(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
     const failed = error as CommandFailed;
     expect(failed.exitCode, 'The CommandFailed should carry the program’s exit code.').toBe(4);
-    expect(failed.stderr, 'The CommandFailed should carry what the program wrote to stderr: that is where it says why.').toContain(
-      'cannot open "report.csv"',
-    );
+    expect(failed.stderr, 'The CommandFailed should carry what the program wrote to stderr: that is where it says why.').toContain('cannot open "report.csv"');
     expect(
       failed.stdout,
       'The CommandFailed should carry what the program wrote to stdout too ("a line on stdout\\n"): a failed program’s ' +
@@ -146,19 +145,23 @@ describe('runCommand', () => {
   });
 
   // A program that kills itself with the signal: it ends with no exit code at all (null).
-  test.skipIf(process.platform === 'win32').each(['SIGKILL', 'SIGTERM'])('a program killed by %s becomes a CommandFailed carrying the signal', async (signal) => {
-    const error = await failureWithin(5_000, () => runCommand(node, ['-e', `process.kill(process.pid, '${signal}')`]), {
-      hung: `runCommand never settled for a program that is killed by ${signal}`,
-      resolved: `runCommand resolved although the program was killed by ${signal}. A killed program has exit code null and ` +
-        'a signal: `if (code)` or `code > 0` treats null as success. Only exit code 0 is success.',
-    });
-    expect(error, `runCommand rejected, but with ${shownReason(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
-    const failed = error as CommandFailed;
-    expect(
-      { exitCode: failed.exitCode, signal: failed.signal },
-      `The CommandFailed should carry the signal that killed the program (${signal}) and exit code null.`,
-    ).toEqual({ exitCode: null, signal });
-  });
+  test.skipIf(process.platform === 'win32').each(['SIGKILL', 'SIGTERM'])(
+    'a program killed by %s becomes a CommandFailed carrying the signal',
+    async (signal) => {
+      const error = await failureWithin(5_000, () => runCommand(node, ['-e', `process.kill(process.pid, '${signal}')`]), {
+        hung: `runCommand never settled for a program that is killed by ${signal}`,
+        resolved:
+          `runCommand resolved although the program was killed by ${signal}. A killed program has exit code null and ` +
+          'a signal: `if (code)` or `code > 0` treats null as success. Only exit code 0 is success.',
+      });
+      expect(error, `runCommand rejected, but with ${shownReason(error)} instead of a CommandFailed.`).toBeInstanceOf(CommandFailed);
+      const failed = error as CommandFailed;
+      expect(
+        { exitCode: failed.exitCode, signal: failed.signal },
+        `The CommandFailed should carry the signal that killed the program (${signal}) and exit code null.`,
+      ).toEqual({ exitCode: null, signal });
+    },
+  );
 
   test('brings long output back whole, with no character split between chunks', async () => {
     // 500,000 euro signs: 1.5 MB of UTF-8, three bytes to a character, read through the pipe in
@@ -208,7 +211,13 @@ describe('runCommand', () => {
 // searchFile runs the given search program with argv-spy.harness.ts preloaded into it: the tests see
 // the arguments search received, and can say how it read them.
 const argvSpy = fileURLToPath(new URL('./argv-spy.harness.ts', import.meta.url));
-const notes = ['apple pie', 'write --output=pwned to make search write a file', 'set output=pwned in the config', 'the -i option ignores case', 'Apple crumble'];
+const notes = [
+  'apple pie',
+  'write --output=pwned to make search write a file',
+  'set output=pwned in the config',
+  'the -i option ignores case',
+  'Apple crumble',
+];
 
 interface Searched {
   outcome: { lines: unknown } | { error: unknown };
@@ -233,7 +242,13 @@ async function searched(pattern: string, file: string): Promise<Searched> {
         return { error };
       },
     );
-    const started = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { script?: string; args: string[] }) : [];
+    const started = existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { script?: string; args: string[] })
+      : [];
     const received = started.filter((run) => run.script !== undefined && path.basename(run.script) === path.basename(searchProgram)).map((run) => run.args);
     return { outcome, received };
   } finally {
@@ -263,11 +278,18 @@ function expectFound({ outcome, received }: Searched, pattern: string, file: str
   const call = `searchFile(${shownReason(pattern)}, ${shownReason(file)})`;
   const args = received.at(-1);
   const wrote = existsSync(path.join(sandbox, 'pwned'));
-  const asOptions = args === undefined ? [] : ([[pattern, 'PATTERN'], [file, 'FILE']] as const).filter(([input, kind]) => readingOf(args, input, kind) === 'option');
-  const optionNote = asOptions
-    .map(([input]) => `${shownReason(input)} stood before any "--", so search read it as an option, not as data.`)
-    .join(' ');
-  const fix = 'Put "--" before the user\'s inputs: search, like most programs, reads every argument that starts with "-" as an option until it meets a lone "--".';
+  const asOptions =
+    args === undefined
+      ? []
+      : (
+          [
+            [pattern, 'PATTERN'],
+            [file, 'FILE'],
+          ] as const
+        ).filter(([input, kind]) => readingOf(args, input, kind) === 'option');
+  const optionNote = asOptions.map(([input]) => `${shownReason(input)} stood before any "--", so search read it as an option, not as data.`).join(' ');
+  const fix =
+    'Put "--" before the user\'s inputs: search, like most programs, reads every argument that starts with "-" as an option until it meets a lone "--".';
   expect(
     wrote,
     `OPTION INJECTION: ${call} made search write a file named "pwned". It received ${shownReason(args)}: ${optionNote} ` +
@@ -283,8 +305,14 @@ function expectFound({ outcome, received }: Searched, pattern: string, file: str
     );
   }
   expect(args, `${call} resolved without starting search: run searchProgram with runCommand.`).toBeDefined();
-  expect(asOptions.map(([input]) => input), `${call}: search received ${shownReason(args)}. ${optionNote} ${fix}`).toEqual([]);
-  for (const [input, kind] of [[pattern, 'PATTERN'], [file, 'FILE']] as const) {
+  expect(
+    asOptions.map(([input]) => input),
+    `${call}: search received ${shownReason(args)}. ${optionNote} ${fix}`,
+  ).toEqual([]);
+  for (const [input, kind] of [
+    [pattern, 'PATTERN'],
+    [file, 'FILE'],
+  ] as const) {
     expect(
       readingOf(args!, input, kind),
       `${call}: search received ${shownReason(args)}, where ${shownReason(input)} is not there as it was given: the ${kind} reached the program changed ` +

@@ -24,14 +24,27 @@ function openPool(size: number): ProcessPool {
 }
 afterEach(async () => {
   for (const pool of opened.splice(0)) {
-    await within(3_000, Promise.resolve().then(() => pool.close()), 'close() never settled').catch(() => {});
+    await within(
+      3_000,
+      Promise.resolve().then(() => pool.close()),
+      'close() never settled',
+    ).catch(() => {});
   }
   const left = await reapChildren(2_000);
-  expect(left.map((child) => child.pid), `${left.length} child process(es) still ran after the pool was closed (killed now).`).toEqual([]);
+  expect(
+    left.map((child) => child.pid),
+    `${left.length} child process(es) still ran after the pool was closed (killed now).`,
+  ).toEqual([]);
 });
 
 /** Runs `tasks` through `pool`, recording where and when each ran; waits for all of them to settle. */
-async function runAll(pool: ProcessPool, tasks: SquaresTask[], timeline: Timeline, ms: number, stuck = 'is a task stuck in the queue, or sent to a child that is gone?') {
+async function runAll(
+  pool: ProcessPool,
+  tasks: SquaresTask[],
+  timeline: Timeline,
+  ms: number,
+  stuck = 'is a task stuck in the queue, or sent to a child that is gone?',
+) {
   const outcomes = await within(
     ms,
     Promise.allSettled(
@@ -48,8 +61,7 @@ async function runAll(pool: ProcessPool, tasks: SquaresTask[], timeline: Timelin
   return outcomes;
 }
 
-const replies = (outcomes: Array<PromiseSettledResult<SquaresReply>>) =>
-  outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+const replies = (outcomes: Array<PromiseSettledResult<SquaresReply>>) => outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
 
 /** Fails (saying why) if more than `size` processes were started since `before`: the pool forks too often. */
 function expectAtMostStarted(before: number, size: number, tasks: number, timeline: Timeline): void {
@@ -119,7 +131,10 @@ describe('ProcessPool', () => {
     });
     await within(5_000, pool.close(), 'close() never settled');
     const poolMs = performance.now() - started;
-    expect(outcomes.every((o) => o.status === 'fulfilled'), 'Every task should succeed.').toBe(true);
+    expect(
+      outcomes.every((o) => o.status === 'fulfilled'),
+      'Every task should succeed.',
+    ).toBe(true);
 
     const baselineTimeline = new Timeline();
     const baselineStarted = performance.now();
@@ -166,9 +181,7 @@ describe('ProcessPool', () => {
 
     // The child crashes after a few milliseconds of work; a fork beside a CPU hog took up to 2.8 s.
     const error = await failureWithin(8_000, () => crashing, {
-      hung:
-        'The task whose child crashed (exit code 7) never settled: the pool must notice a child’s exit and ' +
-        'reject the task that child was running',
+      hung: 'The task whose child crashed (exit code 7) never settled: the pool must notice a child’s exit and ' + 'reject the task that child was running',
       resolved: 'The task whose child crashed (exit code 7) resolved: it should reject with a ChildCrashed.',
     });
     const span = end();
@@ -204,9 +217,25 @@ describe('ProcessPool', () => {
   test('a crash fails the task its child was running, not the oldest task in flight', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);
-    await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
+    await runAll(
+      pool,
+      [
+        { n: 1_000, holdMs: 200 },
+        { n: 1_000, holdMs: 200 },
+      ],
+      timeline,
+      SMALL_TASKS_MS,
+    ); // Both children up.
     // Task 0 holds its reply for 2 s on one child; task 1, sent after it, crashes the other child.
-    const outcomes = await runAll(pool, [{ n: 1_000, holdMs: 2_000 }, { n: 4_000_000, crash: true }], timeline, SMALL_TASKS_MS);
+    const outcomes = await runAll(
+      pool,
+      [
+        { n: 1_000, holdMs: 2_000 },
+        { n: 4_000_000, crash: true },
+      ],
+      timeline,
+      SMALL_TASKS_MS,
+    );
     const seen = outcomes.map((o) => (o.status === 'fulfilled' ? `resolved with sum ${o.value?.sum}` : `rejected with ${shownReason(o.reason)}`));
     expect(
       outcomes[0]!.status === 'fulfilled' && outcomes[0]!.value?.sum === sumOfSquares(1_000),
@@ -214,7 +243,10 @@ describe('ProcessPool', () => {
         'The crash belongs to the task the dead child was running, and the reply to the task its child was running: ' +
         `not to the oldest task in flight.\n${timeline.toText()}\n`,
     ).toBe(true);
-    expect(outcomes[1]!.status === 'rejected' && (outcomes[1] as PromiseRejectedResult).reason instanceof ChildCrashed, `Task 1, whose child crashed, ${seen[1]}; expected a ChildCrashed.`).toBe(true);
+    expect(
+      outcomes[1]!.status === 'rejected' && (outcomes[1] as PromiseRejectedResult).reason instanceof ChildCrashed,
+      `Task 1, whose child crashed, ${seen[1]}; expected a ChildCrashed.`,
+    ).toBe(true);
   });
 
   test.skipIf(process.platform === 'win32').each([
@@ -235,7 +267,10 @@ describe('ProcessPool', () => {
     });
     end();
     expect(error, `The task rejected with ${shownReason(error)}, expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
-    expect({ exitCode: (error as ChildCrashed).exitCode, signal: (error as ChildCrashed).signal }, 'The ChildCrashed should carry how the child ended.').toEqual(expected);
+    expect(
+      { exitCode: (error as ChildCrashed).exitCode, signal: (error as ChildCrashed).signal },
+      'The ChildCrashed should carry how the child ended.',
+    ).toEqual(expected);
     const failed = (await others).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i + 1}: ${shownReason(o.reason)}`] : []));
     expect(failed, `Only the task whose child died may fail.\n${timeline.toText()}\n`).toEqual([]);
   });
@@ -243,7 +278,15 @@ describe('ProcessPool', () => {
   test('gives the next task to whichever child is free, one task per child at a time', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);
-    await runAll(pool, [{ n: 1_000, holdMs: 200 }, { n: 1_000, holdMs: 200 }], timeline, SMALL_TASKS_MS); // Both children up.
+    await runAll(
+      pool,
+      [
+        { n: 1_000, holdMs: 200 },
+        { n: 1_000, holdMs: 200 },
+      ],
+      timeline,
+      SMALL_TASKS_MS,
+    ); // Both children up.
     // Task 0 keeps its child busy for 3 s; the 6 small tasks behind it take a few ms each.
     const tasks: SquaresTask[] = [{ n: 1_000, holdMs: 3_000 }, ...smallTasks(6)];
     const outcomes = await runAll(pool, tasks, timeline, SMALL_TASKS_MS);
@@ -298,10 +341,7 @@ describe('ProcessPool', () => {
 
     const outcomes = await running;
     const dropped = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
-    expect(
-      dropped,
-      'close() dropped tasks that were submitted before it: let the queue run dry, then end the children.',
-    ).toEqual([]);
+    expect(dropped, 'close() dropped tasks that were submitted before it: let the queue run dry, then end the children.').toEqual([]);
     expect(
       stillRunning,
       `close() resolved while ${stillRunning.length} child process(es) still ran: end every child and wait for its exit.\n${timeline.toText()}\n`,
@@ -316,7 +356,13 @@ describe('ProcessPool', () => {
     // A crash first, three small tasks behind it, a second crash last; close() is called at once.
     const firstCrash = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
     firstCrash.catch(() => {}); // Judged below.
-    const queued = runAll(pool, smallTasks(3), timeline, SMALL_TASKS_MS, 'the tasks queued behind a crash never ran: after the crash, while closing, no child was left to run them.');
+    const queued = runAll(
+      pool,
+      smallTasks(3),
+      timeline,
+      SMALL_TASKS_MS,
+      'the tasks queued behind a crash never ran: after the crash, while closing, no child was left to run them.',
+    );
     queued.catch(() => {}); // Judged below.
     const lastCrash = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
     lastCrash.catch(() => {}); // Judged below.
@@ -327,7 +373,15 @@ describe('ProcessPool', () => {
         'too: check whether the pool has drained after a child’s exit, not only after a reply',
     );
     closing.catch(() => {}); // Judged below.
-    const outcome = (task: Promise<unknown>) => within(SMALL_TASKS_MS, task.then(() => 'resolved', (error: unknown) => error), 'a crashing task never settled');
+    const outcome = (task: Promise<unknown>) =>
+      within(
+        SMALL_TASKS_MS,
+        task.then(
+          () => 'resolved',
+          (error: unknown) => error,
+        ),
+        'a crashing task never settled',
+      );
     const crashed = await outcome(firstCrash);
     if (isNotImplemented(crashed)) throw crashed;
     expect(crashed, `The first task, whose child crashed, ${shownReason(crashed)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
@@ -340,13 +394,24 @@ describe('ProcessPool', () => {
     const crashedLast = await outcome(lastCrash);
     expect(crashedLast, `The last task, whose child crashed, ${shownReason(crashedLast)}: expected a ChildCrashed.`).toBeInstanceOf(ChildCrashed);
     await closing;
-    expect(liveChildren().map((child) => child.pid), 'close() resolved while these children still ran.').toEqual([]);
+    expect(
+      liveChildren().map((child) => child.pid),
+      'close() resolved while these children still ran.',
+    ).toEqual([]);
   });
 
   test('refuses a task submitted while close() is still draining, because the pool is closed', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);
-    const draining = runAll(pool, [{ n: 1_000, holdMs: 300 }, { n: 1_000, holdMs: 300 }], timeline, SMALL_TASKS_MS);
+    const draining = runAll(
+      pool,
+      [
+        { n: 1_000, holdMs: 300 },
+        { n: 1_000, holdMs: 300 },
+      ],
+      timeline,
+      SMALL_TASKS_MS,
+    );
     draining.catch(() => {}); // Judged below.
     const closing = pool.close();
     closing.catch(() => {}); // Judged below.

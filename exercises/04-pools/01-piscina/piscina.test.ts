@@ -117,7 +117,10 @@ describe('createPool', () => {
     expect(new Set(reports.map((report) => report.threadId)).size, 'More than 2 threads ran the tasks of a pool of 2').toBeLessThanOrEqual(2);
   });
 
-  test('a warm pool of 2 threads does a fixed amount of CPU work about twice as fast as a pool of 1', { tags: ['speed-up'], timeout: 60_000 }, async ({ skip, annotate }) => {
+  test('a warm pool of 2 threads does a fixed amount of CPU work about twice as fast as a pool of 1', { tags: ['speed-up'], timeout: 60_000 }, async ({
+    skip,
+    annotate,
+  }) => {
     const one = open({ threads: 1 });
     const two = open({ threads: 2 });
     skip(os.availableParallelism() < 2, 'needs at least 2 CPU cores: with one core, two threads can only take turns');
@@ -167,10 +170,7 @@ describe('createPool', () => {
     // The mechanism first: while the 2-thread pool worked, did two of its threads compute at the same time?
     const spans = timeline.spans.filter((span) => span.label.startsWith('2 threads'));
     const together = spans.some((a) => spans.some((b) => a.threadId !== b.threadId && a.start < b.end! && b.start < a.end!));
-    expect(
-      together,
-      `The pool of 2 threads never had two tasks running on two threads at the same time.\n${timeline.toText()}\n`,
-    ).toBe(true);
+    expect(together, `The pool of 2 threads never had two tasks running on two threads at the same time.\n${timeline.toText()}\n`).toBe(true);
     // Then the hardware: two threads computing at once get two cores only if nothing else wants them.
     skip(
       cores < enoughCores,
@@ -231,7 +231,10 @@ describe('createPool', () => {
       'run() of a waiting task neither resolved nor rejected within 2 s after its AbortSignal fired: the signal was ignored',
     );
     expect(outcome.status, 'A waiting task whose AbortSignal fired ran anyway: the signal was ignored').toBe('rejected');
-    expect(timeline.spans.map((span) => span.label), 'A task cancelled while it waited in the queue started anyway').not.toContain('queued');
+    expect(
+      timeline.spans.map((span) => span.label),
+      'A task cancelled while it waited in the queue started anyway',
+    ).not.toContain('queued');
     openGate('gate');
     const firstOutcome = await within(10_000, first, 'The running task never finished after a queued one was cancelled');
     expect(firstOutcome.status, 'Cancelling a waiting task made the running one fail').toBe('fulfilled');
@@ -261,8 +264,14 @@ describe('createPool', () => {
         `${timeline.toText()}\n`,
     ).toBe('rejected');
     const reason = (refused as { reason: unknown }).reason;
-    expect(reason instanceof Error && /queue/i.test(reason.message), `The refused task should reject with an error about the queue, not ${describeError(reason)}`).toBe(true);
-    expect(accepted.map((outcome) => outcome.status), 'The 2 running tasks should finish').toEqual(['fulfilled', 'fulfilled']);
+    expect(
+      reason instanceof Error && /queue/i.test(reason.message),
+      `The refused task should reject with an error about the queue, not ${describeError(reason)}`,
+    ).toBe(true);
+    expect(
+      accepted.map((outcome) => outcome.status),
+      'The 2 running tasks should finish',
+    ).toEqual(['fulfilled', 'fulfilled']);
   });
 
   test('runs exactly `threads` tasks at once, even more threads than the machine has cores', async () => {
@@ -356,7 +365,11 @@ describe('createPool', () => {
           'and hold their memory. Stop the pool (piscina has close() and destroy()) and wait until it has stopped.',
       ).toBe(0);
       const exiting = alive.filter((worker) => stoppingBefore.has(worker));
-      await within(5_000, Promise.all(exiting.map((worker) => new Promise((resolve) => (isAlive(worker) ? worker.once('exit', resolve) : resolve(undefined))))), 'A thread the pool stopped before close() never exited');
+      await within(
+        5_000,
+        Promise.all(exiting.map((worker) => new Promise((resolve) => (isAlive(worker) ? worker.once('exit', resolve) : resolve(undefined))))),
+        'A thread the pool stopped before close() never exited',
+      );
     } finally {
       Worker.prototype.terminate = terminate;
     }

@@ -88,10 +88,9 @@ describe.each(kinds)('$name', (kind) => {
       expect(where.pid, 'ThreadPoolExecutor ran the task in another process: a thread pool uses worker_threads, in this process').toBe(process.pid);
       expect(where.threadId, 'ThreadPoolExecutor ran the task on the main thread: run it on a worker thread').not.toBe(mainThreadId);
     } else {
-      expect(
-        where.pid,
-        `ProcessPoolExecutor ran the task in this process (pid ${process.pid}): a process pool runs tasks in child processes (fork)`,
-      ).not.toBe(process.pid);
+      expect(where.pid, `ProcessPoolExecutor ran the task in this process (pid ${process.pid}): a process pool runs tasks in child processes (fork)`).not.toBe(
+        process.pid,
+      );
     }
     expect(await within(10_000, executor.submit('square', 7), 'submit() never settled'), 'submit("square", 7) should resolve with 49').toBe(49);
   });
@@ -183,10 +182,9 @@ describe.each(kinds)('$name', (kind) => {
       hung: 'map() never settled after one of its tasks threw: the error must reach the caller as a rejection',
       resolved: 'map() resolved although one of its tasks threw: the error vanished',
     });
-    expect(
-      mapped instanceof Error ? mapped.message : mapped,
-      `map() should reject with the failing task's error, not ${describeError(mapped)}`,
-    ).toContain('cannot invert 0');
+    expect(mapped instanceof Error ? mapped.message : mapped, `map() should reject with the failing task's error, not ${describeError(mapped)}`).toContain(
+      'cannot invert 0',
+    );
   });
 
   test('map() of no items resolves with []', async () => {
@@ -214,7 +212,10 @@ describe.each(kinds)('$name', (kind) => {
         `rejected with ${describeError(error)}. A task may return a promise that rejects later: await it in the runner, ` +
         'and reply with that error, as with one it throws.',
     ).toContain('begin answered 404');
-    expect(await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'), 'The next task should resolve with 25').toBe(25);
+    expect(
+      await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'),
+      'The next task should resolve with 25',
+    ).toBe(25);
   });
 
   test('after a failed call, the next calls on the same worker get their own replies, none left over', async () => {
@@ -321,7 +322,10 @@ describe.each(kinds)('$name', (kind) => {
     const failed = await within(5_000, failing, 'the failing task never settled');
     expect(failed.status, 'The task that threw should reject').toBe('rejected');
     const done = await within(5_000, Promise.all(others), 'the other tasks never settled');
-    expect(done.map((o) => o.status), 'The other tasks submitted before shutdown() should finish').toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(
+      done.map((o) => o.status),
+      'The other tasks submitted before shutdown() should finish',
+    ).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
   });
 
   test('shutdown() lets every task already submitted finish, then resolves', async () => {

@@ -38,7 +38,10 @@ describe('increment', () => {
     const counter = sharedInts(3);
     counter.set([5, 10, 20]);
     increment(counter, 1, 1000);
-    expect([...counter], `increment(counter, 1, 1000) on [5, 10, 20] left [${[...counter].join(', ')}]: it must add all of \`times\` to cell \`index\`, and nothing to any other cell`).toEqual([5, 1010, 20]);
+    expect(
+      [...counter],
+      `increment(counter, 1, 1000) on [5, 10, 20] left [${[...counter].join(', ')}]: it must add all of \`times\` to cell \`index\`, and nothing to any other cell`,
+    ).toEqual([5, 1010, 20]);
     increment(counter, 2, 0);
     expect([...counter], 'increment(counter, 2, 0) should change nothing').toEqual([5, 1010, 20]);
   });
@@ -121,11 +124,11 @@ describe('increment', () => {
       ? `Only Atomics.add was called, which cannot overwrite another thread's update: none of theirs was lost, but your calls added ${n(added)} in all, ` +
         'not 1,000. increment must add all of `times`.'
       : used.has('compareExchange')
-      ? 'When another thread had written first, your Atomics.compareExchange failed and that increment was dropped. ' +
-        'compareExchange only tells you that you lost the race: retry (load again, compareExchange again) until it succeeds, or use Atomics.add.'
-      : `You read the cell in one Atomics call and wrote your new value in another (you called Atomics.${[...used].join(', Atomics.') || '?'}), ` +
-        'so your write overwrote theirs. Each Atomics call is atomic on its own, but a load followed by a store is not (nor any read ' +
-        'followed by a separate write): use Atomics.add(counter, index, 1), which reads, adds and writes as one step.';
+        ? 'When another thread had written first, your Atomics.compareExchange failed and that increment was dropped. ' +
+          'compareExchange only tells you that you lost the race: retry (load again, compareExchange again) until it succeeds, or use Atomics.add.'
+        : `You read the cell in one Atomics call and wrote your new value in another (you called Atomics.${[...used].join(', Atomics.') || '?'}), ` +
+          'so your write overwrote theirs. Each Atomics call is atomic on its own, but a load followed by a store is not (nor any read ' +
+          'followed by a separate write): use Atomics.add(counter, index, 1), which reads, adds and writes as one step.';
     expect(
       counter[0],
       `increment(counter, 0, 1000) made ${n(calls)} Atomics calls on the counter; right after ${n(theirs)} of them, this test played another ` +
@@ -151,15 +154,16 @@ describe('increment', () => {
     };
 
     const yours = await race('learner');
-    expect(
-      yours.stuck,
-      `Threads ${yours.stuck.join(', ')} were still inside increment(counter, 0, ${n(times)}) after 10 s.\n${timeline.toText()}\n`,
-    ).toEqual([]);
+    expect(yours.stuck, `Threads ${yours.stuck.join(', ')} were still inside increment(counter, 0, ${n(times)}) after 10 s.\n${timeline.toText()}\n`).toEqual(
+      [],
+    );
     // The same race with counter[0]++, to show what Atomics.add protects against.
     const plain = await race('plain');
     const plainLost = threads * times - plain.total;
     const yoursLost = threads * times - yours.total;
-    await annotate(`Released together, four threads lost ${n(plainLost)} of ${n(threads * times)} updates with plain counter[0]++; with your increment(), ${n(yoursLost)}.`);
+    await annotate(
+      `Released together, four threads lost ${n(plainLost)} of ${n(threads * times)} updates with plain counter[0]++; with your increment(), ${n(yoursLost)}.`,
+    );
     expect(
       yours.total,
       `${threads} threads, released at the same moment by a start barrier, each called increment(counter, 0, ${n(times)}). ` +
@@ -235,9 +239,7 @@ describe('countInWorkers', () => {
         `countInWorkers(${threads}, 1000) started ${spans.seen.length} worker threads; expected ${threads}, one per thread asked for ` +
           `(this machine has ${availableParallelism()} cores: the caller chose the number of threads, not the machine).\n${timeline.toText()}\n`,
       ).toBe(threads);
-      expect(total, `${threads} workers each added 1 to one shared counter 1,000 times: expected ${n(threads * 1000)}, got ${n(total)}.`).toBe(
-        threads * 1000,
-      );
+      expect(total, `${threads} workers each added 1 to one shared counter 1,000 times: expected ${n(threads * 1000)}, got ${n(total)}.`).toBe(threads * 1000);
     }
   });
 });

@@ -78,7 +78,14 @@ const step = (call: string) => post('step', { call });
 // The spy goes in before the code under test is loaded, in case it keeps a reference to an Atomics function.
 // (Only in the roles that watch: the others run at full speed.)
 let onAtomicsCall: ((name: string, args: unknown[], proceed: () => unknown) => unknown) | undefined;
-if (data.watch || data.role === 'sequence' || data.role === 'atomic-probe' || data.role === 'lock-probe' || data.role === 'transfer-trace' || data.role === 'holder') {
+if (
+  data.watch ||
+  data.role === 'sequence' ||
+  data.role === 'atomic-probe' ||
+  data.role === 'lock-probe' ||
+  data.role === 'transfer-trace' ||
+  data.role === 'holder'
+) {
   spyOnAtomics((name, args, proceed) => (onAtomicsCall ? onAtomicsCall(name, args, proceed) : proceed()));
 }
 if (data.watch) {
@@ -309,7 +316,15 @@ switch (data.role) {
     const invalid: Record<string, string> = {};
     const lockProbe = new Mutex(memory, LOCK_CELL);
     let lockHeldAfter: string | undefined;
-    for (const [from, to, amount] of [[0, 3, 5], [-1, 0, 5], [0, 1, 0], [0, 1, -5], [0, 1, 1.5], [0, 1, Infinity], [0, 1, NaN]] as const) {
+    for (const [from, to, amount] of [
+      [0, 3, 5],
+      [-1, 0, 5],
+      [0, 1, 0],
+      [0, 1, -5],
+      [0, 1, 1.5],
+      [0, 1, Infinity],
+      [0, 1, NaN],
+    ] as const) {
       const call = `transfer(${from}, ${to}, ${amount})`;
       step(call);
       try {

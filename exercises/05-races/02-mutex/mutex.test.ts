@@ -78,17 +78,22 @@ function whyStillWaiting(control: Int32Array, memory: Int32Array, lockIndex: num
   if (!asleep) {
     return `It was not asleep in Atomics.wait${waitCell === neverWaited ? ' (it never called it)' : ''}: lock() is still looping, with the lock's cell at ${now}${now === 0 ? ' (free), so it does not take a free lock' : ''}.`;
   }
-  if (waitCell === -1) return `It is asleep in Atomics.wait on another array than the mutex's cells, where no unlock() can wake it: wait on the mutex's own cells, at its index.`;
+  if (waitCell === -1)
+    return `It is asleep in Atomics.wait on another array than the mutex's cells, where no unlock() can wake it: wait on the mutex's own cells, at its index.`;
   if (waitCell !== lockIndex) {
     return `It is asleep in Atomics.wait on cell ${waitCell}, but the lock is cell ${lockIndex}; ${notified}. Atomics.notify wakes only the threads waiting on the cell it names: lock() must wait on its own cell, index.`;
   }
   if (notifies === 0) {
-    return `It is asleep in Atomics.wait on the lock's cell, and unlock() never called Atomics.notify on that cell${elsewhere ? ` (it notified other cells ${plural(elsewhere, 'time')})` : ''}. ` +
-      'A thread asleep in Atomics.wait wakes only when notified: after freeing the cell, unlock() must call Atomics.notify(cells, index, 1).';
+    return (
+      `It is asleep in Atomics.wait on the lock's cell, and unlock() never called Atomics.notify on that cell${elsewhere ? ` (it notified other cells ${plural(elsewhere, 'time')})` : ''}. ` +
+      'A thread asleep in Atomics.wait wakes only when notified: after freeing the cell, unlock() must call Atomics.notify(cells, index, 1).'
+    );
   }
   if (waitValue === now && now === 0) {
-    return `It is asleep in Atomics.wait(cells, ${lockIndex}, 0) with the cell at 0, free: it waits for a free lock to change, and ${notified} before that sleep began. ` +
-      'Wait with the value that means "taken": Atomics.wait then returns at once ("not-equal") when the lock is already free.';
+    return (
+      `It is asleep in Atomics.wait(cells, ${lockIndex}, 0) with the cell at 0, free: it waits for a free lock to change, and ${notified} before that sleep began. ` +
+      'Wait with the value that means "taken": Atomics.wait then returns at once ("not-equal") when the lock is already free.'
+    );
   }
   return `It is asleep in Atomics.wait(cells, ${lockIndex}, ${waitValue}); the cell now holds ${now}, and ${notified}, all before that sleep began (a notify during it would have woken it).`;
 }
@@ -97,17 +102,20 @@ function whyStillWaiting(control: Int32Array, memory: Int32Array, lockIndex: num
 function sleptOn(control: Int32Array): string {
   const cell = Atomics.load(control, cells.lastWaitCell);
   const value = Atomics.load(control, cells.lastWaitValue);
-  if (cell === neverWaited) return 'lock() never called Atomics.wait: it loops until the lock is free. Sleep in Atomics.wait on the lock\'s cell, index, while it reads "taken".';
+  if (cell === neverWaited)
+    return 'lock() never called Atomics.wait: it loops until the lock is free. Sleep in Atomics.wait on the lock\'s cell, index, while it reads "taken".';
   if (cell === 2) {
     return `lock() called Atomics.wait(cells, 2, ${value}) while the cell held 1 (taken): a value other than the cell's makes Atomics.wait return at once ("not-equal"). Wait with the value that means "taken".`;
   }
-  const where = cell === -1 ? 'on another array than the mutex\'s cells' : `on cell ${cell}`;
+  const where = cell === -1 ? "on another array than the mutex's cells" : `on cell ${cell}`;
   return `lock() called Atomics.wait ${where}, expecting ${value}, not on its own cell 2: Atomics.wait compares and sleeps on the cell it is given, so it returned at once ("not-equal"). Wait on the mutex's own cell, index.`;
 }
 
 /** "Threads 1 and 3 of 4 were" / "All 4 threads were" */
 const stuckThreads = (stuck: number[], of: number) =>
-  stuck.length === of ? `All ${of} threads were` : `Thread${stuck.length > 1 ? 's' : ''} ${stuck.join(', ')} of ${of} (the others finished) ${stuck.length > 1 ? 'were' : 'was'}`;
+  stuck.length === of
+    ? `All ${of} threads were`
+    : `Thread${stuck.length > 1 ? 's' : ''} ${stuck.join(', ')} of ${of} (the others finished) ${stuck.length > 1 ? 'were' : 'was'}`;
 
 /**
  * One thread takes the lock and holds it; a second thread then calls lock() (or a transfer) and
@@ -192,8 +200,8 @@ describe('Mutex', () => {
     const unlockAccess = plain.unlockAccess as { reads: number; writes: number };
     expect(
       unlockAccess.writes,
-      'unlock() wrote the lock\'s cell with plain indexing. A plain write is not ordered with the writes made while holding the lock: ' +
-        'another thread may see the lock free before it sees your critical section\'s work. Use Atomics.store (or Atomics.exchange).',
+      "unlock() wrote the lock's cell with plain indexing. A plain write is not ordered with the writes made while holding the lock: " +
+        "another thread may see the lock free before it sees your critical section's work. Use Atomics.store (or Atomics.exchange).",
     ).toBe(0);
 
     const atomic = await start('atomic-probe', { memory: sharedInts(1), control: controlCells() }).message('done', 5_000, 'tryLock() never returned');
@@ -241,7 +249,8 @@ describe('Mutex', () => {
     // found ready to run, and uses whatever CPU it gets: beside a CPU hog on a loaded two-core
     // machine, as little as 1.8%. So the CPU share judges only where the thread's state cannot be read.
     const callsPerMs = measured('mutex: Atomics calls per ms of a waiter in lock()', callsMade / watched, 5);
-    const runnable = looks && looks.looks > 0 ? measured('mutex: share of looks finding a waiter in lock() ready to run', looks.runnable / looks.looks, 0.5) : undefined;
+    const runnable =
+      looks && looks.looks > 0 ? measured('mutex: share of looks finding a waiter in lock() ready to run', looks.runnable / looks.looks, 0.5) : undefined;
     const spinning = callsPerMs >= 5 || (runnable === undefined ? (cpuShare ?? 0) >= 0.05 : runnable >= 0.5);
     expect(
       !spinning,
@@ -352,7 +361,10 @@ describe('Mutex', () => {
     const since = performance.now();
     const early = await scene.waiter.maybeMessage('acquired', 200);
     const callsPerMs = (Atomics.load(scene.control, cells.calls) - calls) / (performance.now() - since);
-    expect(early, `mutual exclusion broken: lock() on new Mutex(memory, 2) returned while another thread held that lock.\n${scene.timeline.toText()}\n`).toBeUndefined();
+    expect(
+      early,
+      `mutual exclusion broken: lock() on new Mutex(memory, 2) returned while another thread held that lock.\n${scene.timeline.toText()}\n`,
+    ).toBeUndefined();
     await scene.release();
     const through = await scene.through(3_000);
     expect(
@@ -409,8 +421,7 @@ describe('Mutex', () => {
       (barged()
         ? 'lock() never returned, although the other thread released the lock and notified. A woken thread must try to ' +
           'take the lock again, and sleep only while the cell still says "taken".'
-        : `wake-up: lock() was still waiting 3 s after the lock was released. ${scene.stillWaiting()}`) +
-        `\n${scene.timeline.toText()}\n`,
+        : `wake-up: lock() was still waiting 3 s after the lock was released. ${scene.stillWaiting()}`) + `\n${scene.timeline.toText()}\n`,
     ).toBeDefined();
   });
 
@@ -466,10 +477,7 @@ describe('Bank.transfer', () => {
       `After ${String(done.lockHeldAfter)} threw, the bank's lock was still held: the next transfer would wait for it forever. ` +
         'Check the input before taking the lock, or let go of the lock in a finally block so that every way out releases it.',
     ).toBeUndefined();
-    expect(
-      done.invalid,
-      'Unknown accounts and amounts that are not positive integers must throw a RangeError (and move nothing).',
-    ).toEqual({
+    expect(done.invalid, 'Unknown accounts and amounts that are not positive integers must throw a RangeError (and move nothing).').toEqual({
       'transfer(0, 3, 5)': 'RangeError',
       'transfer(-1, 0, 5)': 'RangeError',
       'transfer(0, 1, 0)': 'RangeError',
@@ -506,11 +514,9 @@ describe('Bank.transfer', () => {
   test('decides on the balance only while holding the lock', async () => {
     const bank = Bank.open(2, 100);
     // The first thread holds the bank's lock and, while holding it, spends 50 of account 0.
-    const scene = await holdAndWait(
-      bank.memory,
-      { role: 'transfer-waiter', data: { from: 0, to: 1, amount: 60 }, calling: 'calling transfer' },
-      [[FIRST_ACCOUNT + 0, 50]],
-    );
+    const scene = await holdAndWait(bank.memory, { role: 'transfer-waiter', data: { from: 0, to: 1, amount: 60 }, calling: 'calling transfer' }, [
+      [FIRST_ACCOUNT + 0, 50],
+    ]);
     const early = scene.waiter.find('done');
     expect(
       early,
@@ -565,7 +571,10 @@ describe('Bank.transfer', () => {
         'that let two threads in at once (the Mutex tests look at that).\n' +
         `${timeline.toText()}\n`,
     ).toBe(400);
-    expect(balances.every((balance) => balance >= 0), `A balance went negative: [${balances.join(', ')}]: a transfer moved money on a balance another had just spent. Check the balance while holding the lock, and see that the lock lets one thread in at a time.`).toBe(true);
+    expect(
+      balances.every((balance) => balance >= 0),
+      `A balance went negative: [${balances.join(', ')}]: a transfer moved money on a balance another had just spent. Check the balance while holding the lock, and see that the lock lets one thread in at a time.`,
+    ).toBe(true);
     expect(moved, 'No transfer succeeded: with 4 accounts of 100 and amounts of 1 to 50, most should.').toBeGreaterThan(0);
   });
 });

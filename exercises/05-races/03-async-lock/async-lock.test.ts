@@ -25,7 +25,7 @@ function notWokenMessage(what: string, later: boolean): string {
     `After the holder released ${what}, the waiting caller was still waiting once every queued promise callback and ` +
     `process.nextTick callback had run: no timer and no setImmediate had run yet, and ${later ? 'it got in only after one did' : 'it did not get in within a second'}. ` +
     'So it was not the release that let it in: it was a timer or a poll (await sleep(...), setTimeout, setImmediate) that looked again. ' +
-    'No polling, no timers: the release itself must resolve the oldest waiter\'s promise.'
+    "No polling, no timers: the release itself must resolve the oldest waiter's promise."
   );
 }
 
@@ -157,10 +157,7 @@ describe('Mutex', () => {
       }
     };
     await within(2_000, Promise.all(range(5).map(critical)), 'a caller never got the lock: was a release lost?');
-    expect(
-      timeline.maxInFlight,
-      `${timeline.maxInFlight} callers held the lock at once; a mutex lets one in at a time.\n${timeline.toText()}\n`,
-    ).toBe(1);
+    expect(timeline.maxInFlight, `${timeline.maxInFlight} callers held the lock at once; a mutex lets one in at a time.\n${timeline.toText()}\n`).toBe(1);
   });
 
   test('waiters get the lock first come, first served, even against a caller arriving just as it is released', async () => {
@@ -299,7 +296,14 @@ describe('Semaphore', () => {
     const boom = new Error('the critical section failed on purpose');
     for (const attempt of [1, 2]) {
       const error = await failureOf(
-        () => within(1_000, semaphore.runExclusive(() => { throw boom; }), 'runExclusive never settled although its critical section threw'),
+        () =>
+          within(
+            1_000,
+            semaphore.runExclusive(() => {
+              throw boom;
+            }),
+            'runExclusive never settled although its critical section threw',
+          ),
         'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
       );
       expect(error, `attempt ${attempt}: runExclusive rejected, but not with the error the critical section threw: the error must reach the caller`).toBe(boom);

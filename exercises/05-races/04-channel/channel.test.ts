@@ -106,7 +106,12 @@ class Pipe {
   /** Starts the consumer and, unless the test thread plays the producer itself, a producer thread. */
   constructor(
     count: number,
-    { pauseAfter, producer = true, capacity = CAPACITY, poisonFreedSlots }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean } = {},
+    {
+      pauseAfter,
+      producer = true,
+      capacity = CAPACITY,
+      poisonFreedSlots,
+    }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean } = {},
   ) {
     this.capacity = capacity;
     this.channel = createChannel(capacity);
@@ -414,7 +419,10 @@ describe('channel between two worker threads', () => {
     await empty.consumer.watch(sleep(200));
     empty.produceHere();
     empty.expectWholeStream(await empty.finish());
-    expect(Atomics.load(empty.control, CONSUMER_CELLS.timedOut), message('consumer', 'on an empty channel', CONSUMER_CELLS, PRODUCER_CELLS, empty.control, empty.timeline)).toBe(0);
+    expect(
+      Atomics.load(empty.control, CONSUMER_CELLS.timedOut),
+      message('consumer', 'on an empty channel', CONSUMER_CELLS, PRODUCER_CELLS, empty.control, empty.timeline),
+    ).toBe(0);
 
     // The producer on a full channel, for a while; then the consumer goes on.
     const pauseAfter = 5;
@@ -427,7 +435,10 @@ describe('channel between two worker threads', () => {
     openGate(full.control, CONSUMER_GATE);
     full.expectWholeStream(await full.finish());
     await full.producerFinished();
-    expect(Atomics.load(full.control, PRODUCER_CELLS.timedOut), message('producer', 'for room', PRODUCER_CELLS, CONSUMER_CELLS, full.control, full.timeline)).toBe(0);
+    expect(
+      Atomics.load(full.control, PRODUCER_CELLS.timedOut),
+      message('producer', 'for room', PRODUCER_CELLS, CONSUMER_CELLS, full.control, full.timeline),
+    ).toBe(0);
   });
 
   test('channels of 1 and of 5 slots (not a power of two) hold exactly that many, and carry every item in order', { timeout: 30_000 }, async () => {

@@ -27,7 +27,6 @@ export interface ConsumerData {
   poisonFreedSlots?: boolean;
 }
 
-
 /** What the consumer saw, compared with 1, 2, ... count. */
 export interface StreamReport {
   received: number;

@@ -21,7 +21,8 @@ const ms = (value: number) => `${Math.round(value)} ms`;
 const onMainThread = (ran: Ran) => ran.pid === process.pid && ran.threadId === mainThreadId;
 const where = (ran: Ran) => (onMainThread(ran) ? 'the main thread' : `thread ${ran.threadId} of process ${ran.pid}`);
 const placesOf = (runs: readonly Ran[]) => new Set(runs.map((ran) => `${ran.pid}/${ran.threadId}`));
-const said = ({ workers, children }: Started) => `${workers} worker thread${workers === 1 ? '' : 's'} and ${children} child process${children === 1 ? '' : 'es'}`;
+const said = ({ workers, children }: Started) =>
+  `${workers} worker thread${workers === 1 ? '' : 's'} and ${children} child process${children === 1 ? '' : 'es'}`;
 
 /** Puts each job on `timeline` at the times, thread and process it reported itself. */
 function onTimeline<T extends Ran>(timeline: Timeline, runs: readonly T[], label: (run: T, index: number) => string): T[] {
@@ -41,7 +42,6 @@ function expectCrunched(results: readonly Crunched[], sizes: readonly number[], 
     expect(Math.abs(result.sum / sumOfSquares(result.n) - 1), `crunch(${result.n}) returned a wrong sum: ${result.sum}`).toBeLessThan(1e-9);
   }
 }
-
 
 /** Runs `call` and returns what it resolved with and the worker threads and child processes it started. */
 async function startedBy<T>(call: () => Promise<T>, label: string) {
@@ -149,7 +149,10 @@ describe('queryAll: waiting through a blocking client', () => {
     // started more than a wait apart (beside a CPU hog, the solution once had 3 of 4 at once).
     // Waits 4 times as long tell a slow start from a pool too small, which keeps its count.
     if (atOnce < queries.length && places.size === queries.length) ({ timeline, answers, atOnce, places } = await run(4 * WAIT));
-    expect(answers.map((answer) => answer.value), 'queryAll must resolve with every answer, in the order of the queries').toEqual(['ADA', 'GRACE', 'EDSGER', 'BARBARA']);
+    expect(
+      answers.map((answer) => answer.value),
+      'queryAll must resolve with every answer, in the order of the queries',
+    ).toEqual(['ADA', 'GRACE', 'EDSGER', 'BARBARA']);
     const explanation =
       places.size === 1
         ? `All of them ran on ${where(answers[0]!)}. legacyQuery blocks the thread that calls it: on one thread, the queries can only ` +
@@ -169,12 +172,11 @@ describe('queryAll: waiting through a blocking client', () => {
     const timeline = new Timeline();
     // 1 s waits: long enough to overlap however slowly the threads start on a busy machine.
     const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 1_000 }));
-    const answers = onTimeline(
-      timeline,
-      await within(10_000, queryAll(many), 'queryAll never resolved'),
-      (answer) => `query ${answer.key}`,
-    );
-    expect(answers.map((answer) => answer.key), 'queryAll must resolve with every answer, in the order of the queries').toEqual(many.map((query) => query.key));
+    const answers = onTimeline(timeline, await within(10_000, queryAll(many), 'queryAll never resolved'), (answer) => `query ${answer.key}`);
+    expect(
+      answers.map((answer) => answer.key),
+      'queryAll must resolve with every answer, in the order of the queries',
+    ).toEqual(many.map((query) => query.key));
     const atOnce = maxOverlap(timeline.spans);
     expect(
       atOnce,
@@ -221,8 +223,15 @@ async function machineSpeedUp(n: number, kind: 'threads' | 'processes'): Promise
   // The loop in a function, as in crunch(): at the top level of a script V8 runs it ten times slower.
   const crunchSource = 'function crunch(n) { let sum = 0; for (let i = 0; i < n; i++) sum += i * i; return sum; } ';
   const onThread = (part: number) =>
-    once(new Worker(`${crunchSource}require('node:worker_threads').parentPort.postMessage(crunch(require('node:worker_threads').workerData));`, { eval: true, workerData: part }), 'message');
-  const inProcess = (part: number) => once(spawn(process.execPath, ['-e', `${crunchSource}crunch(Number(process.argv[1]));`, String(part)], { stdio: 'ignore' }), 'exit');
+    once(
+      new Worker(`${crunchSource}require('node:worker_threads').parentPort.postMessage(crunch(require('node:worker_threads').workerData));`, {
+        eval: true,
+        workerData: part,
+      }),
+      'message',
+    );
+  const inProcess = (part: number) =>
+    once(spawn(process.execPath, ['-e', `${crunchSource}crunch(Number(process.argv[1]));`, String(part)], { stdio: 'ignore' }), 'exit');
   const timeOn = async (count: number) => {
     const started = performance.now();
     const parts = Array.from({ length: count }, () => (kind === 'threads' ? onThread(n / count) : inProcess(n / count)));
@@ -463,11 +472,7 @@ describe('every function', () => {
     }
     // Far apart, so that threads starting up to half a second apart (beside a busy CPU) still
     // finish out of order: with 200, 20 and 100 ms they once finished in the order given.
-    const answers = await within(
-      10_000,
-      queryAll([900, 20, 450].map((ms, i) => ({ key: `q${i}`, ms }))),
-      'queryAll never resolved',
-    );
+    const answers = await within(10_000, queryAll([900, 20, 450].map((ms, i) => ({ key: `q${i}`, ms }))), 'queryAll never resolved');
     expect(
       answers.map((answer) => answer.key),
       'queryAll: the queries waited 900, 20 and 450 ms, so they finished in the order 1, 2, 0; the answers must be in the order of the queries. ' +

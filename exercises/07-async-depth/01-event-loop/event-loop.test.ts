@@ -303,7 +303,10 @@ describe('everyTurn', () => {
     const observed = observedStep(turnCounter(), (call) => call === 50);
     const outcome = await outcomeWithin(started(observed), 3_000);
     if (observed.starved) expect.fail(starvation(observed, 'anything else'));
-    expect(outcome.state, `step returns true at its 50th call; 3 s after the call everyTurn had not settled (step ran ${observed.turnsAt.length} times).`).not.toBe('pending');
+    expect(
+      outcome.state,
+      `step returns true at its 50th call; 3 s after the call everyTurn had not settled (step ran ${observed.turnsAt.length} times).`,
+    ).not.toBe('pending');
     // Between two steps the test's immediate runs exactly once, whatever the machine's load. (The
     // first step may run inside the call, before the first turn: its gap is not judged.)
     const gaps = observed.turnsAt.slice(2).map((turn, index) => turn - observed.turnsAt[index + 1]!);
@@ -333,7 +336,7 @@ describe('everyTurn', () => {
       outcome.state === 'rejected' && outcome.reason === thrown,
       outcome.state === 'pending'
         ? `step threw at its 3rd call, and 2 s later everyTurn had not settled (step ran ${calls} times): the error did not reach ` +
-            "its promise. Thrown inside a setImmediate callback, it reaches no caller: catch it there and reject with it (an async " +
+            'its promise. Thrown inside a setImmediate callback, it reaches no caller: catch it there and reject with it (an async ' +
             'function does that for you).'
         : outcome.state === 'resolved'
           ? `step threw at its 3rd call, and everyTurn resolved with ${outcome.value}: reject with the error step threw.`

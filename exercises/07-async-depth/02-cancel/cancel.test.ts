@@ -77,7 +77,10 @@ describe('buildReport: a build that runs to the end', () => {
     const report = await built(server.url('/report/1'), { timeoutMs: 5_000, retryDelayMs: 50 });
     expect(childrenSince(before).length, 'buildReport must render the page in a child process running render.ts: it started none.').toBeGreaterThanOrEqual(1);
     expect(report, 'buildReport must resolve with what render.ts printed on stdout for the page the server sent.').toBe(reportOf(pageAt('/report/1')));
-    expect(requestsFor('/report/1').length, `The server answered 200, and got ${requestsFor('/report/1').length} requests for the page: fetch it once (again only after a 503).${log()}`).toBe(1);
+    expect(
+      requestsFor('/report/1').length,
+      `The server answered 200, and got ${requestsFor('/report/1').length} requests for the page: fetch it once (again only after a 503).${log()}`,
+    ).toBe(1);
   });
 
   test('rejects with an Error that says the exit code when render.ts cannot render the page', async () => {
@@ -129,7 +132,9 @@ describe('buildReport: a build that runs to the end', () => {
 
   test('leaves no listener on the caller’s signal once it has resolved, however many builds share the signal', async () => {
     const shared = new AbortController();
-    const running = Array.from({ length: 12 }, (_, index) => built(server.url(`/report/shared-${index}`), { signal: shared.signal, timeoutMs: 10_000, retryDelayMs: 50 }));
+    const running = Array.from({ length: 12 }, (_, index) =>
+      built(server.url(`/report/shared-${index}`), { signal: shared.signal, timeoutMs: 10_000, retryDelayMs: 50 }),
+    );
     await Promise.all(running);
     await nextTurn();
     const left = getEventListeners(shared.signal, 'abort').length;
@@ -231,7 +236,10 @@ describe('buildReport: the caller aborts', () => {
     const caller = new AbortController();
     const building = start(server.url('/report/slow'), { signal: caller.signal, timeoutMs: 20_000, retryDelayMs: 50 });
     let settled = false;
-    building.then(() => (settled = true), () => (settled = true));
+    building.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     const deadlineForChild = performance.now() + 5_000;
     while (childrenSince(before).length === 0 && !settled && performance.now() < deadlineForChild) await sleep(20);
     const children = childrenSince(before);
@@ -354,6 +362,9 @@ describe('buildReport: the deadline', () => {
       outcome.state === 'rejected' && isTimeoutError(outcome.reason),
       `${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')}, when the deadline passed during the render.`,
     ).toBe(true);
-    expect(runningAtRejection.length, `buildReport rejected while the child (pid ${runningAtRejection[0]?.pid}) was still running: settle once it has exited.`).toBe(0);
+    expect(
+      runningAtRejection.length,
+      `buildReport rejected while the child (pid ${runningAtRejection[0]?.pid}) was still running: settle once it has exited.`,
+    ).toBe(0);
   });
 });

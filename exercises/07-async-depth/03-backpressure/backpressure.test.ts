@@ -98,20 +98,20 @@ describe('transformAll', () => {
   // reads ahead by a multiple of the destination's mark stays under the bound only at 4.
   test(`takes items only as fast as the destination writes them: never more than ${MAX_LEAD} ahead`, { timeout: 45_000 }, async () => {
     for (const highWaterMark of [4, 16]) {
-    const source = countingSource(5_000);
-    const destination = slowDestination(source.state, { highWaterMark });
-    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 20_000);
-    const { maxLead, maxBuffered, written } = destination.state;
-    expect(outcome.state, `With 5,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
-    expect(
-      measured('backpressure: items given out and not yet written', maxLead, MAX_LEAD),
-      `The source gave out up to ${maxLead} items more than the destination had written (of 5,000, with the destination's highWaterMark at ${highWaterMark}; the README allows ${MAX_LEAD}). ` +
-        (maxBuffered > 4 * highWaterMark
-          ? `They waited in the destination's own buffer, up to ${maxBuffered} items with a highWaterMark of ${highWaterMark}: write() returned false and ` +
-            "the next write came anyway. Wait for 'drain' before writing again (or let pipeline do it)."
-          : `The destination's buffer held at most ${maxBuffered}: the items waited somewhere else, taken from the source before the ` +
-            'destination had room (collected into an array first, or read ahead). Take the next item only once the last one is written.'),
-    ).toBeLessThanOrEqual(MAX_LEAD);
+      const source = countingSource(5_000);
+      const destination = slowDestination(source.state, { highWaterMark });
+      const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 20_000);
+      const { maxLead, maxBuffered, written } = destination.state;
+      expect(outcome.state, `With 5,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
+      expect(
+        measured('backpressure: items given out and not yet written', maxLead, MAX_LEAD),
+        `The source gave out up to ${maxLead} items more than the destination had written (of 5,000, with the destination's highWaterMark at ${highWaterMark}; the README allows ${MAX_LEAD}). ` +
+          (maxBuffered > 4 * highWaterMark
+            ? `They waited in the destination's own buffer, up to ${maxBuffered} items with a highWaterMark of ${highWaterMark}: write() returned false and ` +
+              "the next write came anyway. Wait for 'drain' before writing again (or let pipeline do it)."
+            : `The destination's buffer held at most ${maxBuffered}: the items waited somewhere else, taken from the source before the ` +
+              'destination had room (collected into an array first, or read ahead). Take the next item only once the last one is written.'),
+      ).toBeLessThanOrEqual(MAX_LEAD);
     }
   });
 
@@ -145,7 +145,7 @@ describe('transformAll when a stage fails', () => {
         (outcome.state === 'pending'
           ? "The error never reached the promise: .pipe() and a bare 'data' or for-await loop over a stream pass errors on to no one. "
           : '') +
-        'Reject with the source\'s own error (pipeline does).',
+        "Reject with the source's own error (pipeline does).",
     ).toBe(true);
     expect(
       destination.stream.destroyed,
@@ -164,7 +164,10 @@ describe('transformAll when a stage fails', () => {
     };
     const outcome = await outcomeWithin(transformAll(source.items, transform, destination.stream), 3_000);
     await sleep(50);
-    expect(outcome.state === 'rejected' && outcome.reason === failure, `transform threw at item 20, and transformAll ${settled(outcome)}: reject with that error.`).toBe(true);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === failure,
+      `transform threw at item 20, and transformAll ${settled(outcome)}: reject with that error.`,
+    ).toBe(true);
     expect(
       { sourceClosed: source.state.closed, destinationDestroyed: destination.stream.destroyed },
       `transformAll rejected, and 50 ms later the source was ${source.state.closed ? 'closed' : 'still open (its generator never finished)'} and ` +

@@ -154,12 +154,15 @@ describe('singleFlight: sharing a call in flight', () => {
     const { calls, load } = countedLoad();
     const get = wrapped(load);
     const keys = ['constructor', '__proto__', 'toString'];
-    const bodies = await allOf(keys.map((key) => get(key)), 'get() for "constructor", "__proto__" and "toString"');
+    const bodies = await allOf(
+      keys.map((key) => get(key)),
+      'get() for "constructor", "__proto__" and "toString"',
+    );
     expect(
       bodies,
       `get() for ${keys.map((key) => `"${key}"`).join(', ')} resolved with ${JSON.stringify(bodies.map((got) => (typeof got === 'string' ? got : typeof got)))}, ` +
         `and load was called with ${JSON.stringify(calls)}. A plain object used as the table of calls in flight already has these keys ` +
-        '(its prototype\'s): a lookup finds a function or an object there, not a call. Use a Map (or an object made with Object.create(null)).',
+        "(its prototype's): a lookup finds a function or an object there, not a call. Use a Map (or an object made with Object.create(null)).",
     ).toEqual(keys.map(body));
   });
 
@@ -239,7 +242,10 @@ describe('singleFlight: when the call fails', () => {
     const get = wrapped(load);
     const failed = await within(5_000, Promise.allSettled([get('ada'), get('ada')]), 'get("ada") did not settle within 5 s after the server answered 503');
     if (failed[0]!.status === 'rejected' && isNotImplemented(failed[0]!.reason)) throw failed[0]!.reason;
-    expect(failed.map((outcome) => outcome.status), 'While the server answers 503, get("ada") must reject as load does.').toEqual(['rejected', 'rejected']);
+    expect(
+      failed.map((outcome) => outcome.status),
+      'While the server answers 503, get("ada") must reject as load does.',
+    ).toEqual(['rejected', 'rejected']);
     const fromFailed = requestsFor('ada');
     expect(fromFailed, `2 callers for "ada" at once made ${fromFailed} requests: they did not share one call.${log()}`).toBe(1);
     await nextTurn();

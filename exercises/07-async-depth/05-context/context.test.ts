@@ -45,7 +45,7 @@ describe('runRequest and currentRequestId', () => {
       wrong,
       `Inside runRequest("req-1", work), currentRequestId() returned, where it was not "req-1": ${wrong}. ` +
         (never
-          ? 'Not even the work\'s first line saw the id: work was called outside the context that holds it (called before run(), or run() given something else).'
+          ? "Not even the work's first line saw the id: work was called outside the context that holds it (called before run(), or run() given something else)."
           : 'The id was lost on the way: only code started inside the context keeps it; AsyncLocalStorage.run(id, work) gives work and everything it starts the id.'),
     ).toBe('');
   });
@@ -115,8 +115,14 @@ describe('runRequest and currentRequestId', () => {
 
   test('resolve with what the work resolves with, and reject with what it throws', async () => {
     const value = { answer: 42 };
-    const resolved = await within(2_000, runRequest('req-1', async () => value), 'runRequest did not settle within 2 s');
-    expect(resolved, `runRequest resolved with ${shown(resolved)}, and its work with ${shown(value)}: return what the work resolves with, unchanged.`).toBe(value);
+    const resolved = await within(
+      2_000,
+      runRequest('req-1', async () => value),
+      'runRequest did not settle within 2 s',
+    );
+    expect(resolved, `runRequest resolved with ${shown(resolved)}, and its work with ${shown(value)}: return what the work resolves with, unchanged.`).toBe(
+      value,
+    );
     const thrown = new Error('the work failed on purpose');
     const failure = await within(
       2_000,
@@ -129,7 +135,10 @@ describe('runRequest and currentRequestId', () => {
       ),
       'runRequest did not settle within 2 s of a work that throws',
     );
-    expect(failure === thrown, `The work threw ${thrown}, and runRequest ${typeof failure === 'string' ? failure : `rejected with ${String(failure)}`}: reject with the work's own error.`).toBe(true);
+    expect(
+      failure === thrown,
+      `The work threw ${thrown}, and runRequest ${typeof failure === 'string' ? failure : `rejected with ${String(failure)}`}: reject with the work's own error.`,
+    ).toBe(true);
   });
 });
 
@@ -184,7 +193,9 @@ describe('reportOnWorker', () => {
       'reportOnWorker did not settle within 10 s in 3 overlapping requests',
     );
     for (const { request, report } of results) {
-      expect(report?.task, `reportOnWorker("task of ${request}") resolved with ${shown(report)}: resolve with the Report the worker posted.`).toBe(`task of ${request}`);
+      expect(report?.task, `reportOnWorker("task of ${request}") resolved with ${shown(report)}: resolve with the Report the worker posted.`).toBe(
+        `task of ${request}`,
+      );
       expect(
         report.threadId,
         `The report for ${request} was made on thread ${report.threadId}, the main thread: run report(task) in the worker, not beside it.`,

@@ -16,7 +16,10 @@ import type * as DeadlockModule from './deadlock.ts';
 // never counted), and they run a learner's Atomics call on the real array behind a watched one.
 type AnyFunction = (...args: unknown[]) => unknown;
 const names: AtomicsName[] = ['add', 'and', 'compareExchange', 'exchange', 'load', 'notify', 'or', 'store', 'sub', 'wait', 'xor'];
-const original = Object.fromEntries(names.map((name) => [name, (Atomics as unknown as Record<AtomicsName, AnyFunction>)[name]])) as Record<AtomicsName, AnyFunction>;
+const original = Object.fromEntries(names.map((name) => [name, (Atomics as unknown as Record<AtomicsName, AnyFunction>)[name]])) as Record<
+  AtomicsName,
+  AnyFunction
+>;
 const { add, load, store, wait } = Atomics;
 
 export interface HarnessData {
@@ -114,7 +117,8 @@ function touched(account: number, how: 'read' | 'wrote'): void {
       const seen = `${holds.get(from)}/${holds.get(to)}`;
       const first = holdsSeen.get(call);
       if (first === undefined) holdsSeen.set(call, seen);
-      else if (first !== seen) outside.push(`${call} ${how} the balance of account ${account} after letting go of a lock it held at its first touch of a balance and taking it again`);
+      else if (first !== seen)
+        outside.push(`${call} ${how} the balance of account ${account} after letting go of a lock it held at its first touch of a balance and taking it again`);
     }
   }
   if (data.pauseInside && !pausedInside && held.size > 0) {
@@ -240,7 +244,11 @@ switch (data.role) {
   case 'trace': {
     // Four accounts of 100: is every touch of a balance made holding the locks of both accounts?
     const moved: boolean[] = [];
-    for (const [from, to, amount] of [[0, 1, 10], [3, 2, 10], [1, 0, 1_000]] as const) {
+    for (const [from, to, amount] of [
+      [0, 1, 10],
+      [3, 2, 10],
+      [1, 0, 1_000],
+    ] as const) {
       step(`transfer(${from}, ${to}, ${amount})`);
       moved.push(transfer(from, to, amount));
     }

@@ -66,7 +66,7 @@ class Names {
   cell(cell: number): string {
     if (cell >= 0 && cell < this.accounts) return `the lock of account ${cell}`;
     if (cell >= this.accounts && cell < 2 * this.accounts) return `the balance of account ${cell - this.accounts}`;
-    return cell === -1 ? 'a cell of another array than the bank\'s' : `cell ${cell} of the bank's memory`;
+    return cell === -1 ? "a cell of another array than the bank's" : `cell ${cell} of the bank's memory`;
   }
 
   holder(holder: number): string {
@@ -89,8 +89,10 @@ function stateOf(snap: Snapshot, slot: number, names: Names): string {
   if (thread.parked) {
     const on = thread.waitCell;
     const holder = on >= 0 && on < snap.holders.length ? snap.holders[on]! : 0;
-    return `${holds}, and is asleep in Atomics.wait on ${names.cell(on)}${on >= 0 ? ` (held by ${holder === slot + 1 ? 'itself' : names.holder(holder)})` : ''}` +
-      `${thread.waitTimed ? ', with a timeout' : ''}`;
+    return (
+      `${holds}, and is asleep in Atomics.wait on ${names.cell(on)}${on >= 0 ? ` (held by ${holder === slot + 1 ? 'itself' : names.holder(holder)})` : ''}` +
+      `${thread.waitTimed ? ', with a timeout' : ''}`
+    );
   }
   const tried = thread.lastFailed >= 0 ? `; it found ${names.cell(thread.lastFailed)} taken ${plural(thread.failedTries, 'time')}` : '';
   return `${holds}, and is not asleep (${plural(thread.calls, 'Atomics call')} so far, ${plural(thread.transfers, 'transfer')} returned${tried})`;
@@ -229,7 +231,12 @@ describe('Bank.transfer', () => {
     const names = new Names(4, ['the thread']);
     const thread = start({ role: 'rules', memory: bank.memory, control, slot: 0 }, 'the thread');
     const watch = await watchThreads([thread], control, 5_000);
-    const results = thread.worker.received.filter((message) => message.type === 'result') as unknown as Array<{ call: string; outcome: string; balances: number[]; held: number[] }>;
+    const results = thread.worker.received.filter((message) => message.type === 'result') as unknown as Array<{
+      call: string;
+      outcome: string;
+      balances: number[];
+      held: number[];
+    }>;
     const stuckIn = String(thread.worker.received.filter((message) => message.type === 'step').at(-1)?.call ?? 'its first transfer');
     const heldText = (result: { call: string; outcome: string; held: number[] }) =>
       `After ${result.call} ${result.outcome === 'RangeError' ? 'threw a RangeError' : result.outcome}, ${names.locks(result.held)} ${result.held.length > 1 ? 'were' : 'was'} still held`;
@@ -277,7 +284,10 @@ describe('Bank.transfer', () => {
       Object.fromEntries(invalid.map((result) => [result.call, result.outcome])),
       'Unknown accounts, a transfer from an account to itself, and amounts that are not positive integers must throw a RangeError (and move nothing).',
     ).toEqual(Object.fromEntries(invalid.map((result) => [result.call, 'RangeError'])));
-    expect(invalid.map((result) => result.call), 'every refused call must have been tried, the transfer from an account to itself last').toHaveLength(9);
+    expect(
+      invalid.map((result) => result.call),
+      'every refused call must have been tried, the transfer from an account to itself last',
+    ).toHaveLength(9);
     expect(results.at(-1)!.balances, 'The refused transfers changed balances').toEqual([70, 0, 330, 0]);
   });
 
@@ -300,13 +310,13 @@ describe('Bank.transfer', () => {
     expect(
       outside,
       `${outside.slice(0, 3).join('; ')}${outside.length > 3 ? ` (and ${n(outside.length - 3)} more)` : ''}. A transfer reads two balances and writes two; ` +
-        'while it does, another transfer on either account must wait, which it does only if this one holds that account\'s lock. ' +
+        "while it does, another transfer on either account must wait, which it does only if this one holds that account's lock. " +
         'Take the locks of both accounts before the first read of a balance, and let go of them only after the last write.',
     ).toEqual([]);
-    expect(
-      { moved: done.moved, balances: done.balances },
-      'transfer(0, 1, 10), transfer(3, 2, 10) and transfer(1, 0, 1000) on four accounts of 100',
-    ).toEqual({ moved: [true, true, false], balances: [90, 110, 110, 90] });
+    expect({ moved: done.moved, balances: done.balances }, 'transfer(0, 1, 10), transfer(3, 2, 10) and transfer(1, 0, 1000) on four accounts of 100').toEqual({
+      moved: [true, true, false],
+      balances: [90, 110, 110, 90],
+    });
   });
 
   test('two threads transferring in opposite directions do not deadlock, even when each has taken its first lock', async () => {
@@ -322,7 +332,11 @@ describe('Bank.transfer', () => {
     const threadNames = plan.map(([from, to, amount], slot) => `thread ${slot + 1} (transfer(${from}, ${to}, ${amount}))`);
     const names = new Names(2, threadNames);
     const threads = plan.map((transfer, slot) =>
-      start({ role: 'transfers', memory: bank.memory, control, slot, transfers: [transfer], times, rendezvous: true, gate, parties: 2 }, threadNames[slot]!, timeline),
+      start(
+        { role: 'transfers', memory: bank.memory, control, slot, transfers: [transfer], times, rendezvous: true, gate, parties: 2 },
+        threadNames[slot]!,
+        timeline,
+      ),
     );
     const watch = await watchThreads(threads, control, 8_000);
     await Promise.all(threads.map((thread) => thread.worker.terminate()));
@@ -370,7 +384,11 @@ describe('Bank.transfer', () => {
     const threadNames = ['transfer(0, 1, 10)', 'transfer(2, 3, 10)'];
     const names = new Names(4, threadNames);
     // The first transfer is stopped at its first touch of a balance while it holds a lock: inside its critical section.
-    const first = start({ role: 'transfers', memory: bank.memory, control, slot: 0, transfers: [[0, 1, 10]], times: 1, pauseInside: true }, threadNames[0]!, timeline);
+    const first = start(
+      { role: 'transfers', memory: bank.memory, control, slot: 0, transfers: [[0, 1, 10]], times: 1, pauseInside: true },
+      threadNames[0]!,
+      timeline,
+    );
     const inside = await firstOf(first.worker, ['inside', 'done'], STARTUP_MS + 2_000);
     expect(
       inside?.type,
@@ -439,7 +457,8 @@ describe('Bank.transfer', () => {
     // A thread asleep in lock() makes no calls at all; one that backs off longer after each failure
     // makes a few per 10 ms (about five per try); one that retries at once makes thousands per ms.
     const callsPerMs = measured('deadlock: Atomics calls per ms of a transfer waiting for a lock', callsMade / watched, MAX_CALLS_PER_MS);
-    const runnable = looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, 0.5) : undefined;
+    const runnable =
+      looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, 0.5) : undefined;
     const tries = after.failedTries - before.failedTries;
     const letGo = after.releases - before.releases;
     const naps = after.timedWaits - before.timedWaits;
@@ -478,7 +497,11 @@ describe('Bank.transfer', () => {
     const threadNames = Array.from({ length: threads }, (_, slot) => `thread ${slot + 1}`);
     const names = new Names(5, threadNames);
     const workers = threadNames.map((name, slot) =>
-      start({ role: 'transfers', memory: bank.memory, control, slot, times, seed: 0x9e3779b9 * (slot + 1), maxAmount: 400, gate, parties: threads }, name, timeline),
+      start(
+        { role: 'transfers', memory: bank.memory, control, slot, times, seed: 0x9e3779b9 * (slot + 1), maxAmount: 400, gate, parties: threads },
+        name,
+        timeline,
+      ),
     );
     const watch = await watchThreads(workers, control, 10_000);
     await Promise.all(workers.map((thread) => thread.worker.terminate()));
@@ -513,6 +536,9 @@ describe('Bank.transfer', () => {
     ).toBe(true);
     const moved = done.reduce((sum, message) => sum + Number(message.moved), 0);
     const refused = done.reduce((sum, message) => sum + Number(message.refused), 0);
-    expect({ moved: moved > 0, refused: refused > 0 }, `Of ${n(threads * times)} transfers of 1 to 400 between accounts of about 1,000, ${n(moved)} moved money and ${n(refused)} were refused: some of each were expected.`).toEqual({ moved: true, refused: true });
+    expect(
+      { moved: moved > 0, refused: refused > 0 },
+      `Of ${n(threads * times)} transfers of 1 to 400 between accounts of about 1,000, ${n(moved)} moved money and ${n(refused)} were refused: some of each were expected.`,
+    ).toEqual({ moved: true, refused: true });
   });
 });

@@ -213,7 +213,9 @@ function aloneGuard(onCall: (name: AtomicsName, args: unknown[]) => void) {
       const forever = timeout === undefined || timeout === Infinity || Number.isNaN(Number(timeout));
       if (forever && target instanceof Int32Array && realAtomics.load(target, Number(index)) === Number(expected)) {
         const cell = cellOf(target, index);
-        throw new Stuck(`Atomics.wait(cells, ${cell}, ${expected}) with no timeout, while cell ${cell} held ${expected}: asleep for good, with no other thread to wake it`);
+        throw new Stuck(
+          `Atomics.wait(cells, ${cell}, ${expected}) with no timeout, while cell ${cell} held ${expected}: asleep for good, with no other thread to wake it`,
+        );
       }
       if (waits > 200) throw new Stuck(`${waits} Atomics.wait calls with a timeout in one call, each timing out: it polls, and nothing it waits for will come`);
     }

@@ -187,7 +187,9 @@ class Actor {
     if (cell === -1) return `asleep in Atomics.wait on another array than the lock's memory, where no unlock of the lock can wake it`;
     const now = Atomics.load(this.scene.memory, cell);
     const where =
-      cell >= lock && cell < lock + RWLOCK_CELLS ? `on ${cellName(cell - lock)}` : `on cell ${cell} of the memory, outside the lock's cells (${lock} to ${lock + RWLOCK_CELLS - 1})`;
+      cell >= lock && cell < lock + RWLOCK_CELLS
+        ? `on ${cellName(cell - lock)}`
+        : `on cell ${cell} of the memory, outside the lock's cells (${lock} to ${lock + RWLOCK_CELLS - 1})`;
     // Asleep, expecting a value the cell no longer holds: the cell changed after this thread fell
     // asleep (else its wait would have returned at once), and no notify has woken it since.
     const changed = now === value ? '' : ': the cell changed after it fell asleep, and no Atomics.notify on that cell has come since';
@@ -323,7 +325,11 @@ describe('RWLock', () => {
     // Reader 1 leaves; reader 2 is still inside: the writer must stay out.
     const waits = writer!.get('waits');
     const leave = await scene.leave(first!, 'readUnlock', lock);
-    await scene.until(() => write.inside !== undefined || (writer!.asleep && (writer!.get('waits') > waits || leave.since().woken === 0)), 2_000, 'the writer to settle after the first reader left');
+    await scene.until(
+      () => write.inside !== undefined || (writer!.asleep && (writer!.get('waits') > waits || leave.since().woken === 0)),
+      2_000,
+      'the writer to settle after the first reader left',
+    );
     expect(
       write.inside,
       `first reader out let the writer in: when reader 1 left, the writer got in, while reader 2 was still inside reading (the writer found ` +
@@ -339,7 +345,10 @@ describe('RWLock', () => {
       `wake-up: reader 2, the last reader, left, and 5 s later the writer was still in writeLock(): it is ${writer!.sleep(lock)}. ` +
         `Reader 2's readUnlock() ${last.notified()}.\n${scene.text()}`,
     ).toBeDefined();
-    expect(write.inside?.readers, `The writer got in while ${plural(Number(write.inside?.readers), 'reader')} ${Number(write.inside?.readers) === 1 ? 'was' : 'were'} still inside.\n${scene.text()}`).toBe(0);
+    expect(
+      write.inside?.readers,
+      `The writer got in while ${plural(Number(write.inside?.readers), 'reader')} ${Number(write.inside?.readers) === 1 ? 'was' : 'were'} still inside.\n${scene.text()}`,
+    ).toBe(0);
     await scene.leave(writer!, 'writeUnlock', lock);
   });
 
@@ -458,7 +467,10 @@ describe('RWLock', () => {
     measured('rwlock: ms for the waiting writer to get in once the last reader left', performance.now() - since, 3_000);
     expect(read.inside, `Reader 2 got in before the writer, which was waiting when it arrived.\n${scene.text()}`).toBeUndefined();
     await scene.leave(writer!, 'writeUnlock', lock);
-    expect(await scene.through(read), `The writer left, and reader 2, waiting behind it, was still in readLock() 5 s later: it is ${second!.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+    expect(
+      await scene.through(read),
+      `The writer left, and reader 2, waiting behind it, was still in readLock() 5 s later: it is ${second!.sleep(lock)}.\n${scene.text()}`,
+    ).toBeDefined();
     await scene.leave(second!, 'readUnlock', lock);
   });
 
@@ -473,7 +485,7 @@ describe('RWLock', () => {
     expect(
       writer!.asleep,
       `The writer never slept in Atomics.wait while the reader held the lock (it is ${writer!.sleep(lock)}), so there was no sleeper for ` +
-        "readUnlock() to wake and this test saw nothing of it. writeLock() should sleep in Atomics.wait while readers are inside.\n" +
+        'readUnlock() to wake and this test saw nothing of it. writeLock() should sleep in Atomics.wait while readers are inside.\n' +
         scene.text(),
     ).toBe(true);
     const waitsBefore = writer!.get('waits');
@@ -483,15 +495,19 @@ describe('RWLock', () => {
     // gone back to sleep), it stays asleep. A writer that was woken but has not run yet is not that.
     let quietSince = performance.now();
     let waits = waitsBefore;
-    await scene.until(() => {
-      if (write.inside) return true;
-      if (!writer!.asleep || writer!.get('waits') !== waits) {
-        waits = writer!.get('waits');
-        quietSince = performance.now();
-        return false;
-      }
-      return (leave.since().woken === 0 || waits > waitsBefore) && performance.now() - quietSince > 1_000;
-    }, 5_000, 'the writer to get in once the last reader left');
+    await scene.until(
+      () => {
+        if (write.inside) return true;
+        if (!writer!.asleep || writer!.get('waits') !== waits) {
+          waits = writer!.get('waits');
+          quietSince = performance.now();
+          return false;
+        }
+        return (leave.since().woken === 0 || waits > waitsBefore) && performance.now() - quietSince > 1_000;
+      },
+      5_000,
+      'the writer to get in once the last reader left',
+    );
     expect(
       write.inside,
       `wake-up: the last reader left, and the writer is still ${writer!.sleep(lock)}. ` +
@@ -532,7 +548,10 @@ describe('RWLock', () => {
       const watched = performance.now() - since;
       const callsMade = waiter.get('calls') - calls;
       const callsPerMs = measured(`rwlock: Atomics calls per ms of a ${who} waiting in ${waits}()`, callsMade / watched, 5);
-      const runnable = looks && looks.looks > 0 ? measured(`rwlock: share of looks finding a ${who} waiting in ${waits}() ready to run`, looks.runnable / looks.looks, 0.5) : undefined;
+      const runnable =
+        looks && looks.looks > 0
+          ? measured(`rwlock: share of looks finding a ${who} waiting in ${waits}() ready to run`, looks.runnable / looks.looks, 0.5)
+          : undefined;
       expect(
         callsPerMs < 5 && (runnable === undefined || runnable < 0.5),
         `busy waiting: while the ${holder.name} held the lock for ${Math.round(watched)} ms, the ${who} waiting in ${waits}() made ` +
@@ -543,7 +562,10 @@ describe('RWLock', () => {
       ).toBe(true);
       const leave = await scene.leave(holder, holds === 'readLock' ? 'readUnlock' : 'writeUnlock', lock);
       const through = await scene.through(wait);
-      expect(through, `wake-up: the ${holder.name} left, and 5 s later the ${who} was still in ${waits}(): it is ${waiter.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+      expect(
+        through,
+        `wake-up: the ${holder.name} left, and 5 s later the ${who} was still in ${waits}(): it is ${waiter.sleep(lock)}.\n${scene.text()}`,
+      ).toBeDefined();
       const timedOut = wait.since().timedOut;
       expect(
         timedOut,
@@ -572,11 +594,14 @@ describe('RWLock', () => {
       plain,
       `plain reads and writes of the lock's cells, in one thread's readLock() twice, readUnlock() twice, writeLock(), writeUnlock(): ${plain.join('; ')}. ` +
         "A plain `cells[i]` read and the write after it are two steps: another thread's change can land in between and be lost (a reader " +
-        'count that misses an arrival or a departure), and nothing orders a plain access with the other threads\' Atomics calls. Use ' +
-        'Atomics for every access to the lock\'s cells: Atomics.add and sub to count, compareExchange to check and change in one step.',
+        "count that misses an arrival or a departure), and nothing orders a plain access with the other threads' Atomics calls. Use " +
+        "Atomics for every access to the lock's cells: Atomics.add and sub to count, compareExchange to check and change in one step.",
     ).toEqual([]);
     const stuck = done.stuck as { op: Op; step: number; why: string } | undefined;
-    expect(stuck, `One thread alone with the lock called readLock() twice, readUnlock() twice, writeLock(), writeUnlock(): call ${Number(stuck?.step) + 1}, ${stuck?.op}(), made ${stuck?.why}.`).toBeUndefined();
+    expect(
+      stuck,
+      `One thread alone with the lock called readLock() twice, readUnlock() twice, writeLock(), writeUnlock(): call ${Number(stuck?.step) + 1}, ${stuck?.op}(), made ${stuck?.why}.`,
+    ).toBeUndefined();
   });
 
   test('two readers arriving at once are both counted, whatever read of the lock the second comes after', async () => {
@@ -615,7 +640,10 @@ describe('RWLock', () => {
             'still inside reading. The lock must count its readers, and let a writer in only when none is left inside.\n') + scene.text(),
       ).not.toBe('in');
       await scene.leave(first!, 'readUnlock', lock);
-      expect(await scene.through(write), `The last reader left, and 5 s later the writer was still in writeLock(): it is ${writer!.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+      expect(
+        await scene.through(write),
+        `The last reader left, and 5 s later the writer was still in writeLock(): it is ${writer!.sleep(lock)}.\n${scene.text()}`,
+      ).toBeDefined();
       await scene.leave(writer!, 'writeUnlock', lock);
     }
   }, 40_000);
@@ -651,8 +679,7 @@ describe('RWLock', () => {
             "Held between that read and its next step, reader 1 acted on what it had read before reader 2 left, and reader 2's departure " +
             'was lost. Count yourself out with one atomic step: Atomics.sub, or Atomics.compareExchange that fails if the cell changed since you read it.\n'
           : `readers not counted out: reader 1 and then reader 2 left, with no pause, and nobody is inside; yet a writer arriving now is ` +
-            `${writer!.sleep(lock)}. readUnlock() must take its reader off the count, so that the lock is free once the last one has left.\n`) +
-          scene.text(),
+            `${writer!.sleep(lock)}. readUnlock() must take its reader off the count, so that the lock is free once the last one has left.\n`) + scene.text(),
       ).toBeDefined();
       await scene.leave(writer!, 'writeUnlock', lock);
       if (pauseAt > 0 && !paused) break;
@@ -671,7 +698,11 @@ describe('RWLock', () => {
       const write = writer!.do('writeLock', lock);
       await scene.arrival(write);
       if (paused) reader!.go();
-      await scene.until(() => (read.inside !== undefined || reader!.asleep) && (write.inside !== undefined || writer!.asleep), 3_000, 'a reader and a writer arriving at once to settle');
+      await scene.until(
+        () => (read.inside !== undefined || reader!.asleep) && (write.inside !== undefined || writer!.asleep),
+        3_000,
+        'a reader and a writer arriving at once to settle',
+      );
       expect(
         read.inside !== undefined && write.inside !== undefined,
         (paused
@@ -683,8 +714,19 @@ describe('RWLock', () => {
           scene.text(),
       ).toBe(false);
       // Let them out, in whichever order they got in.
-      for (const [actor, call, unlock] of read.inside ? ([[reader!, read, 'readUnlock'], [writer!, write, 'writeUnlock']] as const) : ([[writer!, write, 'writeUnlock'], [reader!, read, 'readUnlock']] as const)) {
-        expect(await scene.through(call), `The ${actor.name} was still waiting 5 s after the other had left: it is ${actor.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+      for (const [actor, call, unlock] of read.inside
+        ? ([
+            [reader!, read, 'readUnlock'],
+            [writer!, write, 'writeUnlock'],
+          ] as const)
+        : ([
+            [writer!, write, 'writeUnlock'],
+            [reader!, read, 'readUnlock'],
+          ] as const)) {
+        expect(
+          await scene.through(call),
+          `The ${actor.name} was still waiting 5 s after the other had left: it is ${actor.sleep(lock)}.\n${scene.text()}`,
+        ).toBeDefined();
         await scene.leave(actor, unlock, lock);
       }
     }
@@ -702,7 +744,11 @@ describe('RWLock', () => {
       const other = second!.do('writeLock', lock);
       await scene.arrival(other);
       if (paused) first!.go();
-      await scene.until(() => (write.inside !== undefined || first!.asleep) && (other.inside !== undefined || second!.asleep), 3_000, 'two writers arriving at once to settle');
+      await scene.until(
+        () => (write.inside !== undefined || first!.asleep) && (other.inside !== undefined || second!.asleep),
+        3_000,
+        'two writers arriving at once to settle',
+      );
       expect(
         write.inside !== undefined && other.inside !== undefined,
         (paused
@@ -712,8 +758,19 @@ describe('RWLock', () => {
           : 'two writers inside, one after the other with no pause: writer 2 got in while writer 1 was inside. writeLock() must wait for another writer too.\n') +
           scene.text(),
       ).toBe(false);
-      for (const [actor, call] of write.inside ? ([[first!, write], [second!, other]] as const) : ([[second!, other], [first!, write]] as const)) {
-        expect(await scene.through(call), `${actor.name} was still waiting 5 s after the other writer had left: it is ${actor.sleep(lock)}.\n${scene.text()}`).toBeDefined();
+      for (const [actor, call] of write.inside
+        ? ([
+            [first!, write],
+            [second!, other],
+          ] as const)
+        : ([
+            [second!, other],
+            [first!, write],
+          ] as const)) {
+        expect(
+          await scene.through(call),
+          `${actor.name} was still waiting 5 s after the other writer had left: it is ${actor.sleep(lock)}.\n${scene.text()}`,
+        ).toBeDefined();
         await scene.leave(actor, 'writeUnlock', lock);
       }
     }
@@ -754,12 +811,23 @@ describe('RWLock', () => {
     const run = await runTogether({
       harness,
       parties: 4,
-      workerData: (index) => ({ role: 'stress', cells, lockCells: RWLOCK_CELLS, memory, control, presence, data: pair, kind: index < 2 ? 'writer' : 'reader', times }),
+      workerData: (index) => ({
+        role: 'stress',
+        cells,
+        lockCells: RWLOCK_CELLS,
+        memory,
+        control,
+        presence,
+        data: pair,
+        kind: index < 2 ? 'writer' : 'reader',
+        times,
+      }),
       timeline,
       label: (index) => (index < 2 ? `writer ${index + 1}` : `reader ${index - 1}`),
       ms: 10_000,
     });
-    if (run.stuck.length === 0) measured('rwlock: deadline 10000 ms: 4 threads taking the lock 20,000 times each, start-up included', performance.now() - since, 10_000);
+    if (run.stuck.length === 0)
+      measured('rwlock: deadline 10000 ms: 4 threads taking the lock 20,000 times each, start-up included', performance.now() - since, 10_000);
     const [writerWithOthers, readerWithWriter, torn] = [0, 1, 2].map((cell) => Atomics.load(control, cell));
     expect(
       { writerWithOthers, readerWithWriter, torn },
@@ -776,6 +844,9 @@ describe('RWLock', () => {
         'may now get in?\n' +
         timeline.toText(),
     ).toEqual([]);
-    expect(Atomics.load(pair, 0), `The writers made ${n(2 * times)} increments of a plain cell, each alone inside the lock, yet it holds ${n(Atomics.load(pair, 0))}: some were lost.`).toBe(2 * times);
+    expect(
+      Atomics.load(pair, 0),
+      `The writers made ${n(2 * times)} increments of a plain cell, each alone inside the lock, yet it holds ${n(Atomics.load(pair, 0))}: some were lost.`,
+    ).toBe(2 * times);
   }, 20_000);
 });

@@ -59,7 +59,8 @@ class Party {
     started.push(this.worker);
     const ends = new Map<number, () => unknown>();
     this.worker.worker.on('message', (message: HarnessMessage) => {
-      if (message.type === 'arriving') ends.set(Number(message.round), scene.timeline.begin(`${name} in round ${Number(message.round) + 1}`, { threadId: this.worker.threadId }));
+      if (message.type === 'arriving')
+        ends.set(Number(message.round), scene.timeline.begin(`${name} in round ${Number(message.round) + 1}`, { threadId: this.worker.threadId }));
       if (message.type === 'left') ends.get(Number(message.round))?.();
     });
     this.worker.worker.on('error', (error) => (this.#failure ??= error));
@@ -111,7 +112,8 @@ class Party {
   /** Waits until the thread (told to) calls arriveAndWait() for `round`: a worker takes a second or two to start on a busy machine. */
   async arrival(round: number): Promise<void> {
     if (!(await until(() => this.arrivedIn(round), 10_000, [this]))) {
-      const previous = round > 0 && !this.left(round - 1) ? `: it was still in round ${round} (its arriveAndWait() never returned)` : ' (its worker did not start)';
+      const previous =
+        round > 0 && !this.left(round - 1) ? `: it was still in round ${round} (its arriveAndWait() never returned)` : ' (its worker did not start)';
       throw new Error(`Thread ${this.name} never arrived in round ${round + 1} within 10 s${previous}.`);
     }
   }
@@ -181,7 +183,8 @@ class Scene {
     if (!party.asleep) {
       return `Thread ${party.name} was not asleep in Atomics.wait${waitCell === NEVER_WAITED ? ' (it never called it)' : ''}: its arriveAndWait() is still looping, with the barrier's cells at ${this.cells}.`;
     }
-    if (waitCell === -1) return `Thread ${party.name} is asleep in Atomics.wait on another array than the barrier's memory, where no Atomics.notify of the barrier reaches it: wait on the barrier's own cells.`;
+    if (waitCell === -1)
+      return `Thread ${party.name} is asleep in Atomics.wait on another array than the barrier's memory, where no Atomics.notify of the barrier reaches it: wait on the barrier's own cells.`;
     const now = Atomics.load(this.memory, waitCell);
     if (waitCell !== this.index && waitCell !== this.index + 1) {
       return `Thread ${party.name} is asleep in Atomics.wait on cell ${waitCell}, outside the barrier's cells ${this.index} and ${this.index + 1}; ${notified}.`;
@@ -209,7 +212,11 @@ describe('Barrier', { timeout: 30_000 }, () => {
     memory.set([5, 0, 0, 6]);
     const thread = new HarnessWorker(harness, { role: 'solo', memory, control: newControl(), parties: 1, index: 1, rounds: 1_000 } satisfies HarnessData);
     started.push(thread);
-    const done = await thread.message('done', 10_000, 'With parties = 1, 1,000 calls of arriveAndWait() in one thread did not all return within 10 s: a barrier of one party has nobody to wait for');
+    const done = await thread.message(
+      'done',
+      10_000,
+      'With parties = 1, 1,000 calls of arriveAndWait() in one thread did not all return within 10 s: a barrier of one party has nobody to wait for',
+    );
     const refused = done.refused as string | undefined;
     expect(refused, `new Barrier(memory, 1, 1) threw ${refused}: one party is allowed, and every arriveAndWait() of it returns at once.`).toBeUndefined();
     expect(done.results, 'With parties = 1, every arriveAndWait() is the last arrival of its round: it must return true, every time.').toEqual([true]);
@@ -291,7 +298,10 @@ describe('Barrier', { timeout: 30_000 }, () => {
     // Asleep in Atomics.wait, a thread makes no calls and is never found ready to run; spinning, it
     // makes millions of calls a second (unless it spins on plain reads) and is always found ready to run.
     const callsPerMs = measured('barrier: Atomics calls per ms of a thread waiting in arriveAndWait()', callsMade / watched, 5);
-    const runnable = looks && looks.looks > 0 ? measured('barrier: share of looks finding a thread waiting in arriveAndWait() ready to run', looks.runnable / looks.looks, 0.5) : undefined;
+    const runnable =
+      looks && looks.looks > 0
+        ? measured('barrier: share of looks finding a thread waiting in arriveAndWait() ready to run', looks.runnable / looks.looks, 0.5)
+        : undefined;
     const spinning = callsPerMs >= 5 || (runnable === undefined ? (cpuShare ?? 0) >= 0.05 : runnable >= 0.5);
     expect(
       !spinning,
@@ -321,7 +331,10 @@ describe('Barrier', { timeout: 30_000 }, () => {
     // Hold the last party back a little longer: a thread that polls with a timed Atomics.wait times out meanwhile.
     await sleep(100);
     const early = sleepers.filter((party) => party.left(0));
-    expect(early.map((party) => party.name), `With 4 parties, ${names(early.map((party) => party.name))} left before the last party (D) arrived.\n${scene.timeline.toText()}\n`).toEqual([]);
+    expect(
+      early.map((party) => party.name),
+      `With 4 parties, ${names(early.map((party) => party.name))} left before the last party (D) arrived.\n${scene.timeline.toText()}\n`,
+    ).toEqual([]);
     last.go(1);
     const lastInside = await scene.stillInside([last], 0);
     expect(
@@ -426,7 +439,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
     // A is held right after its notify. B, woken, leaves round 1 and arrives in round 2 at once.
     const held = performance.now();
     await until(() => b.left(0) !== undefined, 3_000, [a, b]);
-    if (b.left(0)) measured('barrier: ms from the last arrival\'s notify to the woken thread leaving', performance.now() - held, 3_000);
+    if (b.left(0)) measured("barrier: ms from the last arrival's notify to the woken thread leaving", performance.now() - held, 3_000);
     if (b.left(0)) await b.settle(1);
     const rewaits = b.cell('rewaits');
     expect(
@@ -498,14 +511,16 @@ describe('Barrier', { timeout: 30_000 }, () => {
         `After the pause, A made these Atomics calls: ${after.join('; ') || 'none'}. ` +
         (stale
           ? `A sleeps in Atomics.wait(cells, ${waitCell}, ${waitValue}), and cell ${waitCell} already held ${waitValue} when A was let go: the value the end of the round had ` +
-            'written. A read what it waits on after its arrival, when the round could already be over, and now waits for the next round\'s end. ' +
+            "written. A read what it waits on after its arrival, when the round could already be over, and now waits for the next round's end. " +
             'Read what you will wait on before you arrive.'
           : inside.map((party) => scene.whyStill(party)).join(' ')) +
         `\n${scene.timeline.toText()}\n`,
     ).toEqual([]);
   });
 
-  test('a thread between its arrival and its sleep may see the round end at any step of the last arrival, race into the next round, and count there', { timeout: 40_000 }, async () => {
+  test('a thread between its arrival and its sleep may see the round end at any step of the last arrival, race into the next round, and count there', {
+    timeout: 40_000,
+  }, async () => {
     // Three runs at once, each over a barrier of its own: thread B is held right after its arrival in
     // round 1; the last arrival, A, is held right after its 1st, 2nd or 3rd write to the barrier's cells.
     // Then B goes on (it may find the round over, leave, and arrive in round 2), and after it, A.
@@ -520,7 +535,11 @@ describe('Barrier', { timeout: 30_000 }, () => {
         b.go(2);
         await b.arrival(0);
         await until(() => b.paused !== undefined || b.left(0) !== undefined || b.asleep, 3_000, [a, b]);
-        if (!b.paused) return { writes, problem: `Thread B ${b.left(0) ? 'left the barrier alone' : b.asleep ? 'went to sleep' : 'was still in arriveAndWait() 3 s later'} without any Atomics call that writes to the barrier's memory: an arrival that writes nothing cannot be counted by the others.` };
+        if (!b.paused)
+          return {
+            writes,
+            problem: `Thread B ${b.left(0) ? 'left the barrier alone' : b.asleep ? 'went to sleep' : 'was still in arriveAndWait() 3 s later'} without any Atomics call that writes to the barrier's memory: an arrival that writes nothing cannot be counted by the others.`,
+          };
         a.go(2);
         await a.arrival(0);
         await until(() => a.paused !== undefined || a.left(0) !== undefined, 3_000, [a, b]);
@@ -662,7 +681,8 @@ describe('Barrier', { timeout: 30_000 }, () => {
         `${inside.length === 1 ? 'was' : 'were'} still in arriveAndWait() 3 s later. ${inside.map((party) => scene.whyStill(party)).join(' ')}\n${scene.timeline.toText()}\n`,
     ).toEqual([]);
     const waitCell = a.cell('lastWaitCell');
-    const where = waitCell === NEVER_WAITED ? 'never called Atomics.wait' : waitCell === -1 ? 'waited on another array than the memory' : `waited on cell ${waitCell}`;
+    const where =
+      waitCell === NEVER_WAITED ? 'never called Atomics.wait' : waitCell === -1 ? 'waited on another array than the memory' : `waited on cell ${waitCell}`;
     expect(
       { sleptOnItsCells: waitCell === 2 || waitCell === 3, notifiedElsewhere: b.cell('notifiesElsewhere'), timedOut: a.cell('timedOut') },
       `With the barrier over cells 2 and 3, thread A ${where}${state === 'asleep' ? '' : ` (${callsPerMs.toFixed(0)} Atomics calls per ms while it waited)`}, ` +
@@ -683,14 +703,20 @@ describe('Barrier', { timeout: 30_000 }, () => {
     const run = await runTogether({
       harness,
       parties: threads,
-      workerData: (me) => ({ role: 'race', memory, control: newControl(), parties: threads, index: 0, rounds, me, arrivedIn, leaders, seen }) satisfies HarnessData,
+      workerData: (me) =>
+        ({ role: 'race', memory, control: newControl(), parties: threads, index: 0, rounds, me, arrivedIn, leaders, seen }) satisfies HarnessData,
       timeline,
       label: (me) => `thread ${me}`,
       ms: 10_000,
     });
     // How long the rounds took, for the stress table (the deadline is 10 s, start-up included).
     const spans = timeline.spans.filter((span) => span.end !== undefined);
-    if (spans.length === threads) measured('barrier: 4 threads meeting 1,000 times (ms)', Math.max(...spans.map((span) => span.end!)) - Math.min(...spans.map((span) => span.start)), 10_000);
+    if (spans.length === threads)
+      measured(
+        'barrier: 4 threads meeting 1,000 times (ms)',
+        Math.max(...spans.map((span) => span.end!)) - Math.min(...spans.map((span) => span.start)),
+        10_000,
+      );
     const early = Atomics.load(seen, SEEN.early);
     expect(
       early,

@@ -133,7 +133,14 @@ async function waitersIn(threads: number, options: Partial<HarnessData> & { prim
 /** A thread that takes the mutex, calls notify() (or notifyAll()), and lets go; resolves when it has. */
 async function notifier(scene: Scene, data: Partial<HarnessData> = {}): Promise<HarnessWorker> {
   const call = data.call ?? 'notify';
-  const worker = await begin('cond-notifier', { memory: scene.memory, control: scene.control, mutexCell: scene.mutexCell, condCell: scene.condCell, countNotifies: true, ...data });
+  const worker = await begin('cond-notifier', {
+    memory: scene.memory,
+    control: scene.control,
+    mutexCell: scene.mutexCell,
+    condCell: scene.condCell,
+    countNotifies: true,
+    ...data,
+  });
   const end = scene.timeline.begin(`lock, ${call}(), unlock`, { threadId: worker.threadId });
   if (data.holdMutex) {
     await finishStep(worker, scene, 'notified', call);
@@ -179,13 +186,16 @@ function stillWaiting(scene: Scene): string {
     const mutex = Atomics.load(memory, mutexCell);
     return `It is asleep on the mutex's cell ${mutexCell}, taking the mutex again, and that cell reads ${mutex}${mutex === 0 ? ' (free): nobody woke it when the mutex was let go' : ' (taken)'}.`;
   }
-  if (waitCell === -1) return `It is asleep in Atomics.wait on another array than the shared memory, where no notify() on the condition's cell can wake it. ${notified}.`;
+  if (waitCell === -1)
+    return `It is asleep in Atomics.wait on another array than the shared memory, where no notify() on the condition's cell can wake it. ${notified}.`;
   if (waitCell !== condCell) {
     return `It is asleep in Atomics.wait on cell ${waitCell}, but the condition is cell ${condCell}; ${notified}. Atomics.notify wakes only the threads asleep on the cell it names: wait on the condition's own cell, index.`;
   }
   if (notifies === 0) {
-    return `It is asleep on the condition's cell ${condCell}, and notify() never called Atomics.notify on that cell${elsewhere === 'no cell at all' ? '' : ` (it notified ${elsewhere})`}. ` +
-      'A thread asleep in Atomics.wait wakes only when notified: notify() must call Atomics.notify on the condition\'s cell.';
+    return (
+      `It is asleep on the condition's cell ${condCell}, and notify() never called Atomics.notify on that cell${elsewhere === 'no cell at all' ? '' : ` (it notified ${elsewhere})`}. ` +
+      "A thread asleep in Atomics.wait wakes only when notified: notify() must call Atomics.notify on the condition's cell."
+    );
   }
   return `It is asleep in Atomics.wait(cells, ${condCell}, ${waitValue}) with the cell at ${now}, and ${notified}, all before that sleep began (a notify during it would have woken it).`;
 }
@@ -207,7 +217,10 @@ describe('Condition', () => {
     ).toBe(false);
     await notifier(scene);
     const through = await scene.waiters[0]!.maybeMessage('returned', 3_000);
-    expect(through, `wake-up: the thread in wait() was still there 3 s after another thread took the mutex, called notify() and let go. ${stillWaiting(scene)}\n${scene.timeline.toText()}\n`).toBeDefined();
+    expect(
+      through,
+      `wake-up: the thread in wait() was still there 3 s after another thread took the mutex, called notify() and let go. ${stillWaiting(scene)}\n${scene.timeline.toText()}\n`,
+    ).toBeDefined();
   });
 
   test('a thread in wait() sleeps instead of spinning', async () => {
@@ -225,20 +238,21 @@ describe('Condition', () => {
     expect(
       early,
       'wait() returned although no thread had called notify() or notifyAll(). wait() sleeps until it is notified; a wait() that returns at once ' +
-        'turns the caller\'s `while` loop into a loop that spins on the mutex.\n' +
+        "turns the caller's `while` loop into a loop that spins on the mutex.\n" +
         `${scene.timeline.toText()}\n`,
     ).toBeUndefined();
     // A thread asleep in Atomics.wait makes no calls and is never found ready to run; a spinning
     // one makes millions of calls a second (unless it spins on plain reads) and is always found so.
     const callsPerMs = measured('condition: Atomics calls per ms of a thread in wait()', callsMade / watched, 5);
-    const runnable = looks && looks.looks > 0 ? measured('condition: share of looks finding a thread in wait() ready to run', looks.runnable / looks.looks, 0.5) : undefined;
+    const runnable =
+      looks && looks.looks > 0 ? measured('condition: share of looks finding a thread in wait() ready to run', looks.runnable / looks.looks, 0.5) : undefined;
     const spinning = callsPerMs >= 5 || (runnable === undefined ? (cpuShare ?? 0) >= 0.05 : runnable >= 0.5);
     expect(
       !spinning,
       `busy waiting: for ${Math.round(watched)} ms in wait(), with nobody notifying, the thread made ${n(callsMade)} Atomics calls` +
         (looks ? `, was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : '') +
         (cpuShare === undefined ? '' : ` and used ${Math.round(cpuShare * 100)}% of a CPU`) +
-        '. A loop that keeps reading the condition\'s cell burns a core doing nothing. Sleep instead: Atomics.wait(cells, index, valueYouRead) ' +
+        ". A loop that keeps reading the condition's cell burns a core doing nothing. Sleep instead: Atomics.wait(cells, index, valueYouRead) " +
         'returns when notify() changes the cell and notifies it (or at once if the cell has changed already).\n' +
         `${scene.timeline.toText()}\n`,
     ).toBe(true);
@@ -253,7 +267,7 @@ describe('Condition', () => {
     expect(
       at(control, 'parked') > 0,
       `The thread in wait() did not go to sleep in Atomics.wait within 2 s (${plural(at(control, 'calls'), 'Atomics call')} so far), so there was no sleeper ` +
-        'for notify() to wake and this test can see nothing of it. wait() sleeps in Atomics.wait on the condition\'s cell.\n' +
+        "for notify() to wake and this test can see nothing of it. wait() sleeps in Atomics.wait on the condition's cell.\n" +
         `${scene.timeline.toText()}\n`,
     ).toBe(true);
     // Asleep a little longer: a wait() that polls with a timed Atomics.wait times out meanwhile.
@@ -281,7 +295,10 @@ describe('Condition', () => {
     // The notifier calls notify() and keeps the mutex: the woken thread must wait for it.
     const holder = await notifier(scene, { holdMutex: true });
     const endHold = scene.timeline.begin('keeps the mutex', { threadId: holder.threadId });
-    await until(() => waiter.find('returned') !== undefined || (at(control, 'wakes') > 0 && at(control, 'parked') > 0 && at(control, 'lastWaitCell') === scene.mutexCell), 2_000);
+    await until(
+      () => waiter.find('returned') !== undefined || (at(control, 'wakes') > 0 && at(control, 'parked') > 0 && at(control, 'lastWaitCell') === scene.mutexCell),
+      2_000,
+    );
     const early = waiter.find('returned');
     expect(
       early,
@@ -294,7 +311,10 @@ describe('Condition', () => {
     await holder.message('done', 5_000, "The notifying thread's unlock() never returned");
     endHold();
     const through = await waiter.maybeMessage('returned', 3_000);
-    expect(through, `wake-up: the thread in wait() was still there 3 s after the notifier had let go of the mutex. ${stillWaiting(scene)}\n${scene.timeline.toText()}\n`).toBeDefined();
+    expect(
+      through,
+      `wake-up: the thread in wait() was still there 3 s after the notifier had let go of the mutex. ${stillWaiting(scene)}\n${scene.timeline.toText()}\n`,
+    ).toBeDefined();
     expect(
       through!.holding,
       `wait() returned with the mutex's cell ${scene.mutexCell} at ${Atomics.load(memory, scene.mutexCell)} (free): it did not take the mutex again. ` +
@@ -328,7 +348,9 @@ describe('Condition', () => {
           `left it (${at(control, 'lastWaitValue')}), went to sleep waiting for it to change, and is still asleep: the notify it was waiting for had ` +
           'already happened. Read the cell while you still hold the mutex: then any notify() after the unlock changes it, and Atomics.wait ' +
           'returns at once ("not-equal").'
-        : at(control, 'notifiesBeforeChange') > 0 && at(control, 'lastWaitCell') === scene.condCell && at(control, 'lastWaitValue') === Atomics.load(scene.memory, scene.condCell)
+        : at(control, 'notifiesBeforeChange') > 0 &&
+            at(control, 'lastWaitCell') === scene.condCell &&
+            at(control, 'lastWaitValue') === Atomics.load(scene.memory, scene.condCell)
           ? `A notify() came after wait() had let go of the mutex and before it slept, and left the cell at ${at(control, 'lastWaitValue')}, the value wait() had read ` +
             '(this condition had been notified once before). wait() then slept in Atomics.wait on that value, and is still asleep: ' +
             'to a thread about to sleep, a notify that does not change the cell is no notify at all. Let every notify change the cell: a counter that goes up.'
@@ -347,7 +369,7 @@ describe('Condition', () => {
       at(control, 'aboutToSleep'),
       `wait() did not reach an Atomics.wait on the condition's cell ${scene.condCell} within 2 s` +
         (scene.waiters[0]!.find('returned') ? ' (it returned without being notified)' : '') +
-        ', so this test could not see how notify() wakes it. wait() sleeps in Atomics.wait on the condition\'s cell.\n' +
+        ", so this test could not see how notify() wakes it. wait() sleeps in Atomics.wait on the condition's cell.\n" +
         `${scene.timeline.toText()}\n`,
     ).toBe(1);
     await notifier(scene, { holdAfterNotify: 'until-asleep' });
@@ -377,7 +399,10 @@ describe('Condition', () => {
   test('notify() wakes one waiting thread, not all of them', async () => {
     const scene = await waitersIn(2);
     const { control } = scene;
-    expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 2 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`).toBe(2);
+    expect(
+      at(control, 'parked'),
+      `Only ${at(control, 'parked')} of 2 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`,
+    ).toBe(2);
     await notifier(scene);
     await until(() => at(control, 'returned') > 0, 3_000);
     const asked = at(control, 'askedToWake');
@@ -399,14 +424,20 @@ describe('Condition', () => {
   test('notifyAll() wakes every waiting thread', async () => {
     const scene = await waitersIn(3, { primed: true });
     const { control, memory } = scene;
-    expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 3 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`).toBe(3);
+    expect(
+      at(control, 'parked'),
+      `Only ${at(control, 'parked')} of 3 threads in wait() went to sleep in Atomics.wait within 2 s each. ${stillWaiting(scene)}`,
+    ).toBe(3);
     // A fourth thread is held right after its wait() lets go of the mutex, before it sleeps: it is
     // waiting in wait() too, and the notifyAll() that comes now must not pass it by.
     const late = await begin('cond-waiter', { memory, control, mutexCell: scene.mutexCell, condCell: scene.condCell, watch: true, holdAfterRelease: true });
     scene.waiters.push(late);
     await late.message('locked', 5_000, "A fourth thread's lock() never returned, with three threads in wait(), which must let go of the mutex");
     const endLate = scene.timeline.begin('in wait() (4, held before its sleep)', { threadId: late.threadId });
-    expect(await until(() => at(control, 'released') === 1, 2_000), `A fourth thread's wait(mutex) never let go of the mutex (its cell reads ${Atomics.load(memory, scene.mutexCell)}).`).toBe(true);
+    expect(
+      await until(() => at(control, 'released') === 1, 2_000),
+      `A fourth thread's wait(mutex) never let go of the mutex (its cell reads ${Atomics.load(memory, scene.mutexCell)}).`,
+    ).toBe(true);
     const before = Atomics.load(memory, scene.condCell);
     await notifier(scene, { call: 'notifyAll' });
     open(control, 'go');
@@ -453,7 +484,7 @@ describe('Condition', () => {
     await scene.waiters[0]!.message('done', 3_000, "The waiting thread's unlock() after wait() never returned");
     expect(
       [memory[0], memory[1], memory[2], memory[4]],
-      'new Condition(memory, 3) must use cell 3 only: cells 0, 2 and 4 held 7, 9 and 11, and the mutex\'s cell 1 must be free (0) at the end',
+      "new Condition(memory, 3) must use cell 3 only: cells 0, 2 and 4 held 7, 9 and 11, and the mutex's cell 1 must be free (0) at the end",
     ).toEqual([7, 0, 9, 11]);
   });
 });
@@ -469,7 +500,13 @@ const queueCellNames = new Map<number, string>([
   [TAIL, 'TAIL'],
 ]);
 const queueCell = (cell: number) =>
-  cell === -1 ? 'another array' : queueCellNames.has(cell) ? `cell ${cell} (${queueCellNames.get(cell)})` : cell >= SLOTS ? `cell ${cell} (slot ${cell - SLOTS})` : `cell ${cell}`;
+  cell === -1
+    ? 'another array'
+    : queueCellNames.has(cell)
+      ? `cell ${cell} (${queueCellNames.get(cell)})`
+      : cell >= SLOTS
+        ? `cell ${cell} (slot ${cell - SLOTS})`
+        : `cell ${cell}`;
 const size = (memory: Int32Array) => Atomics.load(memory, TAIL) - Atomics.load(memory, HEAD);
 
 /** Where a watched put() or take() is waiting (or, once it has returned, where it last slept), as the harness saw it. */
@@ -491,7 +528,8 @@ async function watchWaiting(worker: HarnessWorker, control: Int32Array, call: st
   const cpuAfter = await worker.cpuTimeMs();
   const cpuShare = cpu === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpu) / watched;
   const callsPerMs = measured(`condition: Atomics calls per ms of a thread in ${call}`, callsMade / watched, 5);
-  const runnable = looks && looks.looks > 0 ? measured(`condition: share of looks finding a thread in ${call} ready to run`, looks.runnable / looks.looks, 0.5) : undefined;
+  const runnable =
+    looks && looks.looks > 0 ? measured(`condition: share of looks finding a thread in ${call} ready to run`, looks.runnable / looks.looks, 0.5) : undefined;
   const spinning = callsPerMs >= 5 || (runnable === undefined ? (cpuShare ?? 0) >= 0.05 : runnable >= 0.5);
   expect(
     !spinning,
@@ -612,7 +650,10 @@ describe('BoundedQueue', () => {
       timeline.begin(`in take() (${index + 1})`, { threadId: taker.threadId });
       await until(() => at(control, 'parked') > index || taker.find('took') !== undefined, 2_000);
     }
-    expect(at(control, 'parked'), `Only ${at(control, 'parked')} of 2 threads in take() on an empty queue went to sleep within 2 s each. ${whereWaiting(control, memory)}`).toBe(2);
+    expect(
+      at(control, 'parked'),
+      `Only ${at(control, 'parked')} of 2 threads in take() on an empty queue went to sleep within 2 s each. ${whereWaiting(control, memory)}`,
+    ).toBe(2);
     const putter = await begin('putter', { memory, control, values: [1, 2], countNotifies: true });
     await finish(putter, 5_000, (call) => `${call} never returned, on a queue of capacity 4`);
     open(control, 'go');
@@ -636,7 +677,10 @@ describe('BoundedQueue', () => {
     const taker = await begin('taker', { memory, control, count: 1, watch: true, stealAfterWake: true });
     const endWait = timeline.begin('in take()', { threadId: taker.threadId });
     await until(() => taker.find('took') !== undefined || at(control, 'parked') > 0, 2_000);
-    expect(taker.find('took'), `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`).toBeUndefined();
+    expect(
+      taker.find('took'),
+      `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`,
+    ).toBeUndefined();
     await finish(await begin('putter', { memory, control, values: [42] }), 5_000, (call) => `${call} never returned, on an empty queue`);
     // Woken, the taker meets another consumer (played in its thread) that takes the 42 first.
     const stolen = () => at(control, 'stolen') === 1;
@@ -658,7 +702,10 @@ describe('BoundedQueue', () => {
     await finish(await begin('putter', { memory, control, values: [7] }), 5_000, (call) => `${call} never returned, on an empty queue`);
     const through = await taker.maybeMessage('took', 3_000);
     if (through) endWait();
-    expect(through, `take() went back to sleep when the value was gone, but a second put() (of 7) did not get it out within 3 s. ${whereWaiting(control, memory)}\n${timeline.toText()}\n`).toBeDefined();
+    expect(
+      through,
+      `take() went back to sleep when the value was gone, but a second put() (of 7) did not get it out within 3 s. ${whereWaiting(control, memory)}\n${timeline.toText()}\n`,
+    ).toBeDefined();
     expect(through!.value, 'take() must return the value of the second put()').toBe(7);
   });
 
@@ -704,7 +751,10 @@ describe('BoundedQueue', () => {
     const taker = await begin('taker', { memory, control, count: 1, watch: true });
     const endWait = timeline.begin('in take()', { threadId: taker.threadId });
     await until(() => taker.find('took') !== undefined || at(control, 'parked') > 0, 2_000);
-    expect(taker.find('took'), `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`).toBeUndefined();
+    expect(
+      taker.find('took'),
+      `take() returned ${String(taker.find('took')?.value)} from an empty queue, a value nobody put: it did not wait.`,
+    ).toBeUndefined();
     // The putter is held right after its first Atomics.notify until the taker has woken and gone
     // back to sleep, or returned: what the taker finds then is what that notify let it see.
     const putter = await begin('putter', { memory, control, values: [5], holdAfterNotify: 'until-asleep-again', countNotifies: true });
@@ -741,7 +791,8 @@ describe('BoundedQueue', () => {
     for (const call of done.calls as Array<{ call: string; before: number[]; atLock?: number[]; atUnlock?: number[]; after: number[]; lockAfter: number }>) {
       if (call.atLock === undefined) problems.push(`${call.call} never took the mutex (LOCK), and changed ${changed(call.before, call.after) || 'nothing'}`);
       else if (changed(call.before, call.atLock)) problems.push(`${call.call} changed ${changed(call.before, call.atLock)} before it took the mutex`);
-      if (call.atUnlock !== undefined && changed(call.atUnlock, call.after)) problems.push(`${call.call} changed ${changed(call.atUnlock, call.after)} after it had let go of the mutex`);
+      if (call.atUnlock !== undefined && changed(call.atUnlock, call.after))
+        problems.push(`${call.call} changed ${changed(call.atUnlock, call.after)} after it had let go of the mutex`);
       if (call.lockAfter !== 0) problems.push(`${call.call} returned with the mutex still taken`);
     }
     expect(
@@ -752,64 +803,60 @@ describe('BoundedQueue', () => {
     ).toEqual([]);
   });
 
-  test(
-    "three producers and three consumers released together: every value arrives exactly once, each producer's in order",
-    { timeout: 30_000 },
-    async () => {
-      const producers = 3;
-      const perProducer = 5_000;
-      const memory = createQueue(4);
-      const control = createControl();
-      const seen = sharedInts(producers * perProducer);
-      const timeline = new Timeline();
-      const run = await runTogether({
-        harness,
-        parties: producers * 2,
-        workerData: (index) => ({
-          role: index < producers ? 'producer' : 'consumer',
-          index: index % producers,
-          memory,
-          control,
-          seen,
-          producers,
-          perProducer,
-        }),
-        timeline,
-        label: (index) => (index < producers ? `producer ${index}` : `consumer ${index - producers}`),
-        ms: 15_000,
-      });
-      const counts = [...seen];
-      const missing = counts.filter((times) => times === 0).length;
-      const doubled = counts.filter((times) => times > 1).length;
-      const garbage = at(control, 'garbage');
-      const outOfOrder = at(control, 'outOfOrder');
-      const total = producers * perProducer;
-      const producersStuck = run.stuck.filter((index) => index < producers).length;
-      const consumersStuck = run.stuck.length - producersStuck;
-      const what =
-        `${producers} producers put ${n(perProducer)} values each (producer p's i-th value is ${produced(1, 1) - 1} * p + i) into a queue of capacity 4, ` +
-        `and ${producers} consumers took ${n(perProducer)} each, all released together.`;
-      expect(
-        { garbage, doubled, missing: run.stuck.length === 0 ? missing : 0 },
-        `${what} ${n(doubled)} values were taken more than once, ${n(missing)} of ${n(total)} never, and consumers got ${plural(garbage, 'value')} nobody put. ` +
-          'This run cannot tell which mistake let two threads meet inside the queue: put() or take() touching the queue outside the mutex ' +
-          '(the test "put() and take() change HEAD, TAIL and the slots only while holding the mutex" looks at that), or a wait that lets a thread ' +
-          'go on without checking again (the tests of a woken put() and take() look at that).\n' +
-          `${timeline.toText()}\n`,
-      ).toEqual({ garbage: 0, doubled: 0, missing: 0 });
-      expect(
-        run.stuck,
-        `${what} After 15 s, ${producersStuck} producer(s) were still in put() and ${consumersStuck} consumer(s) still in take(), with ` +
-          `${size(memory)} value(s) in the queue, ${n(at(control, 'produced'))} of ${n(total)} put, and ${n(total - missing)} taken. ` +
-          (size(memory) > 0 && consumersStuck > 0
-            ? 'Consumers sleep while values wait in the queue: a wake-up was lost (a put() that woke nobody, or a wake-up that came before the value was in).'
-            : 'Every thread left is waiting for another: a wake-up was lost.') +
-          `\n${timeline.toText()}\n`,
-      ).toEqual([]);
-      expect(
-        outOfOrder,
-        `${what} ${plural(outOfOrder, 'time')} a consumer got a producer's value after a later value of the same producer: a queue is first in, first out.`,
-      ).toBe(0);
-    },
-  );
+  test("three producers and three consumers released together: every value arrives exactly once, each producer's in order", { timeout: 30_000 }, async () => {
+    const producers = 3;
+    const perProducer = 5_000;
+    const memory = createQueue(4);
+    const control = createControl();
+    const seen = sharedInts(producers * perProducer);
+    const timeline = new Timeline();
+    const run = await runTogether({
+      harness,
+      parties: producers * 2,
+      workerData: (index) => ({
+        role: index < producers ? 'producer' : 'consumer',
+        index: index % producers,
+        memory,
+        control,
+        seen,
+        producers,
+        perProducer,
+      }),
+      timeline,
+      label: (index) => (index < producers ? `producer ${index}` : `consumer ${index - producers}`),
+      ms: 15_000,
+    });
+    const counts = [...seen];
+    const missing = counts.filter((times) => times === 0).length;
+    const doubled = counts.filter((times) => times > 1).length;
+    const garbage = at(control, 'garbage');
+    const outOfOrder = at(control, 'outOfOrder');
+    const total = producers * perProducer;
+    const producersStuck = run.stuck.filter((index) => index < producers).length;
+    const consumersStuck = run.stuck.length - producersStuck;
+    const what =
+      `${producers} producers put ${n(perProducer)} values each (producer p's i-th value is ${produced(1, 1) - 1} * p + i) into a queue of capacity 4, ` +
+      `and ${producers} consumers took ${n(perProducer)} each, all released together.`;
+    expect(
+      { garbage, doubled, missing: run.stuck.length === 0 ? missing : 0 },
+      `${what} ${n(doubled)} values were taken more than once, ${n(missing)} of ${n(total)} never, and consumers got ${plural(garbage, 'value')} nobody put. ` +
+        'This run cannot tell which mistake let two threads meet inside the queue: put() or take() touching the queue outside the mutex ' +
+        '(the test "put() and take() change HEAD, TAIL and the slots only while holding the mutex" looks at that), or a wait that lets a thread ' +
+        'go on without checking again (the tests of a woken put() and take() look at that).\n' +
+        `${timeline.toText()}\n`,
+    ).toEqual({ garbage: 0, doubled: 0, missing: 0 });
+    expect(
+      run.stuck,
+      `${what} After 15 s, ${producersStuck} producer(s) were still in put() and ${consumersStuck} consumer(s) still in take(), with ` +
+        `${size(memory)} value(s) in the queue, ${n(at(control, 'produced'))} of ${n(total)} put, and ${n(total - missing)} taken. ` +
+        (size(memory) > 0 && consumersStuck > 0
+          ? 'Consumers sleep while values wait in the queue: a wake-up was lost (a put() that woke nobody, or a wake-up that came before the value was in).'
+          : 'Every thread left is waiting for another: a wake-up was lost.') +
+        `\n${timeline.toText()}\n`,
+    ).toEqual([]);
+    expect(
+      outOfOrder,
+      `${what} ${plural(outOfOrder, 'time')} a consumer got a producer's value after a later value of the same producer: a queue is first in, first out.`,
+    ).toBe(0);
+  });
 });

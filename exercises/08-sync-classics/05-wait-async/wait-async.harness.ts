@@ -204,11 +204,21 @@ async function runWaiter(): Promise<void> {
           : waitUntil(memory, request.index, predicate, ...timeout);
     } catch (error) {
       if (isNotImplemented(error)) throw error;
-      post(`returned:${request.id}`, { thenable: false, kind: 'throw', threw: error instanceof Error ? error.message : String(error), calledAt: started } satisfies Returned);
+      post(`returned:${request.id}`, {
+        thenable: false,
+        kind: 'throw',
+        threw: error instanceof Error ? error.message : String(error),
+        calledAt: started,
+      } satisfies Returned);
       return;
     }
     const thenable = typeof (result as { then?: unknown } | undefined)?.then === 'function';
-    post(`returned:${request.id}`, { thenable, kind: typeof result, ...(typeof result === 'string' ? { text: result } : {}), calledAt: started } satisfies Returned);
+    post(`returned:${request.id}`, {
+      thenable,
+      kind: typeof result,
+      ...(typeof result === 'string' ? { text: result } : {}),
+      calledAt: started,
+    } satisfies Returned);
     const settled = (outcome: { value: unknown } | { rejected: string }) =>
       post(`settled:${request.id}`, {
         ...outcome,

@@ -239,17 +239,27 @@ async function quietCounts(waiter: Waiter, id: string, label: string): Promise<{
   // A turn of the loop after the call returned (this answer needs one): what the call set up is done.
   const before = await waiter.counts();
   if (!returned || !before) {
-    throw new Error(`${label} ${returned ? 'returned, but its thread then stopped answering' : `had not returned ${RETURN_MS / 1_000} s after the call`}: its event loop does not turn (see the test "keeps the event loop of its thread turning while it waits").`);
+    throw new Error(
+      `${label} ${returned ? 'returned, but its thread then stopped answering' : `had not returned ${RETURN_MS / 1_000} s after the call`}: its event loop does not turn (see the test "keeps the event loop of its thread turning while it waits").`,
+    );
   }
   await sleep(QUIET_MS);
   const after = await waiter.counts();
-  if (!after) throw new Error(`${label}: its thread stopped answering while it waited (see the test "keeps the event loop of its thread turning while it waits").`);
+  if (!after)
+    throw new Error(`${label}: its thread stopped answering while it waited (see the test "keeps the event loop of its thread turning while it waits").`);
   const settled = waiter.settledYet(id);
-  const early = settled && `${label} ${shown(settled)} ${Math.round(settled.atMs)} ms after the call, before anything happened to the cell: it did not wait, so this test could not count what it does while it waits (${waiter.lastWait()}).`;
+  const early =
+    settled &&
+    `${label} ${shown(settled)} ${Math.round(settled.atMs)} ms after the call, before anything happened to the cell: it did not wait, so this test could not count what it does while it waits (${waiter.lastWait()}).`;
   return {
     early,
     before,
-    during: { fired: after.fired - before.fired, looks: after.looks - before.looks, waitAsyncs: after.waitAsyncs - before.waitAsyncs, predicateCalls: after.predicateCalls - before.predicateCalls },
+    during: {
+      fired: after.fired - before.fired,
+      looks: after.looks - before.looks,
+      waitAsyncs: after.waitAsyncs - before.waitAsyncs,
+      predicateCalls: after.predicateCalls - before.predicateCalls,
+    },
   };
 }
 
@@ -288,7 +298,10 @@ describe('waitForNotify', () => {
     const endWait = timeline.begin(`${label} pending`, { threadId: waiter.threadId });
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 0 });
     const returned = await waiter.returned('wait', RETURN_MS);
-    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
+    expect(
+      returned,
+      `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`,
+    ).toBeDefined();
     // Nobody notifies for a while: a wait with no timeout must still be pending.
     const early = await waiter.settled('wait', 300, false);
     expect(
@@ -314,7 +327,7 @@ describe('waitForNotify', () => {
           : `which woke ${plural(notified.woke, 'waiter')} there: the wait was woken, but your promise did not settle. Resolve it with the wait's own result.`),
     ).toBeDefined();
     expect(settled!.value, `${label} ${shown(settled!)} when a worker notified cell 1: a notify that wakes the wait resolves it "ok".`).toBe('ok');
-    const after = measured('wait-async: ms from a worker\'s notify to the wait\'s result', settled!.at - notified.at, PROMPT_MS);
+    const after = measured("wait-async: ms from a worker's notify to the wait's result", settled!.at - notified.at, PROMPT_MS);
     expect(
       after,
       `${label} resolved "ok" ${Math.round(after)} ms after the worker's notify: a woken wait resolves in a few ms. ` +
@@ -357,7 +370,10 @@ describe('waitForNotify', () => {
     const label = 'waitForNotify(cells, 1, 5, 2000)';
     waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 5, timeoutMs: 2_000 });
     const returned = await waiter.returned('wait', RETURN_MS);
-    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`).toBeDefined();
+    expect(
+      returned,
+      `${label} had not returned ${RETURN_MS / 1_000} s after the call: see the test "keeps the event loop of its thread turning while it waits".`,
+    ).toBeDefined();
     expect(
       returned!.thenable,
       returned!.threw !== undefined
@@ -395,7 +411,10 @@ describe('waitForNotify', () => {
       `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with no notify and a timeout of 300 ms; ` +
         `${waiter.lastWait()}${timeout === -1 && waiter.read('lastWaitIndex') !== -2 ? ': a wait with no timeout, so only a notify can end it. Pass timeoutMs on to the wait' : ''}.`,
     ).toBeDefined();
-    expect(settled!.value, `${label} ${shown(settled!)} after ${Math.round(settled!.atMs)} ms with no notify (${waiter.lastWait()}): when the time is up it resolves "timed-out".`).toBe('timed-out');
+    expect(
+      settled!.value,
+      `${label} ${shown(settled!)} after ${Math.round(settled!.atMs)} ms with no notify (${waiter.lastWait()}): when the time is up it resolves "timed-out".`,
+    ).toBe('timed-out');
     expect(
       measured('wait-async: ms before a 300 ms wait timed out', settled!.atMs, 120, 'min'),
       `${label} resolved "timed-out" ${Math.round(settled!.atMs)} ms after the call, long before its 300 ms were up; ${waiter.lastWait()}. timeoutMs is in milliseconds, as for setTimeout.`,
@@ -422,7 +441,10 @@ describe('waitForNotify', () => {
         'process alive until it fires. Clear it when the wait ends, or give the timeout to Atomics.waitAsync, which keeps it itself.',
     ).toEqual([]);
     const leftOnOne = Atomics.notify(memory, 1);
-    expect(leftOnOne, `${woken} ${shown(first!)}, and then ${plural(leftOnOne, 'waiter')} of your code ${leftOnOne === 1 ? 'was' : 'were'} still on cell 1.`).toBe(0);
+    expect(
+      leftOnOne,
+      `${woken} ${shown(first!)}, and then ${plural(leftOnOne, 'waiter')} of your code ${leftOnOne === 1 ? 'was' : 'were'} still on cell 1.`,
+    ).toBe(0);
 
     // Timed out: cell 2, nobody notifies.
     const timedOut = 'waitForNotify(cells, 2, 0, 300)';
@@ -431,7 +453,10 @@ describe('waitForNotify', () => {
     expect(second, `${timedOut} was still pending ${SETTLE_MS / 1_000} s after the call, with no notify; ${waiter.lastWait()}.`).toBeDefined();
     expect(second!.value, `${timedOut} ${shown(second!)} with no notify.`).toBe('timed-out');
     const timersAfter = await waiter.pendingTimers();
-    expect(timersAfter, `${timedOut} resolved "timed-out", and then timers your code had set were still pending (${(timersAfter ?? []).map((ms) => `${ms} ms`).join(', ')}).`).toEqual([]);
+    expect(
+      timersAfter,
+      `${timedOut} resolved "timed-out", and then timers your code had set were still pending (${(timersAfter ?? []).map((ms) => `${ms} ms`).join(', ')}).`,
+    ).toEqual([]);
     // Atomics.notify says how many waiters it woke: any still there belongs to a wait that is over.
     const left = Atomics.notify(memory, 2);
     expect(
@@ -457,7 +482,10 @@ describe('waitForNotify', () => {
       expect(await waiter.returned(lone.id, RETURN_MS), `${lone.label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
       await waiter.counts();
       await notifier.notify(lone.index, lone.fn === 'waitUntil' ? 1 : undefined);
-      expect(await waiter.settled(lone.id, SETTLE_MS), `${lone.label} was still pending ${SETTLE_MS / 1_000} s after a worker notified its cell; ${waiter.lastWait()}.`).toBeDefined();
+      expect(
+        await waiter.settled(lone.id, SETTLE_MS),
+        `${lone.label} was still pending ${SETTLE_MS / 1_000} s after a worker notified its cell; ${waiter.lastWait()}.`,
+      ).toBeDefined();
       const left = (await waiter.pendingTimers()) ?? [];
       if (left.length > alone.length) alone.push(`${lone.label} left ${plural(left.length - alone.length, 'timer')}`);
     }
@@ -471,7 +499,8 @@ describe('waitForNotify', () => {
     const results: Record<string, unknown> = { a: 'ok', b: 'ok', c: 1, d: 'timed-out' };
     const ends = calls.map((call) => timeline.begin(call.label, { threadId: waiter.threadId }));
     for (const call of calls) waiter.call(call);
-    for (const call of calls) expect(await waiter.returned(call.id, RETURN_MS), `${call.label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
+    for (const call of calls)
+      expect(await waiter.returned(call.id, RETURN_MS), `${call.label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
     await waiter.counts();
     const early = calls.filter((call) => waiter.settledYet(call.id)).map((call) => `${call.label} ${shown(waiter.settledYet(call.id)!)}`);
     expect(early, `Of four waits pending at once, some settled before any notify: ${early.join('; ')}.`).toEqual([]);
@@ -540,9 +569,15 @@ describe('waitUntil', () => {
     waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 3, timeoutMs: 2_000 });
     const returned = await waiter.returned('wait', RETURN_MS);
     expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
-    expect(returned!.thenable, `${label} returned ${returned!.threw !== undefined ? `nothing: it threw "${returned!.threw}"` : `a ${returned!.kind}`}, not a promise.`).toBe(true);
+    expect(
+      returned!.thenable,
+      `${label} returned ${returned!.threw !== undefined ? `nothing: it threw "${returned!.threw}"` : `a ${returned!.kind}`}, not a promise.`,
+    ).toBe(true);
     const settled = await waiter.settled('wait', SETTLE_MS);
-    expect(settled, `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with a timeout of 2000 ms, though cell 1 held 5 all along.`).toBeDefined();
+    expect(
+      settled,
+      `${label} was still pending ${SETTLE_MS / 1_000} s after the call, with a timeout of 2000 ms, though cell 1 held 5 all along.`,
+    ).toBeDefined();
     expect(
       { value: settled!.value, atOnce: settled!.beforeTurn },
       `Cell 1 held 5, which the predicate accepts, before the call; ${label} ${shown(settled!)} ${Math.round(settled!.atMs)} ms after the call` +
@@ -591,7 +626,10 @@ describe('waitUntil', () => {
     endLast();
     if (settled) endWait();
     expect(settled, `${label} was still pending ${SETTLE_MS / 1_000} s after the test stored 3 in cell 1 and notified it; ${waiter.lastWait()}.`).toBeDefined();
-    expect(settled!.value, `${label} ${shown(settled!)} once cell 1 held 3 (the predicate was called with ${JSON.stringify(settled!.seen)}): resolve with the value the predicate accepted.`).toBe(3);
+    expect(
+      settled!.value,
+      `${label} ${shown(settled!)} once cell 1 held 3 (the predicate was called with ${JSON.stringify(settled!.seen)}): resolve with the value the predicate accepted.`,
+    ).toBe(3);
   });
 
   test('times out timeoutMs after the call, however many wake-ups come in between', async () => {

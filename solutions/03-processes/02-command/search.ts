@@ -40,7 +40,12 @@ for (let index = 0; index < args.length; index += 1) {
 
 const [pattern, ...named] = operands;
 if (pattern === undefined) refuse('no PATTERN given');
-const files = named.length > 0 ? named : readdirSync('.').filter((name) => statSync(name).isFile()).sort();
+const files =
+  named.length > 0
+    ? named
+    : readdirSync('.')
+        .filter((name) => statSync(name).isFile())
+        .sort();
 const wanted = ignoreCase ? pattern.toLowerCase() : pattern;
 const found: string[] = [];
 for (const file of files) {

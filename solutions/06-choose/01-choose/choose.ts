@@ -52,10 +52,7 @@ export async function crunchTiny(sizes: readonly number[]): Promise<Crunched[]> 
 
 /** Runs `jobs` on `threads` workers (at most one per job), each taking the next job when it is free. */
 async function runOnWorkers(jobs: readonly Job[], threads: number): Promise<Array<Answer | Crunched>> {
-  const workers = Array.from(
-    { length: Math.max(1, Math.min(threads, jobs.length)) },
-    () => new Worker(new URL('./jobs.worker.ts', import.meta.url)),
-  );
+  const workers = Array.from({ length: Math.max(1, Math.min(threads, jobs.length)) }, () => new Worker(new URL('./jobs.worker.ts', import.meta.url)));
   const results: Array<Answer | Crunched> = new Array(jobs.length);
   let next = 0;
   const drain = async (worker: Worker) => {
