@@ -106,6 +106,20 @@ export async function within<T>(ms: number, work: Promise<T>, message: string): 
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Polls `condition` every `everyMs` for at most `ms`, and says whether it came true. `check` runs
+ * before each look, so that a failure seen meanwhile (a worker's error, a stub's) is thrown at once.
+ */
+export async function until(condition: () => boolean, ms: number, { everyMs = 5, check }: { everyMs?: number; check?: () => void } = {}): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    check?.();
+    if (condition()) return true;
+    if (performance.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+}
+
 /** A stub's error: every exercise function throws one until the learner implements it. */
 export function isNotImplemented(error: unknown): boolean {
   return error instanceof Error && isNotImplementedMessage(error.message);

@@ -1,4 +1,4 @@
-export { DeadlineExceeded, failureOf, isNotImplemented, shownReason, sleep, valueWithin, within } from './deadline.ts';
+export { DeadlineExceeded, failureOf, isNotImplemented, shownReason, sleep, until, valueWithin, within } from './deadline.ts';
 export { measured } from './measure.ts';
 export { type Outcome, outcomeWithin } from './outcome.ts';
 export { isChildAlive, letSpawnedOutliveTests, liveChildren, liveWorkers, spawnCounts, spawnLog, stopWorkers } from './spawned.ts';

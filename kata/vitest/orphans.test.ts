@@ -10,6 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { repoRoot } from '../paths.ts';
+import { until } from '../testing/deadline.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -37,13 +38,6 @@ const isAlive = (pid: number) => {
     return false;
   }
 };
-
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  for (const started = Date.now(); Date.now() - started < ms; await new Promise((resolve) => setTimeout(resolve, 50))) {
-    if (condition()) return true;
-  }
-  return condition();
-}
 
 /** Starts a Vitest whose one test leaves a spinning child and grandchild, and says their pids and its test process's. */
 async function runnerWithSpinningChildren() {
@@ -79,7 +73,7 @@ test('spins', async () => {
     env,
     stdio: 'ignore',
   });
-  expect(await until(() => existsSync(pids), 40_000), 'the test never started its children').toBe(true);
+  expect(await until(() => existsSync(pids), 40_000, { everyMs: 50 }), 'the test never started its children').toBe(true);
   const seen = JSON.parse(readFileSync(pids, 'utf8')) as { child: number; grandchild: number; testProcess: number };
   // Never 0 or less: kill(0) would signal this very process group.
   started.push(...[seen.child, seen.grandchild, seen.testProcess, runner.pid!].filter((pid) => pid > 0));
@@ -91,7 +85,7 @@ test.skipIf(process.platform !== 'linux')('SIGKILL to Vitest: its test process, 
   const { runner, child, grandchild, testProcess } = await runnerWithSpinningChildren();
   runner.kill('SIGKILL');
   expect(
-    await until(() => ![testProcess, child, grandchild].some(isAlive), 10_000),
+    await until(() => ![testProcess, child, grandchild].some(isAlive), 10_000, { everyMs: 50 }),
     `still alive: ${[testProcess, child, grandchild].filter(isAlive).join(', ')}`,
   ).toBe(true);
 });
@@ -99,6 +93,8 @@ test.skipIf(process.platform !== 'linux')('SIGKILL to Vitest: its test process, 
 test.skipIf(process.platform !== 'linux')('SIGKILL to the test process itself: the child and the grandchild end', async () => {
   const { runner, child, grandchild, testProcess } = await runnerWithSpinningChildren();
   process.kill(testProcess, 'SIGKILL');
-  expect(await until(() => ![child, grandchild].some(isAlive), 10_000), `still alive: ${[child, grandchild].filter(isAlive).join(', ')}`).toBe(true);
+  expect(await until(() => ![child, grandchild].some(isAlive), 10_000, { everyMs: 50 }), `still alive: ${[child, grandchild].filter(isAlive).join(', ')}`).toBe(
+    true,
+  );
   runner.kill('SIGKILL');
 });

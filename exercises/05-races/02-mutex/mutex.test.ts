@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
-import { measured, sleep, Timeline } from '#kata/testing/index.ts';
+import { measured, sleep, Timeline, until } from '#kata/testing/index.ts';
 import { Bank, FIRST_ACCOUNT, LOCK_CELL } from './bank.ts';
 import type { ControlCells, HarnessData } from './mutex.harness.ts';
 
@@ -50,16 +50,6 @@ async function finish(worker: HarnessWorker, ms: number, stuck: (call: string) =
   if (done) return done;
   const call = worker.received.filter((message) => message.type === 'step').at(-1)?.call;
   throw new Error(`${stuck(String(call ?? 'its first call'))} (gave up after ${ms} ms)`);
-}
-
-/** Polls `condition` every few ms, for at most `ms`; true if it came true. */
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
 }
 
 /**

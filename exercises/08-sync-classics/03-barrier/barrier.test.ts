@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { type HarnessMessage, HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
-import { measured, sleep, Timeline } from '#kata/testing/index.ts';
+import { measured, until as pollUntil, sleep, Timeline } from '#kata/testing/index.ts';
 import { controlCells as c, type HarnessData, NEVER_WAITED, SEEN } from './control.harness.ts';
 
 // Every call into your Barrier runs in a worker (barrier.harness.ts): a barrier that never lets a
@@ -20,14 +20,12 @@ function newControl(): Int32Array {
 }
 
 /** Polls `condition` every few ms, for at most `ms`; true if it came true. Throws a party's failure (the stub's error included) at once. */
-async function until(condition: () => boolean, ms: number, parties: Party[] = []): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    for (const party of parties) party.throwIfFailed();
-    if (condition()) return true;
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
+function until(condition: () => boolean, ms: number, parties: Party[] = []): Promise<boolean> {
+  return pollUntil(condition, ms, {
+    check: () => {
+      for (const party of parties) party.throwIfFailed();
+    },
+  });
 }
 
 const started: HarnessWorker[] = [];

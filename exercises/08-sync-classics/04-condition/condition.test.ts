@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
-import { measured, sleep, Timeline } from '#kata/testing/index.ts';
+import { measured, until as pollUntil, sleep, Timeline } from '#kata/testing/index.ts';
 import type { HarnessData } from './condition.harness.ts';
 import { CELLS, createControl, NEVER_WAITED, NOTIFY_CELLS, NOTIFY_ELSEWHERE, produced, STOLEN_ROOM } from './control.harness.ts';
 import { createQueue, HEAD, LOCK, NOT_EMPTY, NOT_FULL, SLOTS, TAIL } from './queue.ts';
@@ -40,14 +40,12 @@ afterEach(async () => {
  * Polls `condition` every few ms, for at most `ms`; true if it came true. A worker's error (a
  * stub's "Not implemented yet" among them) is thrown as soon as it comes.
  */
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if (failures[0]) throw failures[0];
-    if (condition()) return true;
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
+function until(condition: () => boolean, ms: number): Promise<boolean> {
+  return pollUntil(condition, ms, {
+    check: () => {
+      if (failures[0]) throw failures[0];
+    },
+  });
 }
 
 const lastStep = (worker: HarnessWorker) => String(worker.received.filter((message) => message.type === 'step').at(-1)?.call ?? 'its first call');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { type HarnessMessage, HarnessWorker, lookAtThread } from '#kata/testing/harness-worker.ts';
-import { measured, sleep, Timeline } from '#kata/testing/index.ts';
+import { measured, sleep, Timeline, until } from '#kata/testing/index.ts';
 import type { CallRequest, ControlCells, Counts, HarnessData, Returned, Settled } from './wait-async.harness.ts';
 
 // Your functions run in a worker of the test's (wait-async.harness.ts), the waiter: a thread with an
@@ -159,16 +159,6 @@ class Notifier {
     this.harness.worker.postMessage({ n, index, value });
     return (await this.harness.message(`notified:${n}`, 5_000, "The test's notifying thread never answered")) as HarnessMessage & { woke: number; at: number };
   }
-}
-
-/** Polls `condition` every few ms, for at most `ms`; true if it came true. */
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
 }
 
 const shown = (settled: Settled) => (settled.rejected !== undefined ? `rejected with "${settled.rejected}"` : `resolved ${JSON.stringify(settled.value)}`);
