@@ -130,6 +130,7 @@ switch (data.role) {
       for (let go = realAtomics.load(control, c.go); go <= r; go = realAtomics.load(control, c.go)) realAtomics.wait(control, c.go, go, 1_000);
       post('arriving', { round: r });
       const result = arriveIn(barrier, r);
+      realAtomics.store(control, c.roundsLeft, r + 1);
       post('left', { round: r, result, afterPause });
     }
     post('done');

@@ -20,12 +20,15 @@ function newControl(): Int32Array {
 }
 
 /** Polls `condition` every few ms, for at most `ms`; true if it came true. Throws a party's failure (the stub's error included) at once. */
-function until(condition: () => boolean, ms: number, parties: Party[] = []): Promise<boolean> {
-  return pollUntil(condition, ms, {
-    check: () => {
-      for (const party of parties) party.throwIfFailed();
-    },
-  });
+async function until(condition: () => boolean, ms: number, parties: Party[] = []): Promise<boolean> {
+  const check = () => {
+    for (const party of parties) party.throwIfFailed();
+  };
+  const met = await pollUntil(condition, ms, { check });
+  // A thread's 'left' message comes after what it did next in shared memory (it may be asleep in
+  // the next round already): let the messages catch up, so that what the test reads next agrees.
+  await pollUntil(() => parties.every((party) => party.messagesCaughtUp), 2_000, { check });
+  return met;
 }
 
 const started: HarnessWorker[] = [];
@@ -98,6 +101,16 @@ class Party {
     return this.cell('parked') === 1;
   }
 
+  /** Whether it has left `round`, from shared memory: known at once, where its 'left' message may still be on its way. */
+  hasLeft(round: number): boolean {
+    return this.cell('roundsLeft') > round;
+  }
+
+  /** Whether a 'left' message has come for every round it has left. */
+  get messagesCaughtUp(): boolean {
+    return this.worker.received.filter((message) => message.type === 'left').length >= this.cell('roundsLeft');
+  }
+
   get paused(): HarnessMessage | undefined {
     return this.worker.find('paused');
   }
@@ -123,9 +136,10 @@ class Party {
   async settle(round: number, ms = 2_000): Promise<'asleep' | 'left' | 'awake'> {
     await this.arrival(round);
     const since = performance.now();
-    await until(() => this.left(round) !== undefined || this.asleep, ms, [this]);
+    await until(() => this.hasLeft(round) || this.asleep, ms, [this]);
+    if (this.hasLeft(round)) return 'left';
     if (this.asleep) measured('barrier: ms from a call of arriveAndWait() to its sleep in Atomics.wait', performance.now() - since, ms);
-    return this.left(round) ? 'left' : this.asleep ? 'asleep' : 'awake';
+    return this.asleep ? 'asleep' : 'awake';
   }
 }
 
@@ -544,8 +558,8 @@ describe('Barrier', { timeout: 30_000 }, () => {
         const heldAfter = a.paused ? String(a.paused.after) : undefined;
         b.resume();
         // B sleeps in round 1, or finds it over, leaves, and arrives (and sleeps) in round 2.
-        await until(() => b.asleep || b.left(1) !== undefined, 2_000, [a, b]);
-        const raced = b.left(0) !== undefined;
+        await until(() => b.asleep || b.hasLeft(1), 2_000, [a, b]);
+        const raced = b.hasLeft(0);
         a.resume();
         await until(() => a.left(1) !== undefined && b.left(1) !== undefined, 3_000, [a, b]);
         const inside = [a, b].filter((party) => !party.left(1));

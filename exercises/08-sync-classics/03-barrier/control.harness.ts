@@ -29,6 +29,11 @@ export interface ControlCells {
   lastNotifyCell: number;
   /** The test sets it to 1 to let a paused thread go on. */
   resume: number;
+  /**
+   * Rounds this thread has left, written before its 'left' message: a message comes later than
+   * what the thread does next in shared memory (it may be asleep in the next round already).
+   */
+  roundsLeft: number;
 }
 
 export const controlCells: ControlCells = {
@@ -47,6 +52,7 @@ export const controlCells: ControlCells = {
   lastNotifyCell: 12,
   resume: 13,
   slept: 14,
+  roundsLeft: 15,
 };
 /** lastWaitCell (lastNotifyCell) of a thread that has not called Atomics.wait (notify). */
 export const NEVER_WAITED = -2;
