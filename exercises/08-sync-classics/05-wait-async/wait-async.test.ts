@@ -699,4 +699,29 @@ describe('waitUntil', () => {
         'Wait with the very value the predicate refused: if the cell has changed since, the wait answers "not-equal" at once, and you check again.',
     ).toEqual({ value: 5, sawIt: true });
   });
+
+  test('checks a change that came between its check and its wait, too: a refused value is waited through', async () => {
+    const memory = sharedInts(3);
+    const waiter = await startWaiter(memory);
+    const label = 'waitUntil(cells, 1, (value) => value >= 3, 10000)';
+    // The first time the predicate is called (with 0), another thread, played by the test inside it,
+    // stores 1 in cell 1 and notifies it: a change, but to a value the predicate refuses.
+    waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 3, timeoutMs: 10_000, changeOnFirstCheck: 1 });
+    expect(await waiter.returned('wait', RETURN_MS), `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
+    // Until the code waits again (its second Atomics.waitAsync: the first answered "not-equal") or settles.
+    await until(() => waiter.read('waitAsyncs') > 1 || waiter.settledYet('wait') !== undefined, STALL_MS);
+    const early = waiter.settledYet('wait');
+    expect(
+      early && shown(early),
+      early &&
+        `The first time your code called the predicate (with 0), another thread, played by the test, stored 1 in cell 1 and notified it, before the predicate ` +
+          `answered; ${label} then ${shown(early)} (the predicate was called with ${JSON.stringify(early.seen)}). 1 is a value the predicate refuses: a wait that ` +
+          'answers "not-equal" says only that the cell has changed, not to what. Check the new value too, and wait again while the predicate refuses it.',
+    ).toBeUndefined();
+    Atomics.store(memory, 1, 4);
+    Atomics.notify(memory, 1);
+    const settled = await waiter.settled('wait', SETTLE_MS);
+    expect(settled, `${label} was still pending ${SETTLE_MS / 1_000} s after the test stored 4 in cell 1 and notified it; ${waiter.lastWait()}.`).toBeDefined();
+    expect(settled!.value, `${label} ${shown(settled!)} once cell 1 held 4: resolve with the value the predicate accepted.`).toBe(4);
+  });
 });
