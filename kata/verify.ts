@@ -213,6 +213,16 @@ console.log(
   `\nrequirements: ${requirementCount}, ${untested.size === 0 ? 'each tested and broken' : `those of ${[...untested].join(', ')} not yet all tested and broken`}`,
 );
 console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
+// A failure may come from outside any test (a test process that crashed, as Node's own fatal
+// errors do): keep the lanes' logs, which hold what it printed, until the next verify.
+const keptLogs = path.join(stateDir, 'verify-logs');
+rmSync(keptLogs, { recursive: true, force: true });
+if (failed > 0) {
+  for (const phase of readdirSync(workDir).filter((name) => name === 'together' || name === 'alone')) {
+    cpSync(path.join(workDir, phase), path.join(keptLogs, phase), { recursive: true });
+  }
+  console.log(`the lanes' logs: ${path.relative(process.cwd(), keptLogs)}`);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
 
