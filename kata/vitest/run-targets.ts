@@ -172,9 +172,10 @@ export async function runInLanes(
   const forget = cleanUpOnExit(() => {
     for (const group of groups) group.kill('SIGTERM');
   });
-  // A batch is a few test files: 2.5 minutes at most, beside a CPU hog. One that runs for longer is stuck somewhere
-  // no test's own deadline reaches, and is stopped with everything its lane started.
-  const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 5);
+  // The longest batch is verify's solutions, every exercise's tests: under 5 minutes on 2 idle cores,
+  // past 5 beside a CPU hog once Part H was in (stress --verify at f45de29, 2 runs of 2). One that
+  // runs for 12 is stuck somewhere no test's own deadline reaches, and is stopped with its lane.
+  const batchMinutes = minutesFromEnv('KATA_BATCH_MINUTES', 12);
   const lane = async (index: number) => {
     const logFile = path.join(logDir, `lane-${index}.log`);
     const log = verbose ? 'inherit' : openSync(logFile, 'w');
