@@ -19,6 +19,9 @@ function newControl(): Int32Array {
   return control;
 }
 
+/** Of the Atomics calls a harness described, those that write to the barrier's cells. */
+const writesToCells = (calls: string[]) => calls.filter((call) => /^Atomics\.(store|add|sub|exchange|compareExchange|and|or|xor)\(cells/.test(call));
+
 /** Polls `condition` every few ms, for at most `ms`; true if it came true. Throws a party's failure (the stub's error included) at once. */
 async function until(condition: () => boolean, ms: number, parties: Party[] = []): Promise<boolean> {
   const check = () => {
@@ -167,6 +170,21 @@ class Scene {
   /** The barrier's two cells as they are now. */
   get cells(): string {
     return `[${Atomics.load(this.memory, this.index)}, ${Atomics.load(this.memory, this.index + 1)}]`;
+  }
+
+  /**
+   * Lets `sleeper` (told it may go 2 rounds) arrive in round 1 before `other`, and expects it asleep
+   * there: the sleeper a test needs before it can watch one woken (`toWatch`: what the test does to it).
+   */
+  async asleepInRoundOne(sleeper: Party, other: Party, toWatch: string): Promise<void> {
+    sleeper.go(2);
+    const state = await sleeper.settle(0);
+    expect(state, `With 2 parties, thread ${sleeper.name} left round 1 before thread ${other.name} arrived.\n${this.timeline.toText()}\n`).not.toBe('left');
+    expect(
+      state,
+      `Thread ${sleeper.name}, waiting for thread ${other.name} in round 1, never fell asleep in Atomics.wait, so this test has no sleeper to ${toWatch} ` +
+        `(a waiting thread should sleep).\n${this.timeline.toText()}\n`,
+    ).toBe('asleep');
   }
 
   /** Waits up to `ms` for each of `parties` to leave `round`; returns those still inside. */
@@ -431,14 +449,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
     // A is the last to arrive in round 1; right after its first Atomics.notify, the harness holds it there.
     const a = scene.join('A', { rounds: 2, pauseAfterNotify: 0 });
     const b = scene.join('B', { rounds: 2 });
-    b.go(2);
-    const bState = await b.settle(0);
-    expect(bState, `With 2 parties, thread B left round 1 before thread A arrived.\n${scene.timeline.toText()}\n`).not.toBe('left');
-    expect(
-      bState,
-      'Thread B, waiting for thread A in round 1, never fell asleep in Atomics.wait, so this test has no sleeper to see woken (a waiting thread should sleep).\n' +
-        `${scene.timeline.toText()}\n`,
-    ).toBe('asleep');
+    await scene.asleepInRoundOne(b, a, 'see woken');
     a.go(2);
     await a.arrival(0);
     await until(() => a.paused !== undefined || a.left(0) !== undefined, 3_000, [a, b]);
@@ -473,7 +484,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
     a.resume();
     const inside = await scene.stillInside([a, b], 1);
     const after = a.callsAfterPause;
-    const writesAfter = after.filter((call) => /^Atomics\.(store|add|sub|exchange|compareExchange|and|or|xor)\(cells/.test(call));
+    const writesAfter = writesToCells(after);
     expect(
       inside.map((party) => party.name),
       `lost arrival: thread B left round 1 and arrived in round 2 while thread A, the last arrival of round 1, was still inside its arriveAndWait() (the test held it right ` +
@@ -575,7 +586,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
       expect(outcome.problem, outcome.problem).toBeUndefined();
       const { writes, heldAfter, raced, inside, after, cells, scene } = outcome as Required<typeof outcome>;
       const where = (party: Party) => `${party.name} still in round ${party.left(0) ? 2 : 1}`;
-      const writesAfter = after.filter((call) => /^Atomics\.(store|add|sub|exchange|compareExchange|and|or|xor)\(cells/.test(call));
+      const writesAfter = writesToCells(after);
       expect(
         inside.map(where),
         (heldAfter
@@ -597,14 +608,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
     // B sleeps in round 1; right after its Atomics.wait returns (woken), the harness holds it there, before it can look.
     const b = scene.join('B', { rounds: 2, pauseAfterWake: 0 });
     const a = scene.join('A', { rounds: 2 });
-    b.go(2);
-    const bState = await b.settle(0);
-    expect(bState, `With 2 parties, thread B left round 1 before thread A arrived.\n${scene.timeline.toText()}\n`).not.toBe('left');
-    expect(
-      bState,
-      'Thread B, waiting for thread A in round 1, never fell asleep in Atomics.wait, so this test has no sleeper to hold after its wake-up (a waiting thread should sleep).\n' +
-        `${scene.timeline.toText()}\n`,
-    ).toBe('asleep');
+    await scene.asleepInRoundOne(b, a, 'hold after its wake-up');
     a.go(2);
     await a.arrival(0);
     await until(() => b.paused !== undefined || b.left(0) !== undefined, 3_000, [a, b]);

@@ -1,5 +1,5 @@
 // Given: the Mutex of Part E's mutex exercise (exercises/05-races/02-mutex), solved. Use it as it is:
-// this exercise is about which locks a transfer takes, and in what order, not about the lock itself.
+// this exercise is about what is built with the lock, not about the lock itself.
 
 /** The two states of the lock's cell. The cell must start at UNLOCKED (0), as new shared memory does. */
 const UNLOCKED = 0;
