@@ -8,7 +8,7 @@
  * anyone can reproduce, and the table shows how close right and wrong answers come to each bound.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Exercise, selectExercises } from './catalog.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
@@ -160,5 +160,8 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; said?: strin
     if (cross) failed.push(`${exercise}: ${cross[1]!.slice(0, 200)}`);
   }
   if (failed.length === 0 && (code !== 0 || !closing)) failed.push(`verify ended with code ${code} without a ✗ line (see ${path.relative(repoRoot, logFile)})`);
+  // The lanes' logs that a failing verify keeps hold what its test processes printed: the next run would replace them.
+  const keptLogs = path.join(stateDir, 'verify-logs');
+  if (failed.length > 0 && existsSync(keptLogs)) cpSync(keptLogs, path.join(outDir, `verify-${run}-logs`), { recursive: true });
   return { failed, summary: closing ? `verify: ${closing[0]}` : `verify: exit ${code}` };
 }

@@ -158,7 +158,9 @@ const quiet = mustPass.flatMap((target): Target[] => {
   const files = filesTagged(together.runs.get(target.name)!, speedUp);
   return files.length === 0 ? [] : [{ ...target, include: files, tagsFilter: [speedUp] }];
 });
-const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes([quiet], { lanes: 1, ...logs('alone') }).catch(stopWith)).runs;
+// One Vitest instance for them all (one each with --profile, which measures a target's CPU time only when it has an instance to itself).
+const quietBatches = options.profile ? quiet.map((target) => [target]) : [quiet];
+const alone = quiet.length === 0 ? new Map<string, TargetRun>() : (await runInLanes(quietBatches, { lanes: 1, ...logs('alone') }).catch(stopWith)).runs;
 timings.push(`the speed-up tests alone ${seconds((performance.now() - quietStarted) / 1000)}`);
 const runs = new Map([...together.runs].map(([name, run]) => [name, merged(run, alone.get(name))]));
 const checksAfter = checkFiles.filter((file) => afterTheTests.has(file)).map(runCheck);
