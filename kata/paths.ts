@@ -14,7 +14,5 @@ export function isInside(file: string, dir: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-/** Test files, the files only tests load (`*.harness.ts`) and the manifest (`.meta/`) belong to the kata, not to a target. */
-export function isTestOwned(file: string): boolean {
-  return /\.(test|harness)\.ts$/.test(file) || /(?:^|[\\/])\.meta[\\/]/.test(file);
-}
+// Its home is kata/inside/target.ts: a watch of timers inside a harness worker needs it too.
+export { isTestOwned } from './inside/target.ts';

@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { type Exercise, type Fixture, fixtures, selectExercises } from './catalog.ts';
 import { applyFixturePatch } from './fixture-patch.ts';
-import { notImplementedText } from './not-implemented.ts';
+import { notImplementedText } from './inside/not-implemented.ts';
 import { requirementProblems } from './requirements.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';

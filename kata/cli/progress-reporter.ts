@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { SerializedError } from 'vitest';
 import type { Reporter, TestModule, TestSpecification, Vitest } from 'vitest/node';
 import { type Exercise, exercises } from '../catalog.ts';
-import { isNotImplementedMessage } from '../not-implemented.ts';
+import { isNotImplementedMessage } from '../inside/not-implemented.ts';
 import { repoRoot } from '../paths.ts';
 import { closingLines, paintFor } from './format.ts';
 import { NotWritable } from '../writable.ts';

@@ -52,7 +52,7 @@ async function runTests(exercises: Exercise[]): Promise<void> {
   } finally {
     limit.cancel();
     // Stuck test processes are not waited for: they end with this process (and what they
-    // started, with them: kata/testing/reaper.ts).
+    // started, with them: kata/inside/reaper.ts).
     await (limit.expired ? Promise.race([vitest.close(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]) : vitest.close());
     // Vitest marks the process failed when a test fails; here a failing test is only news.
     process.exitCode = exitCode;

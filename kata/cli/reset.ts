@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Exercise } from '../catalog.ts';
-import { notImplementedText } from '../not-implemented.ts';
+import { notImplementedText } from '../inside/not-implemented.ts';
 import { repoRoot } from '../paths.ts';
 import { backUp, filesIn, isLearners } from './backups.ts';
 

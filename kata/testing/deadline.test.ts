@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { notImplementedText } from '../not-implemented.ts';
+import { notImplementedText } from '../inside/not-implemented.ts';
 import { DeadlineExceeded, shownReason, TestBug, valueWithin } from './deadline.ts';
 
 const explained = (reason: unknown) => `the call rejected with ${shownReason(reason)} where the test expected a value`;

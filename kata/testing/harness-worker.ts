@@ -1,5 +1,6 @@
-import { readFileSync, readlinkSync } from 'node:fs';
-import { parentPort, Worker } from 'node:worker_threads';
+// The test side of harness workers; what runs inside them is in kata/inside/ (announceThread, start-barrier, atomics-spy).
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { within } from './deadline.ts';
 import type { Timeline } from './timeline.ts';
 
@@ -80,8 +81,8 @@ export class HarnessWorker {
   /**
    * CPU time the worker's thread has used so far, in ms, read from outside while it runs (even
    * while it is stuck in a loop or asleep): `worker.cpuUsage()` where Node has it (24), else
-   * Linux's per-thread /proc counters (10 ms steps) once the harness has called `announceThread()`.
-   * Undefined where neither exists.
+   * Linux's per-thread /proc counters (10 ms steps) once the harness has called `announceThread()`
+   * (kata/inside/announce-thread.ts). Undefined where neither exists.
    */
   cpuTimeMs(): Promise<number | undefined> {
     return workerCpuTimeMs(this.worker, this.find('thread')?.proc);
@@ -210,18 +211,4 @@ function statFields(proc: string): string[] | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Harness side: tells the test which OS thread this worker is (Linux), so that `cpuTimeMs()` can
- * read its CPU time where Node has no `worker.cpuUsage()`.
- */
-export function announceThread(): void {
-  let proc: string | undefined;
-  try {
-    proc = readlinkSync('/proc/thread-self');
-  } catch {
-    // Not Linux: cpuTimeMs() relies on worker.cpuUsage() alone.
-  }
-  parentPort?.postMessage({ type: 'thread', proc });
 }

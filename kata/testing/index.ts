@@ -2,5 +2,5 @@ export { DeadlineExceeded, failureOf, isNotImplemented, shownReason, sleep, unti
 export { measured } from './measure.ts';
 export { type Outcome, outcomeWithin } from './outcome.ts';
 export { isChildAlive, letSpawnedOutliveTests, liveChildren, liveWorkers, spawnCounts, spawnLog, stopWorkers } from './spawned.ts';
-export { targetDir, targetUrl } from './target.ts';
+export { targetDir, targetUrl } from '../inside/target.ts';
 export { Timeline, type Span } from './timeline.ts';

@@ -15,7 +15,7 @@ export interface Measure {
 }
 
 let currentTest = '';
-/** Set by the setup file before each test (this module is also loaded in harness workers, where Vitest is not). */
+/** Set by the setup file before each test (this module does not import Vitest itself). */
 export function measuringTest(name: string): void {
   currentTest = name;
 }

@@ -49,12 +49,15 @@ export function isReaperStarting(): boolean {
   return startingReaper;
 }
 
-/** Hands `pid` to the reaper (kata/testing/reaper.ts), started on the first child. */
+/** Hands `pid` to the reaper (kata/inside/reaper.ts), started on the first child. */
 function tellReaper(pid: number): void {
   if (reaper === undefined) {
     startingReaper = true;
     try {
-      reaper = spawn(process.execPath, [fileURLToPath(new URL('./reaper.ts', import.meta.url))], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+      reaper = spawn(process.execPath, [fileURLToPath(new URL('../inside/reaper.ts', import.meta.url))], {
+        detached: true,
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
     } finally {
       startingReaper = false;
     }
@@ -76,7 +79,7 @@ function callerOutsideKata(): string {
     .split('\n')
     .slice(1)
     .map((line) => line.trim().replace(/^at /, ''));
-  const frame = frames.find((line) => !/node:|node_modules|[\\/]kata[\\/](?:testing|vitest)[\\/]/.test(line));
+  const frame = frames.find((line) => !/node:|node_modules|[\\/]kata[\\/](?:testing|inside|vitest)[\\/]/.test(line));
   return frame?.replace(/file:\/\/|\S*?[\\/](?=(?:exercises|solutions|\.kata)[\\/])/g, '') ?? '';
 }
 

@@ -1,6 +1,6 @@
 /**
  * A task probe: a loopback HTTP server in the test that tasks running elsewhere (worker threads,
- * child processes, pool threads) call into through `probed()` from task-probe-client.ts.
+ * child processes, pool threads) call into through `probed()` from kata/inside/task-probe-client.ts.
  *
  * - It records each task on a Timeline as it happens: begun when the task checks in, with the
  *   thread id and pid it reports, ended when it checks out.
@@ -11,10 +11,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Cue } from './task-probe-client.ts';
+import type { Cue } from '../inside/task-probe-client.ts';
 import type { Timeline } from './timeline.ts';
 
-export type { Cue } from './task-probe-client.ts';
+export type { Cue } from '../inside/task-probe-client.ts';
 
 export interface TaskProbe {
   readonly url: string;

@@ -1,7 +1,7 @@
 /**
  * No orphans, whoever stops the run: a test that started a spinning child (which started one of
  * its own) is running when its Vitest is killed with SIGKILL, or its test process is. Nothing of
- * the run may be left (kata/testing/reaper.ts).
+ * the run may be left (kata/inside/reaper.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

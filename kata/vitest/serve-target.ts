@@ -32,7 +32,7 @@ export function serveTarget(targetDir: string): Plugin {
         const file = id.split('?')[0]!;
         if (isInside(file, stateDir)) return false;
         if (isInside(file, exercisesDir)) return throwaway ? false : `target:${path.relative(repoRoot, target)}`;
-        return ''; // kata/testing and the like: the same for every target
+        return ''; // kata/testing, kata/inside and the like: the same for every target
       });
     },
   };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failureOf, measured, Timeline, within } from '#kata/testing/index.ts';
 import { type MainThreadWatch, watchMainThread } from '#kata/testing/main-thread.ts';
-import { watchSleepingCalls } from '#kata/testing/sleeping-calls.ts';
+import { watchSleepingCalls } from '#kata/inside/sleeping-calls.ts';
 import { countMatchingLines, countPrimes, deriveKey } from './blocking.ts';
 import { countMatchingLinesSync, countPrimesSync } from './original.ts';
 

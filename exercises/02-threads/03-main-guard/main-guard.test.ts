@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { Timeline } from '#kata/testing/index.ts';
 import { type ProgramRun, runProgram } from '#kata/testing/program.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 
 // The learner's file is a whole program: the tests run it in a child process, never in this one,
 // with guard.harness.ts preloaded into it and into every worker it starts. The harness reports

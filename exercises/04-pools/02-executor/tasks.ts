@@ -5,7 +5,7 @@
 // same module, looks the name up here. Python's ProcessPoolExecutor does the same by pickling a
 // function as "module.name".
 import { threadId } from 'node:worker_threads';
-import { type Cue, probed } from '#kata/testing/task-probe-client.ts';
+import { type Cue, probed } from '#kata/inside/task-probe-client.ts';
 
 /** Where a task ran. */
 export interface Whereabouts {

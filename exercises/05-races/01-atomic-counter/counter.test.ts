@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
-import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
+import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
 import { Timeline, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';

@@ -1,8 +1,8 @@
 // The tests' worker: one of several threads that increment one shared counter, all released at
 // the same moment by a start barrier, so that their increments really collide.
 import { parentPort, workerData } from 'node:worker_threads';
-import { arriveAndWait } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { arriveAndWait } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 
 interface RaceData {
   counter: Int32Array;

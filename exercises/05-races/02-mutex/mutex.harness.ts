@@ -2,10 +2,10 @@
 // each step in a message, so the test can tell where it blocks, and the test stops it when its
 // time is up. Every blocking call happens here, never on the test's own thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { arriveAndWait } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
+import { arriveAndWait } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as BankModule from './bank.ts';
 import type * as MutexModule from './mutex.ts';
 

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { realAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
+import { realAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
 import { measured, sleep, Timeline, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';

@@ -3,8 +3,8 @@
  * 1, 2, ... `count` that the producer sent: how many, in which order, what was missing or doubled.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
 import { CONSUMER_CELLS, CONSUMER_GATE, POISON, RECEIVED, waitAtGate } from './control.harness.ts';
 import { watchHeader } from './watch.harness.ts';

@@ -3,8 +3,8 @@
  * every send() that returns, so the test can see how far ahead of the consumer it got.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
 import { POISON, PRODUCER_CELLS, SENT } from './control.harness.ts';
 import { watchHeader } from './watch.harness.ts';

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { isChildAlive, type Outcome, outcomeWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
-import { watchTimers } from '#kata/testing/timers.ts';
+import { watchTimers } from '#kata/inside/timers.ts';
 import { buildReport, type ReportOptions } from './cancel.ts';
 
 // A real HTTP server on 127.0.0.1 serves the pages: `page <path>` unless a route says otherwise

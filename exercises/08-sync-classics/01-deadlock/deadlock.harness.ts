@@ -4,11 +4,11 @@
 // Every blocking call happens here, never on the test's own thread, and the test stops this worker
 // when its time is up.
 import { parentPort, workerData } from 'node:worker_threads';
-import { type AtomicsName, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { arriveAndWait } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
-import { isNotImplementedMessage } from '#kata/not-implemented.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { type AtomicsName, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
+import { isNotImplementedMessage } from '#kata/inside/not-implemented.ts';
+import { arriveAndWait } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import { type Field, fieldIndex, holderIndex, NAP, RELEASE } from './control.harness.ts';
 import type * as DeadlockModule from './deadlock.ts';
 

@@ -5,10 +5,10 @@
 // which cell, expecting what) and stop it. Every blocking call happens here, never on the test's
 // own thread. A spy on Atomics in this thread records what the lock does with its cells.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { type AtomicsName, realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/testing/atomics-spy.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { arriveAndWait } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { type AtomicsName, realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
+import { arriveAndWait } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as RWLockModule from './rwlock.ts';
 
 export type Op = 'readLock' | 'readUnlock' | 'writeLock' | 'writeUnlock';

@@ -3,10 +3,10 @@
 // stops it when its time is up. Every call into the Barrier happens here, never on the test's own
 // thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { type AtomicsName, realAtomics, spyOnAtomics } from '#kata/testing/atomics-spy.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { arriveAndWait as startTogether } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { type AtomicsName, realAtomics, spyOnAtomics } from '#kata/inside/atomics-spy.ts';
+import { arriveAndWait as startTogether } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as BarrierModule from './barrier.ts';
 import { controlCells, type HarnessData, SEEN } from './control.harness.ts';
 

@@ -2,10 +2,10 @@
 // reports each step in a message, so the test can tell where it blocks, and the test stops it when
 // its time is up. Every call that can block happens here, never on the test's own thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { realAtomics, spyOnAtomics } from '#kata/testing/atomics-spy.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { arriveAndWait } from '#kata/testing/start-barrier.ts';
-import { targetUrl } from '#kata/testing/target.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { realAtomics, spyOnAtomics } from '#kata/inside/atomics-spy.ts';
+import { arriveAndWait } from '#kata/inside/start-barrier.ts';
+import { targetUrl } from '#kata/inside/target.ts';
 import type * as ConditionModule from './condition.ts';
 import { CELLS, NOTIFY_CELLS, NOTIFY_ELSEWHERE, PER_PRODUCER_BASE, produced, STOLEN_ROOM } from './control.harness.ts';
 import type * as MutexModule from './mutex.ts';

@@ -4,12 +4,12 @@
 // this worker, which the test watches from outside and then stops. The notifier plays another
 // thread that changes a cell and calls Atomics.notify on it.
 import { parentPort, workerData } from 'node:worker_threads';
-import { realAtomics, spyOnAtomics } from '#kata/testing/atomics-spy.ts';
-import { isNotImplemented } from '#kata/testing/deadline.ts';
-import { announceThread } from '#kata/testing/harness-worker.ts';
-import { watchSleepingCalls } from '#kata/testing/sleeping-calls.ts';
-import { targetUrl } from '#kata/testing/target.ts';
-import { watchTimerCalls } from '#kata/testing/timers.ts';
+import { announceThread } from '#kata/inside/announce-thread.ts';
+import { realAtomics, spyOnAtomics } from '#kata/inside/atomics-spy.ts';
+import { isNotImplemented } from '#kata/inside/not-implemented.ts';
+import { watchSleepingCalls } from '#kata/inside/sleeping-calls.ts';
+import { targetUrl } from '#kata/inside/target.ts';
+import { watchTimerCalls } from '#kata/inside/timers.ts';
 import type * as WaitAsyncModule from './wait-async.ts';
 
 /** Where the waiter keeps its counters, in `control` (shared memory of the test's own): the test reads them even while the waiter's thread is stuck. */

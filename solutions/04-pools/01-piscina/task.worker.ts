@@ -1,7 +1,7 @@
 // Given: the task the pool runs. You do not need to change this file.
 // Piscina loads it in each pool thread and calls its default export once per task.
 import { threadId } from 'node:worker_threads';
-import { type Cue, probed } from '#kata/testing/task-probe-client.ts';
+import { type Cue, probed } from '#kata/inside/task-probe-client.ts';
 
 /** One task's input. `cue` comes from the tests: it lets them see when and where the task ran. */
 export interface Job {

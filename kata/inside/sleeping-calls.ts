@@ -1,3 +1,4 @@
+// Loaded by tests and inside harness workers (to see what puts their thread to sleep): `node:` imports only.
 import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 import { spyOnAtomics } from './atomics-spy.ts';

@@ -6,6 +6,7 @@
  * included, when no exit handler runs), the pipe closes and this kills every child still alive
  * and the processes they started: a learner's spinning child never keeps running under init.
  * It runs with the machine's own kill(), no prctl, so it works on Linux and macOS alike.
+ * A child process of its own (started by kata/testing/spawned.ts): `node:` imports only.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,10 +1,10 @@
+// Loaded by tests and inside harness workers (watchTimerCalls, in one the test may terminate mid-loop): `node:` imports only.
 import { createHook } from 'node:async_hooks';
 import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import timers from 'node:timers';
 import timersPromises from 'node:timers/promises';
-import { isTestOwned } from '../paths.ts';
-import { targetDir } from './target.ts';
+import { isTestOwned, targetDir } from './target.ts';
 
 /** What Node's Timeout objects carry: the delay they were set with, and whether they are done. */
 interface TimeoutResource {

@@ -1,8 +1,8 @@
 /**
- * The task side of a task probe (see task-probe.ts): a task that was handed a `Cue` reports to
- * the test's loopback server when it starts and ends and where it runs, and waits where the cue
- * says. Loaded by Node itself inside worker threads and child processes, so it keeps to plain
- * `node:` modules and erasable TypeScript.
+ * The task side of a task probe (see kata/testing/task-probe.ts): a task that was handed a `Cue`
+ * reports to the test's loopback server when it starts and ends and where it runs, and waits where
+ * the cue says. Loaded by Node itself inside worker threads and child processes, so it keeps to
+ * plain `node:` modules and erasable TypeScript.
  */
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,3 +1,4 @@
+// Runs inside harness workers (`*.harness.ts`): `node:` imports only.
 // Captured before any test installs a spy on Atomics, so the barrier itself is never counted.
 const { add, load, notify, wait } = Atomics;
 

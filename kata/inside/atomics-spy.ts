@@ -1,6 +1,7 @@
 /**
  * Watching what code does with shared memory, without replacing anything: a spy on `Atomics`
  * that always calls the real function, and a Proxy that counts plain `array[i]` reads and writes.
+ * Loaded by tests and inside harness workers, so it imports nothing (only `node:` modules would do).
  */
 
 export type AtomicsName = 'add' | 'and' | 'compareExchange' | 'exchange' | 'load' | 'notify' | 'or' | 'store' | 'sub' | 'wait' | 'waitAsync' | 'xor';
