@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { failureOf, isNotImplemented, measured, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, isNotImplemented, measured, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { gatherAll, gatherSettled, type Task } from './gather.ts';
 
 /** Tasks that each wait `ms` on a timer and resolve with their own index, recorded on `timeline`. */
@@ -14,6 +14,23 @@ const failsAfter =
     await sleep(ms);
     throw boom;
   };
+
+/**
+ * gatherAll(tasks) where no task fails, which must resolve: a rejection is explained in the test's
+ * words (`what` names the tasks as the test made them), unless it is the stub's or a deadline's.
+ */
+function gatheredAll<T>(tasks: Array<Task<T>>, what: string, hung = 'gatherAll never resolved'): Promise<T[]> {
+  return valueWithin(
+    2_000,
+    gatherAll(tasks),
+    hung,
+    (reason) =>
+      `gatherAll(${what}) rejected with ${shownReason(reason)}, but ` +
+      (tasks.length === 0
+        ? 'with no tasks there is nothing to fail: it should resolve with [].'
+        : `none of those tasks fails: it should resolve with their ${tasks.length} results, in the order of the tasks.`),
+  );
+}
 
 /**
  * What is wrong with `results` (task i resolves with i), from what the test saw: a task still
@@ -42,7 +59,7 @@ function wrongResults(results: unknown, timeline: Timeline, runningAtResolve: st
 describe('gatherAll', () => {
   test('starts every task before waiting for any of them', async () => {
     const timeline = new Timeline();
-    await within(2_000, gatherAll(waits(timeline, [50, 50, 50, 50])), 'gatherAll never resolved');
+    await gatheredAll(waits(timeline, [50, 50, 50, 50]), '[four tasks of 50 ms]');
     expect(
       timeline.maxInFlight,
       `At most ${timeline.maxInFlight} of 4 tasks were running at once: ${timeline.maxInFlight === 1 ? 'they ran one after another' : 'some waited for others to finish'}. ` +
@@ -53,7 +70,7 @@ describe('gatherAll', () => {
   test('four 200 ms waits take under 450 ms, not 800 ms', async () => {
     const timeline = new Timeline();
     const started = performance.now();
-    await within(2_000, gatherAll(waits(timeline, [200, 200, 200, 200])), 'gatherAll never resolved');
+    await gatheredAll(waits(timeline, [200, 200, 200, 200]), '[four tasks of 200 ms]');
     const took = performance.now() - started;
     // 201-209 ms measured, beside a CPU hog too; one after another they take 800.
     expect(
@@ -65,7 +82,7 @@ describe('gatherAll', () => {
   test('resolves only after every task has finished', async () => {
     const timeline = new Timeline();
     // The slowest task is neither the first nor the last: waiting for either one alone is not enough.
-    const results = await within(2_000, gatherAll(waits(timeline, [60, 90, 30])), 'gatherAll never resolved');
+    const results = await gatheredAll(waits(timeline, [60, 90, 30]), '[three tasks of 60, 90, 30 ms]');
     const running = timeline.unfinished();
     expect(
       running,
@@ -78,12 +95,12 @@ describe('gatherAll', () => {
 
   test('keeps results in the order of the tasks, not the order they finished', async () => {
     const timeline = new Timeline();
-    const results = await within(2_000, gatherAll(waits(timeline, [90, 10, 50])), 'gatherAll never resolved');
+    const results = await gatheredAll(waits(timeline, [90, 10, 50]), '[three tasks of 90, 10, 50 ms]');
     expect(results, wrongResults(results, timeline, timeline.unfinished())).toEqual([0, 1, 2]);
   });
 
   test('resolves with [] when there are no tasks', async () => {
-    const results = await within(2_000, gatherAll([]), 'gatherAll([]) never resolved: with no tasks there is nothing to wait for');
+    const results = await gatheredAll([], '[]', 'gatherAll([]) never resolved: with no tasks there is nothing to wait for');
     expect(results, 'gatherAll([]) must resolve with an empty list').toEqual([]);
   });
 
@@ -135,13 +152,23 @@ describe('gatherSettled', () => {
   });
 
   test('resolves with [] when there are no tasks', async () => {
-    const outcomes = await within(2_000, gatherSettled([]), 'gatherSettled([]) never resolved: with no tasks there is nothing to wait for');
+    const outcomes = await valueWithin(
+      2_000,
+      gatherSettled([]),
+      'gatherSettled([]) never resolved: with no tasks there is nothing to wait for',
+      (reason) => `gatherSettled([]) rejected with ${shownReason(reason)}: it never rejects, and with no tasks it should resolve with [].`,
+    );
     expect(outcomes, 'gatherSettled([]) must resolve with an empty list').toEqual([]);
   });
 
   test('runs the tasks at the same time', async () => {
     const timeline = new Timeline();
-    await within(2_000, gatherSettled(waits(timeline, [50, 50, 50])), 'gatherSettled never resolved');
+    await valueWithin(
+      2_000,
+      gatherSettled(waits(timeline, [50, 50, 50])),
+      'gatherSettled never resolved',
+      (reason) => `gatherSettled([three tasks of 50 ms]) rejected with ${shownReason(reason)}: it never rejects, and none of those tasks fails.`,
+    );
     expect(
       timeline.maxInFlight,
       `At most ${timeline.maxInFlight} of 3 tasks were running at once: ${timeline.maxInFlight === 1 ? 'they ran one after another' : 'some waited for others to finish'}.\n${timeline.toText()}\n`,

@@ -2,7 +2,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { failureOf, measured, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, measured, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { type MainThreadWatch, watchMainThread } from '#kata/testing/main-thread.ts';
 import { watchSleepingCalls } from '#kata/inside/sleeping-calls.ts';
 import { countMatchingLines, countPrimes, deriveKey } from './blocking.ts';
@@ -33,13 +33,14 @@ type Observed<T> = MainThreadWatch<T> & { slept: string[] };
 
 /**
  * Calls the learner's function while watching the event-loop thread (its CPU time between turns,
- * and the calls that put it to sleep), and records the call on `timeline`.
+ * and the calls that put it to sleep), and records the call on `timeline`. The call must resolve:
+ * a rejection fails the test with `whenRejected(reason)`, unless it is the stub's or a deadline's.
  */
-async function observe<T>(timeline: Timeline, label: string, call: () => Promise<T>): Promise<Observed<T>> {
+async function observe<T>(timeline: Timeline, label: string, call: () => Promise<T>, whenRejected: (reason: unknown) => string): Promise<Observed<T>> {
   const end = timeline.begin(label);
   const sleeping = watchSleepingCalls();
   try {
-    const seen = await watchMainThread(() => within(OBSERVE_MS, call(), `${label} never settled`));
+    const seen = await watchMainThread(() => valueWithin(OBSERVE_MS, call(), `${label} never settled`, whenRejected));
     return { ...seen, slept: [...sleeping.calls] };
   } finally {
     sleeping.stop();
@@ -100,6 +101,15 @@ function whyItBlocked(label: string, seen: MainThreadWatch<unknown>, advice: str
   return `${facts}\n${why}\n${advice}`;
 }
 
+/** Explains a rejection of `call`, where the test expected `expected` (a count of the original's). */
+const rejectedWhere = (call: string, expected: string) => (reason: unknown) =>
+  `${call} rejected with ${shownReason(reason)}, where the test expected ${expected}.`;
+
+/** The same, for countMatchingLines on files the test has just written: they are there to read. */
+const rejectedReading = (call: string, expected: string) => (reason: unknown) =>
+  `${call} rejected with ${shownReason(reason)}, where the test expected ${expected}. ` +
+  'The test wrote every file named here just before the call: it is there to read.';
+
 const cpuAdvice =
   'Split the loop into slices of a few ms and wait for a real turn of the loop between them ' +
   "(await setImmediate() from 'node:timers/promises'), or run the loop in a worker thread.";
@@ -114,14 +124,24 @@ const fileAdvice =
 describe('countPrimes: a CPU loop', () => {
   test(`counts the primes below ${PRIMES_BELOW.toLocaleString('en')} while the event loop keeps turning`, observed, async () => {
     const timeline = new Timeline();
-    const seen = await observe(timeline, `countPrimes(${PRIMES_BELOW})`, () => countPrimes(PRIMES_BELOW));
+    const seen = await observe(
+      timeline,
+      `countPrimes(${PRIMES_BELOW})`,
+      () => countPrimes(PRIMES_BELOW),
+      rejectedWhere(`countPrimes(${PRIMES_BELOW})`, `${PRIMES_BELOW_COUNT}, the count countPrimesSync gives for that limit`),
+    );
     expectLoopKeptTurning(`countPrimes(${PRIMES_BELOW})`, seen, cpuAdvice);
     expect(seen.result, `countPrimes(${PRIMES_BELOW}) must give the same count as countPrimesSync.`).toBe(PRIMES_BELOW_COUNT);
   });
 
   test(`keeps the loop turning for a limit more than twice as large (${MORE_PRIMES_BELOW.toLocaleString('en')})`, observed, async () => {
     const timeline = new Timeline();
-    const seen = await observe(timeline, `countPrimes(${MORE_PRIMES_BELOW})`, () => countPrimes(MORE_PRIMES_BELOW));
+    const seen = await observe(
+      timeline,
+      `countPrimes(${MORE_PRIMES_BELOW})`,
+      () => countPrimes(MORE_PRIMES_BELOW),
+      rejectedWhere(`countPrimes(${MORE_PRIMES_BELOW})`, `${MORE_PRIMES_BELOW_COUNT}, the count countPrimesSync gives for that limit`),
+    );
     expectLoopKeptTurning(
       `countPrimes(${MORE_PRIMES_BELOW})`,
       seen,
@@ -134,7 +154,15 @@ describe('countPrimes: a CPU loop', () => {
 
   test('gives the same count as the original for small and awkward limits', async () => {
     const limits = [0, 1, 2, 3, 4, 10, 100, 19_999, 20_000, 20_001, 65_537, 100_003];
-    const counts = await within(15_000, Promise.all(limits.map((below) => countPrimes(below))), 'countPrimes never settled for small limits');
+    const counts = await valueWithin(
+      15_000,
+      Promise.all(limits.map((below) => countPrimes(below))),
+      'countPrimes never settled for small limits',
+      rejectedWhere(
+        `countPrimes(below), called for each of the limits ${limits.join(', ')},`,
+        'the count countPrimesSync gives for each of them (below 0, 1 and 2 there are no primes: a count of 0, not a failure)',
+      ),
+    );
     const expected = limits.map((below) => countPrimesSync(below));
     expect(
       Object.fromEntries(limits.map((below, index) => [below, counts[index]])),
@@ -147,7 +175,12 @@ describe('countPrimes: a CPU loop', () => {
 describe('deriveKey: slow crypto', () => {
   test('derives the same key as the original while the event loop keeps turning', observed, async () => {
     const timeline = new Timeline();
-    const seen = await observe(timeline, 'deriveKey()', () => deriveKey(PASSWORD, SALT));
+    const seen = await observe(
+      timeline,
+      'deriveKey()',
+      () => deriveKey(PASSWORD, SALT),
+      rejectedWhere(`deriveKey(${JSON.stringify(PASSWORD)}, ${JSON.stringify(SALT)})`, 'the key deriveKeySync derives from that password and salt'),
+    );
     expectLoopKeptTurning('deriveKey()', seen, cryptoAdvice);
     expect(Buffer.isBuffer(seen.result), 'deriveKey must resolve with a Buffer, like deriveKeySync.').toBe(true);
     expect(seen.result.toString('hex'), 'deriveKey must derive the same key as deriveKeySync (same iterations, length and digest).').toBe(KEY_HEX);
@@ -195,7 +228,12 @@ describe('countMatchingLines: a big file', () => {
 
   test('counts the lines of a 64 MB file that mention a word, while the event loop keeps turning', observed, async () => {
     const timeline = new Timeline();
-    const seen = await observe(timeline, "countMatchingLines('app.log')", () => countMatchingLines(log, 'error'));
+    const seen = await observe(
+      timeline,
+      "countMatchingLines('app.log')",
+      () => countMatchingLines(log, 'error'),
+      rejectedReading("countMatchingLines('app.log', 'error') on the 64 MB log", `${errorLines}: that many of its lines mention "error" (in any case)`),
+    );
     expectLoopKeptTurning("countMatchingLines('app.log', 'error')", seen, fileAdvice);
     expect(
       seen.result,
@@ -215,10 +253,14 @@ describe('countMatchingLines: a big file', () => {
     };
     for (const [name, text] of Object.entries(cases)) await writeFile(path.join(folder, name), text);
     const names = Object.keys(cases);
-    const counts = await within(
+    const counts = await valueWithin(
       10_000,
       Promise.all(names.map((name) => countMatchingLines(path.join(folder, name), 'error'))),
       'countMatchingLines never settled for small files',
+      rejectedReading(
+        `countMatchingLines(file, 'error'), called for each of the small files ${names.join(', ')},`,
+        'the count countMatchingLinesSync gives for each of them (an empty file has no line that mentions it: a count of 0, not a failure)',
+      ),
     );
     const expected = names.map((name) => countMatchingLinesSync(path.join(folder, name), 'error'));
     expect(
@@ -241,7 +283,12 @@ describe('countMatchingLines: a big file', () => {
 
   test('finds the word where the edge of a chunk cuts it in two', async () => {
     const cut = await wordAcrossChunkEdges('cut.log', 'error', 2); // "er" before each edge, "ror" after it
-    const count = await within(10_000, countMatchingLines(cut, 'error'), 'countMatchingLines never settled');
+    const count = await valueWithin(
+      10_000,
+      countMatchingLines(cut, 'error'),
+      'countMatchingLines never settled',
+      rejectedReading("countMatchingLines('cut.log', 'error')", `${chunkEdges.length}: that many lines say "error", each cut in two by the edge of a chunk`),
+    );
     expect(
       count,
       `The file has ${chunkEdges.length} lines that say "error", each placed so that a chunk ends in the middle of ` +
@@ -255,7 +302,15 @@ describe('countMatchingLines: a big file', () => {
     const file = path.join(folder, 'cases.log');
     await writeFile(file, text);
     const words = ['error', 'Error', 'ERROR', 'warning', 'WARNING', 'Retry'];
-    const counts = await within(10_000, Promise.all(words.map((word) => countMatchingLines(file, word))), 'countMatchingLines never settled');
+    const counts = await valueWithin(
+      10_000,
+      Promise.all(words.map((word) => countMatchingLines(file, word))),
+      'countMatchingLines never settled',
+      rejectedReading(
+        `countMatchingLines('cases.log', word), called for each of the words ${words.join(', ')},`,
+        'the count countMatchingLinesSync gives for each of them',
+      ),
+    );
     expect(
       Object.fromEntries(words.map((word, index) => [word, counts[index]])),
       'Counts by word, compared with countMatchingLinesSync: a line mentions a word in any case, so "ERROR", "Error" ' +
@@ -267,7 +322,15 @@ describe('countMatchingLines: a big file', () => {
   test('keeps a character whole where the edge of a chunk cuts it in two', async () => {
     // The "é" is 2 bytes in UTF-8: "caf" and its first byte end one chunk, its second starts the next.
     const cut = await wordAcrossChunkEdges('cut-char.log', 'café', 4);
-    const count = await within(10_000, countMatchingLines(cut, 'café'), 'countMatchingLines never settled');
+    const count = await valueWithin(
+      10_000,
+      countMatchingLines(cut, 'café'),
+      'countMatchingLines never settled',
+      rejectedReading(
+        "countMatchingLines('cut-char.log', 'café')",
+        `${chunkEdges.length}: that many lines say "café", each with its "é" cut in two by the edge of a chunk`,
+      ),
+    );
     expect(
       count,
       `The file has ${chunkEdges.length} lines that say "café", each placed so that a chunk ends between the two bytes ` +

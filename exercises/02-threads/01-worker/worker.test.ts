@@ -2,9 +2,9 @@ import dc from 'node:diagnostics_channel';
 import { threadId as testThreadId, type Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { runProgram } from '#kata/testing/program.ts';
-import { withWorkerSpans } from '#kata/testing/worker-spans.ts';
+import { type WorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import type { Misbehaviour } from './misbehaving.harness.ts';
 import { countPrimesInWorker, runWorker } from './worker.ts';
 
@@ -47,32 +47,38 @@ const describeValue = (value: unknown) => (value === undefined ? 'undefined' : J
  */
 async function counted(from: number, to: number, ms = 10_000) {
   return withWorkerSpans(async (workers) => {
-    return valueWithin(ms, countPrimesInWorker(from, to), `countPrimesInWorker(${from}, ${to}) never settled`, (reason) => {
-      const replied = workers.seen.filter((seen) => seen.posted > 0);
-      const seen = workers.seen.map(
-        (w) => `thread ${w.threadId}: ${w.posted} message(s) posted, ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`,
-      );
-      return (
-        `countPrimesInWorker(${from}, ${to}) rejected with ${describeValue((reason as Error)?.message ?? reason)}, where the test expected its count. ` +
-        `The workers it started: ${seen.length === 0 ? 'none' : seen.join('; ')}. ` +
-        (replied.some((w) => w.exitCode === 1)
-          ? 'A worker that had posted its reply then exited with code 1, the code terminate() gives: stopping a worker after it has answered is no failure, so resolve with the reply.'
-          : replied.length > 0
-            ? 'A worker had posted its reply: resolve with it.'
-            : 'No worker posted a reply before the rejection.')
-      );
-    });
+    return valueWithin(ms, countPrimesInWorker(from, to), `countPrimesInWorker(${from}, ${to}) never settled`, countRejected(from, to, workers));
   });
+}
+
+/** Explains a rejection of countPrimesInWorker(from, to) with what the workers started while `workers` recorded were seen to do. */
+function countRejected(from: number, to: number, workers: WorkerSpans): (reason: unknown) => string {
+  return (reason) => {
+    const replied = workers.seen.filter((seen) => seen.posted > 0);
+    const seen = workers.seen.map(
+      (w) => `thread ${w.threadId}: ${w.posted} message(s) posted, ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`,
+    );
+    return (
+      `countPrimesInWorker(${from}, ${to}) rejected with ${describeValue((reason as Error)?.message ?? reason)}, where the test expected its count. ` +
+      `The workers it started: ${seen.length === 0 ? 'none' : seen.join('; ')}. ` +
+      (replied.some((w) => w.exitCode === 1)
+        ? 'A worker that had posted its reply then exited with code 1, the code terminate() gives: stopping a worker after it has answered is no failure, so resolve with the reply.'
+        : replied.length > 0
+          ? 'A worker had posted its reply: resolve with it.'
+          : 'No worker posted a reply before the rejection.')
+    );
+  };
 }
 
 describe('countPrimesInWorker', () => {
   letSpawnedOutliveTests('one worker may be kept and reused from call to call ("not piling up over several calls")');
   test('counts the primes on a worker thread, not on the main thread', async () => {
     await withWorkerSpans(async (workers, timeline) => {
-      const result = await within(
+      const result = await valueWithin(
         10_000,
         timeline.run('countPrimesInWorker', () => countPrimesInWorker(small.from, small.to)),
         'countPrimesInWorker never settled: does the worker post its result, and do you resolve when it arrives?',
+        countRejected(small.from, small.to, workers),
       );
       expect(result, 'countPrimesInWorker should resolve with what the worker posted: { count, threadId }').toMatchObject({
         count: expect.any(Number),
@@ -252,7 +258,14 @@ describe('runWorker', () => {
 
   test('resolves with the first message, even when the worker posts another right after it', async () => {
     await withWorkerSpans(async (workers) => {
-      const value = await within(5_000, misbehave<string>('post-twice'), 'runWorker never settled, although its worker posted twice and then ended by itself');
+      const value = await valueWithin(
+        5_000,
+        misbehave<string>('post-twice'),
+        'runWorker never settled, although its worker posted twice and then ended by itself',
+        (reason) =>
+          `runWorker(misbehaving.harness.ts, 'post-twice') rejected with ${shownReason(reason)}, although its worker posts ` +
+          '"the first message", then "a second message", then ends by itself: it should resolve with the first message.',
+      );
       expect(
         value,
         `The worker posted "the first message" and then "a second message"; runWorker resolved with ${describeValue(value)}. ` +

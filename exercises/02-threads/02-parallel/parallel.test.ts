@@ -3,7 +3,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
 import workerThreads, { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { measured as recorded, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { measured as recorded, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -75,6 +75,15 @@ function speedUpOf(runs: { 1: Cost[]; 2: Cost[] }): number {
 
 const ms = (value: number) => `${Math.round(value)} ms`;
 
+/** Explains a rejection of countPrimesParallel(from, to, threads), where the test expected `count`, the primes in [from, to). */
+const countRejected = (from: number, to: number, threads: number, count: number) => (reason: unknown) =>
+  `countPrimesParallel(${from}, ${to}, ${threads}) rejected with ${shownReason(reason)}, where the test expected ${count}, ` +
+  `the number of primes in [${from}, ${to}).`;
+
+/** Explains a rejection of sumInWorker(`what`), where the test expected `sum`, the sum of its values. */
+const sumRejected = (what: string, sum: number) => (reason: unknown) =>
+  `sumInWorker(${what}) rejected with ${shownReason(reason)}, where the test expected ${sum}, the sum of its values.`;
+
 /**
  * Counts the medium range on `threads` parts, checks the count, and says which workers ran (only
  * the workers go on the timeline: its maxInFlight is how many ran at once).
@@ -82,7 +91,8 @@ const ms = (value: number) => `${Math.round(value)} ms`;
 async function countMediumOn(threads: number) {
   const { counted, workers, timeline } = await withWorkerSpans(async (workers, timeline) => {
     const call = (async () => countPrimesParallel(medium.from, medium.to, threads))();
-    return { counted: await within(10_000, call, 'countPrimesParallel never settled'), workers, timeline };
+    const counted = await valueWithin(10_000, call, 'countPrimesParallel never settled', countRejected(medium.from, medium.to, threads, medium.count));
+    return { counted, workers, timeline };
   });
   expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
   return { workers, timeline };
@@ -120,10 +130,11 @@ describe('countPrimesParallel', () => {
     for (const { from, to, threads, count } of cases) {
       const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
       const counted = await withWorkerSpans((_, timeline) =>
-        within(
+        valueWithin(
           5_000,
           timeline.run(call, () => countPrimesParallel(from, to, threads)),
           `${call} never settled`,
+          countRejected(from, to, threads, count),
         ),
       );
       expect(
@@ -193,10 +204,11 @@ describe('countPrimesParallel', () => {
 
   test('leaves no worker running once the count is in', async () => {
     await withWorkerSpans(async (workers, timeline) => {
-      const counted = await within(
+      const counted = await valueWithin(
         10_000,
         timeline.run('countPrimesParallel', () => countPrimesParallel(medium.from, medium.to, 3)),
         'countPrimesParallel never settled',
+        countRejected(medium.from, medium.to, 3, medium.count),
       );
       expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
       // A worker that posted its count and returned is gone within a moment; 5 s is far more than that.
@@ -216,7 +228,7 @@ describe('countPrimesParallel', () => {
 
   test('finishes clearly sooner on two threads than on one: no GIL here', { tags: ['speed-up'], timeout: 180_000 }, async (ctx) => {
     // In the learner's code first: a stub fails here, whatever the machine.
-    const few = await within(20_000, countPrimesParallel(2, 98, 2), 'countPrimesParallel(2, 98, 2) never settled');
+    const few = await valueWithin(20_000, countPrimesParallel(2, 98, 2), 'countPrimesParallel(2, 98, 2) never settled', countRejected(2, 98, 2, 25));
     expect(few, 'countPrimesParallel(2, 98, 2) should count 25 primes').toBe(25);
     if (availableParallelism() < 2) ctx.skip('this machine has a single CPU core: no speed-up to measure');
 
@@ -228,7 +240,8 @@ describe('countPrimesParallel', () => {
     const runYours = async (threads: 1 | 2) => {
       const label = `yours, ${threads} thread${threads === 1 ? '' : 's'}`;
       const work = () => timeline.run(label, async () => counted.add(await countPrimesParallel(large.from, large.to, threads)));
-      yours[threads].push(await measure(() => within(30_000, work(), `countPrimesParallel(..., ${threads}) never settled`)));
+      const rejected = countRejected(large.from, large.to, threads, large.count);
+      yours[threads].push(await measure(() => valueWithin(30_000, work(), `countPrimesParallel(..., ${threads}) never settled`, rejected)));
     };
     const runReference = async (threads: 1 | 2) => {
       const work = () => timeline.run(`reference, ${threads}`, () => referenceCount(large.from, large.to, threads));
@@ -277,7 +290,8 @@ describe('sumInWorker', () => {
     const expected = 4000 * ((999 * 1000) / 2);
     const { sum, workers } = await withWorkerSpans(async (workers, timeline) => {
       const call = timeline.run('sumInWorker', () => sumInWorker(values));
-      return { sum: await within(10_000, call, 'sumInWorker never settled'), workers };
+      const sum = await valueWithin(10_000, call, 'sumInWorker never settled', sumRejected(`a Float64Array of ${values.length} values`, expected));
+      return { sum, workers };
     });
     expect(workers.seen.length, 'sumInWorker started no worker thread: post the array to a Worker, and sum it there.').toBeGreaterThanOrEqual(1);
     expect(sum, 'sumInWorker should resolve with the sum of the values, as computed by the worker').toBe(expected);
@@ -311,10 +325,11 @@ describe('sumInWorker', () => {
     for (let index = 0; index < view.length; index += 1) view[index] = index % 10;
     const expected = 400 * 45;
     const sum = await withWorkerSpans((_, timeline) =>
-      within(
+      valueWithin(
         10_000,
         timeline.run('sumInWorker', () => sumInWorker(view)),
         'sumInWorker never settled',
+        sumRejected(`a view of elements 1000 to 4999 of a Float64Array of ${whole.length}`, expected),
       ),
     );
     const wholeBuffer = expected + 6_000 * 1_000_000;

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, shownReason, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, shownReason, spawnCounts, spawnLog, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { fileAppears, pidsStillAlive, reapChildren } from '#kata/testing/processes.ts';
 import { ChildFailed, runChild, sumOfSquaresInChild, type RunOptions } from './child.ts';
@@ -20,6 +20,31 @@ interface Echo {
 
 /** The child processes started since `before` (a spawnCounts().children value). */
 const startedSince = (before: number) => spawnLog().children.slice(before);
+
+/** How the child processes started since `before` were seen to end, by now. */
+function childrenSeen(before: number): string {
+  const started = startedSince(before);
+  if (started.length === 0) return 'no child process was started';
+  const ended = (child: (typeof started)[number]) =>
+    child.exitCode !== null ? `exited with code ${child.exitCode}` : child.signalCode !== null ? `was killed by ${child.signalCode}` : 'was still running';
+  return `the child process(es) started: ${started.map((child) => `pid ${child.pid} ${ended(child)}`).join('; ')}`;
+}
+
+/**
+ * What `running` (a call of runChild with `request` on the test child, started once `before`
+ * children had been) resolves with. A rejection fails the test with what the test child does for
+ * that request (`does`) and how the children the call started were seen to end.
+ */
+function replyWithin<T>(ms: number, running: Promise<T>, hung: string, call: { request: TestRequest; before: number; does: string }): Promise<T> {
+  return valueWithin(
+    ms,
+    running,
+    hung,
+    (reason) =>
+      `runChild(test-child.harness.ts, ${JSON.stringify(call.request)}) rejected with ${shownReason(reason)}, where the test expected ` +
+      `the child's reply: ${call.does}, so runChild should resolve with its reply. Seen: ${childrenSeen(call.before)}.`,
+  );
+}
 
 // No orphans: whatever a test started must be gone at its end.
 afterEach(async () => {
@@ -40,10 +65,15 @@ describe('runChild', () => {
     const timeline = new Timeline();
     const before = spawnCounts().children;
     const payload = { greeting: 'hello', numbers: [1, 2, 3] };
-    const running = ask<Echo>({ do: 'echo', payload });
+    const request: TestRequest = { do: 'echo', payload };
+    const running = ask<Echo>(request);
     const end = timeline.begin('echo child');
     // A fork took up to 2.7 s to start, reply and exit beside a CPU hog.
-    const reply = await within(10_000, running, 'runChild never settled for a child that replies at once and exits');
+    const reply = await replyWithin(10_000, running, 'runChild never settled for a child that replies at once and exits', {
+      request,
+      before,
+      does: 'this child sends back its pid and its input at once, then exits with code 0',
+    });
     const span = end();
     span.pid = reply?.pid ?? span.pid;
 
@@ -63,9 +93,14 @@ describe('runChild', () => {
     const timeline = new Timeline();
     const before = spawnCounts().children;
     // This child replies at once, then stays alive for another 300 ms before it exits with code 0.
-    const running = ask<Echo>({ do: 'echo', payload: 'done', lingerMs: 300 });
+    const request: TestRequest = { do: 'echo', payload: 'done', lingerMs: 300 };
+    const running = ask<Echo>(request);
     const end = timeline.begin('lingering child');
-    const reply = await within(5_000, running, 'runChild never settled for a child that replies, then exits after 300 ms');
+    const reply = await replyWithin(5_000, running, 'runChild never settled for a child that replies, then exits after 300 ms', {
+      request,
+      before,
+      does: 'this child sends back its pid and its input at once, then exits with code 0 after 300 ms',
+    });
     const span = end();
     const [child] = startedSince(before);
     span.pid = child?.pid ?? span.pid;
@@ -80,11 +115,13 @@ describe('runChild', () => {
 
   test('resolves with the first message the child sends, not a later one', async () => {
     // This child sends two messages, then exits with code 0.
-    const reply = await within(
-      10_000,
-      ask<string>({ do: 'reply-twice', first: 'the first reply', second: 'a second message' }),
-      'runChild never settled for a child that sends two messages and exits',
-    );
+    const before = spawnCounts().children;
+    const request: TestRequest = { do: 'reply-twice', first: 'the first reply', second: 'a second message' };
+    const reply = await replyWithin(10_000, ask<string>(request), 'runChild never settled for a child that sends two messages and exits', {
+      request,
+      before,
+      does: 'this child sends "the first reply", then "a second message", then exits with code 0',
+    });
     expect(
       reply,
       `runChild resolved with ${shownReason(reply)}; the child sent "the first reply", then "a second message". runChild resolves ` +
@@ -116,10 +153,13 @@ describe('runChild', () => {
     // writes its own copy of the same module and reports both values.
     moduleState.value = 'written by the parent';
     try {
-      const seen = await within(
+      const before = spawnCounts().children;
+      const request: TestRequest = { do: 'touch-state' };
+      const seen = await replyWithin(
         10_000,
-        ask<{ before: string; after: string }>({ do: 'touch-state' }),
+        ask<{ before: string; after: string }>(request),
         'runChild never settled for a child that replies at once and exits',
+        { request, before, does: 'this child writes to its copy of a module, sends back what it read and wrote, then exits with code 0' },
       );
       expect(
         seen?.before,
@@ -316,7 +356,14 @@ describe('sumOfSquaresInChild', () => {
     const before = spawnCounts().children;
     const running = sumOfSquaresInChild(100_000);
     const end = timeline.begin('sum of squares');
-    const sum = await within(5_000, running, 'sumOfSquaresInChild(100000) never settled');
+    const sum = await valueWithin(
+      5_000,
+      running,
+      'sumOfSquaresInChild(100000) never settled',
+      (reason) =>
+        `sumOfSquaresInChild(100000) rejected with ${shownReason(reason)}, where the test expected 1² + 2² + ... + 100000² = 333338333350000, ` +
+        `sent back by the child. Seen: ${childrenSeen(before)}.`,
+    );
     const span = end();
     const started = startedSince(before);
     span.pid = started[0]?.pid ?? span.pid;

@@ -46,7 +46,14 @@ function printedBy(output: unknown): { args: string[]; pid: number } {
 async function argsReceived(timeline: Timeline, label: string, args: string[]): Promise<string[]> {
   const running = runCommand(node, [printArgs, ...args]);
   const end = timeline.begin(label);
-  const output = await within(5_000, running, `runCommand never settled for a program that prints its arguments and exits`);
+  const output = await valueWithin(
+    5_000,
+    running,
+    `runCommand never settled for a program that prints its arguments and exits`,
+    (reason) =>
+      `runCommand(node, ${shownReason(['print-args.harness.ts', ...args])}) rejected with ${shownReason(reason)}, where the test expected ` +
+      'what the program printed: print-args prints the arguments it received and exits with code 0.',
+  );
   const span = end();
   const printed = printedBy(output);
   span.pid = printed.pid;
@@ -121,7 +128,15 @@ describe('runCommand', () => {
   });
 
   test('resolves with what the program printed on stdout and stderr', async () => {
-    const output = await within(5_000, runCommand(node, [complain, '0']), 'runCommand never settled for a program that exits with code 0');
+    const output = await valueWithin(
+      5_000,
+      runCommand(node, [complain, '0']),
+      'runCommand never settled for a program that exits with code 0',
+      (reason) =>
+        `runCommand(node, ["complain.harness.ts", "0"]) rejected with ${shownReason(reason)}, where the test expected { stdout, stderr }: ` +
+        'that program prints a line on stdout and one on stderr, then exits with code 0. Output on stderr is no failure; ' +
+        'the exit code says whether the program failed.',
+    );
     expect(output?.stdout, 'stdout should hold exactly what the program printed there').toBe('a line on stdout\n');
     expect(output?.stderr, 'stderr should hold what the program printed there').toContain('cannot open "report.csv"');
   });

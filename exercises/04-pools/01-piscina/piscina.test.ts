@@ -1,7 +1,18 @@
 import os from 'node:os';
 import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { letSpawnedOutliveTests, liveWorkers, measured, sleep, spawnLog, stopWorkers, Timeline, within } from '#kata/testing/index.ts';
+import {
+  letSpawnedOutliveTests,
+  liveWorkers,
+  measured,
+  shownReason,
+  sleep,
+  spawnLog,
+  stopWorkers,
+  Timeline,
+  valueWithin,
+  within,
+} from '#kata/testing/index.ts';
 import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { createPool, type Job, type PoolOptions, type Report, type SquaresPool } from './piscina.ts';
@@ -40,6 +51,22 @@ afterEach(async () => {
 
 const describeError = (reason: unknown) => (reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
 
+/**
+ * What `work`, the run() call(s) `called` names as the test made them, resolves with. Those tasks
+ * cannot fail (the task throws nothing, and no signal or queue bound is given), so a rejection fails
+ * the test in its own words, unless it is the stub's or a deadline's.
+ */
+function reportsWithin<T>(ms: number, work: Promise<T>, hung: string, called: string): Promise<T> {
+  return valueWithin(
+    ms,
+    work,
+    hung,
+    (reason) =>
+      `${called} rejected with ${shownReason(reason)}, but the task in task.worker.ts throws nothing for such a job, and no AbortSignal ` +
+      "or queue bound was given to stop or refuse it: run() should resolve with the task's Report.",
+  );
+}
+
 /** Worker threads started since the spawn log held `count` of them. */
 const workersSince = (count: number): Worker[] => spawnLog().workers.slice(count);
 const isAlive = (worker: Worker) => !spawnLog().exitedWorkers.has(worker);
@@ -48,7 +75,12 @@ describe('createPool', () => {
   test('runs a task on a pool thread and resolves with its report', async () => {
     const pool = open({ threads: 2 });
     const { cue } = await probe();
-    const report = await within(10_000, pool.run({ n: 1_000, cue: cue('task') }), 'run() never resolved');
+    const report = await reportsWithin(
+      10_000,
+      pool.run({ n: 1_000, cue: cue('task') }),
+      'run() never resolved',
+      'run({ n: 1000 }) on createPool({ threads: 2 })',
+    );
     expect(report.sum, 'run() resolved, but not with the report of the task in task.worker.ts').toBe(sumOfSquares(1_000));
     expect(
       report.threadId,
@@ -60,10 +92,11 @@ describe('createPool', () => {
     const pool = open({ threads: 2 });
     const { cue, unmet, timeline } = await probe();
     // The two tasks wait for each other before they work: they can only both finish if they run at the same time.
-    const reports = await within(
+    const reports = await reportsWithin(
       10_000,
       Promise.all([pool.run({ n: 1_000, cue: cue('task 0', { meet: 2 }) }), pool.run({ n: 1_000, cue: cue('task 1', { meet: 2 }) })]),
       'Two tasks that wait for each other never both finished: the pool of 2 threads ran them one at a time, or not at all',
+      'One of 2 calls run({ n: 1000 }) on createPool({ threads: 2 })',
     );
     expect(
       unmet,
@@ -90,7 +123,14 @@ describe('createPool', () => {
     const reports: Report[] = [];
     for (let i = 0; i < 8; i++) {
       await sleep(20);
-      reports.push(await within(10_000, pool.run(job(`one by one ${i}`)), 'run() never resolved'));
+      reports.push(
+        await reportsWithin(
+          10_000,
+          pool.run(job(`one by one ${i}`)),
+          'run() never resolved',
+          `run({ n: 100000 }) on createPool({ threads: 2 }), task ${i + 1} of 8 run one by one after a burst of 12,`,
+        ),
+      );
     }
     const inBurst = afterBurst - first;
     const total = workersSince(first).length;
@@ -212,7 +252,12 @@ describe('createPool', () => {
     const reason = (outcome as { reason: unknown }).reason;
     expect((reason as Error).name, `run() should reject with an AbortError, but rejected with ${describeError(reason)}`).toBe('AbortError');
 
-    const report = await within(10_000, pool.run({ n: 1_000, cue: cue('next') }), 'After a task was cancelled, the pool never ran the next one');
+    const report = await reportsWithin(
+      10_000,
+      pool.run({ n: 1_000, cue: cue('next') }),
+      'After a task was cancelled, the pool never ran the next one',
+      'run({ n: 1000 }) on createPool({ threads: 1 }), the task after the cancelled one,',
+    );
     expect(report.sum, `The pool ran the next task, but it reported the wrong sum\n${timeline.toText()}\n`).toBe(sumOfSquares(1_000));
   });
 
@@ -279,10 +324,11 @@ describe('createPool', () => {
     const threads = os.availableParallelism() + 1;
     const pool = open({ threads });
     const { cue, unmet, timeline } = await probe();
-    const reports = await within(
+    const reports = await reportsWithin(
       15_000,
       Promise.all(Array.from({ length: threads }, (_, i) => pool.run({ n: 1_000, cue: cue(`task ${i}`, { meet: threads }) }))),
       `${threads} tasks that wait for each other never all finished on a pool of ${threads} threads: it ran fewer at a time`,
+      `One of ${threads} calls run({ n: 1000 }) on createPool({ threads: ${threads} })`,
     );
     expect(
       unmet,

@@ -3,7 +3,18 @@ import { once } from 'node:events';
 import os from 'node:os';
 import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isChildAlive, letSpawnedOutliveTests, liveChildren, liveWorkers, spawnLog, stopWorkers, Timeline, within } from '#kata/testing/index.ts';
+import {
+  isChildAlive,
+  letSpawnedOutliveTests,
+  liveChildren,
+  liveWorkers,
+  shownReason,
+  spawnLog,
+  stopWorkers,
+  Timeline,
+  valueWithin,
+  within,
+} from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { settle } from '#kata/testing/settle.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
@@ -74,6 +85,11 @@ afterEach(async () => {
 const count = (n: number, kind: Kind) => `${n} ${n === 1 ? kind.unit : kind.units}`;
 const describeError = (reason: unknown) => (reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
 
+/** What the probe tasks these tests run owe their caller: none of them fails. */
+const probesOwed =
+  'the probe task throws nothing for these cues (one that waits in vain for others gives up after 3 s and goes on): ' +
+  'map() should resolve with one result per item, in the order of the items';
+
 describe.each(kinds)('$name', (kind) => {
   const open = (options?: ExecutorOptions): Executor => {
     const executor = kind.create(options);
@@ -81,9 +97,23 @@ describe.each(kinds)('$name', (kind) => {
     return executor;
   };
 
+  /**
+   * What `work`, the call `called` on an executor of this kind (as the test made it), resolves with.
+   * Its tasks cannot fail, so a rejection fails the test with what it owed them (`owed`), unless it
+   * is the stub's or a deadline's.
+   */
+  const resultWithin = <T>(ms: number, work: Promise<T>, hung: string, called: string, owed: string): Promise<T> =>
+    valueWithin(ms, work, hung, (reason) => `${kind.name}: ${called} rejected with ${shownReason(reason)}, but ${owed}.`);
+
   test(`runs a task in another ${kind.unit} and resolves with its result`, async () => {
     const executor = open({ maxWorkers: 2 });
-    const where = await within(15_000, executor.submit('whereAmI'), 'submit() never settled');
+    const where = await resultWithin(
+      15_000,
+      executor.submit('whereAmI'),
+      'submit() never settled',
+      'submit("whereAmI") with maxWorkers: 2',
+      'the task whereAmI throws nothing: it should resolve with where the task ran ({ threadId, pid })',
+    );
     if (kind.unit === 'thread') {
       expect(where.pid, 'ThreadPoolExecutor ran the task in another process: a thread pool uses worker_threads, in this process').toBe(process.pid);
       expect(where.threadId, 'ThreadPoolExecutor ran the task on the main thread: run it on a worker thread').not.toBe(mainThreadId);
@@ -92,14 +122,29 @@ describe.each(kinds)('$name', (kind) => {
         process.pid,
       );
     }
-    expect(await within(10_000, executor.submit('square', 7), 'submit() never settled'), 'submit("square", 7) should resolve with 49').toBe(49);
+    expect(
+      await resultWithin(
+        10_000,
+        executor.submit('square', 7),
+        'submit() never settled',
+        'submit("square", 7)',
+        'square(7) throws nothing: it should resolve with 49',
+      ),
+      'submit("square", 7) should resolve with 49',
+    ).toBe(49);
   });
 
   test(`starts a ${kind.unit} only when there is work for it: none before the first task, one for one task`, async () => {
     const first = kind.started().length;
     const executor = open({ maxWorkers: 3 });
     const atStart = kind.started().length - first;
-    const result = await within(15_000, executor.submit('square', 3), 'submit() never settled');
+    const result = await resultWithin(
+      15_000,
+      executor.submit('square', 3),
+      'submit() never settled',
+      'submit("square", 3) with maxWorkers: 3',
+      'square(3) throws nothing: it should resolve with 9',
+    );
     const forOneTask = kind.started().length - first;
     expect(result, 'submit("square", 3) should resolve with 9').toBe(9);
     expect(
@@ -112,7 +157,13 @@ describe.each(kinds)('$name', (kind) => {
 
   test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
     const executor = open({ maxWorkers: 3 });
-    const results = await within(15_000, executor.map('square', [1, 2, 3, 4, 5]), 'map() never settled');
+    const results = await resultWithin(
+      15_000,
+      executor.map('square', [1, 2, 3, 4, 5]),
+      'map() never settled',
+      'map("square", [1, 2, 3, 4, 5]) with maxWorkers: 3',
+      'square throws nothing: it should resolve with [1, 4, 9, 16, 25]',
+    );
     expect(results, 'map("square", [1, 2, 3, 4, 5]) should resolve with each square, in order').toEqual([1, 4, 9, 16, 25]);
   });
 
@@ -123,10 +174,12 @@ describe.each(kinds)('$name', (kind) => {
     const items = [cue('a slow', { meet: 2, napMs: 300 }), cue('b fast', { meet: 2 }), cue('c slow', { meet: 2, napMs: 300 }), cue('d fast', { meet: 2 })];
     // Two pairs that meet at once and nap 300 ms take well under a second (3.5 s at worst, beside a
     // CPU hog, processes included); run one at a time, each task waits 3 s for its partner in vain.
-    const results = await within(
+    const results = await resultWithin(
       10_000,
       executor.map('probe', items),
       'map() never settled (its tasks wait for each other in pairs: run one at a time, they wait in vain)',
+      'map("probe", [4 tasks that meet in pairs, the first of each pair napping 300 ms]) with maxWorkers: 2',
+      probesOwed,
     );
     expect(
       results.map((result) => result.label),
@@ -143,10 +196,12 @@ describe.each(kinds)('$name', (kind) => {
     const items = Array.from({ length: 6 }, (_, i) => cue(`task ${i}`, { meet: 2, napMs: 20 }));
     // Three pairs that meet at once finish in well under a second (2.8 s at worst, beside a CPU hog,
     // processes included); run one at a time, every task waits 3 s for a partner in vain: 18 s.
-    const results = await within(
+    const results = await resultWithin(
       10_000,
       executor.map('probe', items),
       'map() of 6 tasks that wait for each other in pairs did not finish: they never met, so the executor ran them one at a time',
+      'map("probe", [6 tasks that meet in pairs]) with maxWorkers: 2',
+      probesOwed,
     );
     const picture = `\n${timeline.toText()}\n`;
     expect(unmet, `Tasks waited in vain for a second task to run at the same time: the executor ran them one at a time.${picture}`).toEqual([]);
@@ -175,7 +230,13 @@ describe.each(kinds)('$name', (kind) => {
       error instanceof Error ? error.message : error,
       `submit() rejected, but not with the task's error (${describeError(error)}): send back its message`,
     ).toContain('cannot invert 0');
-    const after = await within(10_000, executor.submit('inverse', 4), 'After a task failed, the executor never ran the next one');
+    const after = await resultWithin(
+      10_000,
+      executor.submit('inverse', 4),
+      'After a task failed, the executor never ran the next one',
+      'submit("inverse", 4), after submit("inverse", 0) had failed,',
+      'inverse(4) throws nothing: after a failed task the executor keeps working, and this call should resolve with 0.25',
+    );
     expect(after, 'After a task failed, the next task resolved with the wrong value').toBe(0.25);
 
     const mapped = await failureWithin(6_000, () => executor.map('inverse', [1, 0, 2]), {
@@ -189,10 +250,12 @@ describe.each(kinds)('$name', (kind) => {
 
   test('map() of no items resolves with []', async () => {
     const executor = open({ maxWorkers: 2 });
-    const results = await within(
+    const results = await resultWithin(
       5_000,
       executor.map('square', []),
       'map() of no items never settled: with no task to finish, nothing will ever count the last one in (resolve at once, or let Promise.all do it)',
+      'map("square", [])',
+      'with no items there is no task to fail: it should resolve with []',
     );
     expect(results, 'map() of no items should resolve with an empty list').toEqual([]);
   });
@@ -213,7 +276,13 @@ describe.each(kinds)('$name', (kind) => {
         'and reply with that error, as with one it throws.',
     ).toContain('begin answered 404');
     expect(
-      await within(10_000, executor.submit('square', 5), 'After a task failed, the executor never ran the next one'),
+      await resultWithin(
+        10_000,
+        executor.submit('square', 5),
+        'After a task failed, the executor never ran the next one',
+        'submit("square", 5), after a task whose promise rejected,',
+        'square(5) throws nothing: after a failed task the executor keeps working, and this call should resolve with 25',
+      ),
       'The next task should resolve with 25',
     ).toBe(25);
   });
@@ -263,11 +332,13 @@ describe.each(kinds)('$name', (kind) => {
     const { cue, timeline, unmet } = await probe();
     // Tasks meet in groups of `cores`: they only finish if that many run at the same time.
     const items = Array.from({ length: 2 * cores }, (_, i) => cue(`task ${i}`, { meet: cores, napMs: 20 }));
-    const results = await within(
+    const results = await resultWithin(
       20_000,
       executor.map('probe', items),
       `map() of ${2 * cores} tasks that wait for each other in groups of ${cores} did not finish: with maxWorkers left out, fewer than ${cores} ran at once: ` +
         `the default should be the number of CPU cores (${cores}, os.availableParallelism())`,
+      `map("probe", [${items.length} tasks that meet in groups of ${cores}]) with maxWorkers left out`,
+      probesOwed,
     );
     const picture = `\n${timeline.toText()}\n`;
     expect(
@@ -293,7 +364,13 @@ describe.each(kinds)('$name', (kind) => {
     await within(15_000, executor.map('probe', [cue('warm 1', { meet: 2 }), cue('warm 2', { meet: 2 })]), 'map() of 2 tasks that meet never settled');
     // The first task keeps its worker busy for 4 s; the six behind it take a few ms each.
     const items = [cue('long', { napMs: 4_000 }), ...Array.from({ length: 6 }, (_, i) => cue(`short ${i}`))];
-    const results = await within(15_000, executor.map('probe', items), 'map() never settled');
+    const results = await resultWithin(
+      15_000,
+      executor.map('probe', items),
+      'map() never settled',
+      'map("probe", [a task that naps 4 s, then 6 short ones]) with maxWorkers: 2',
+      probesOwed,
+    );
     const long = kind.idOf(results[0]!);
     const waited = results.slice(1).flatMap((result) => (kind.idOf(result) === long ? [result.label] : []));
     expect(

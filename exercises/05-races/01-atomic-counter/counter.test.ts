@@ -2,12 +2,21 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
-import { Timeline, within } from '#kata/testing/index.ts';
-import { recordWorkerSpans } from '#kata/testing/worker-spans.ts';
+import { shownReason, Timeline, valueWithin } from '#kata/testing/index.ts';
+import { recordWorkerSpans, type WorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countInWorkers, createCounter, increment } from './counter.ts';
 
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
+
+/** Explains a rejection of countInWorkers(threads, times), where the test expected a total, with what its workers were seen to do. */
+const countRejected = (threads: number, times: number, spans: WorkerSpans) => (reason: unknown) => {
+  const seen = spans.seen.map((w) => `thread ${w.threadId}: ${w.exitCode === undefined ? 'still running' : `exit code ${w.exitCode}`}`);
+  return (
+    `countInWorkers(${threads}, ${times}) rejected with ${shownReason(reason)}, where the test expected the shared counter's total, ${n(threads * times)}. ` +
+    `The worker threads it started: ${seen.length === 0 ? 'none' : seen.join('; ')}.`
+  );
+};
 
 describe('createCounter', () => {
   test('puts `slots` cells in shared memory, every one at 0, and none for 0', () => {
@@ -182,7 +191,7 @@ describe('countInWorkers', () => {
     let total: number;
     let stillRunning: number;
     try {
-      total = await within(10_000, countInWorkers(4, 250_000), 'countInWorkers(4, 250000) never resolved');
+      total = await valueWithin(10_000, countInWorkers(4, 250_000), 'countInWorkers(4, 250000) never resolved', countRejected(4, 250_000, spans));
       // Read at once: a worker that is still running now was not waited for.
       stillRunning = spans.alive().length;
     } finally {
@@ -208,7 +217,7 @@ describe('countInWorkers', () => {
     const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
     let total: number;
     try {
-      total = await within(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved');
+      total = await valueWithin(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved', countRejected(3, 1000, spans));
     } finally {
       spans.stop();
     }
@@ -230,7 +239,12 @@ describe('countInWorkers', () => {
       let total: number;
       try {
         const none = threads === 0 ? ': with no workers there is nothing to wait for, so resolve with the counter as it is, 0' : '';
-        total = await within(8_000, countInWorkers(threads, 1000), `countInWorkers(${threads}, 1000) never resolved${none}`);
+        total = await valueWithin(
+          8_000,
+          countInWorkers(threads, 1000),
+          `countInWorkers(${threads}, 1000) never resolved${none}`,
+          countRejected(threads, 1000, spans),
+        );
       } finally {
         spans.stop();
       }

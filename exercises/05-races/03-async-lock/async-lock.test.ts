@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { failureOf, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { failureOf, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { Account } from './account.harness.ts';
 import { Mutex, type Release, Semaphore } from './async-lock.ts';
 
@@ -46,6 +46,22 @@ async function expectLetInAtOnce(acquire: () => Promise<Release>, giveBack: Rele
   expect(atOnce, notWokenMessage(what, release !== undefined)).toBe(true);
 }
 
+/**
+ * What `work`, a call that asks for the lock or a permit (`called`, as the test made it), resolves
+ * with: its release function. Nothing in these tests makes asking fail (a caller waits until it
+ * gets in), so a rejection fails the test in its own words, unless it is the stub's or a deadline's.
+ */
+function granted(ms: number, work: Promise<Release>, hung: string, called: string): Promise<Release> {
+  return valueWithin(
+    ms,
+    work,
+    hung,
+    (reason) =>
+      `${called} rejected with ${shownReason(reason)}, but asking for the lock or a permit has no way to fail here: the caller waits ` +
+      'until it gets in, and then it should resolve with its release function.',
+  );
+}
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Ten deposits of 10 that all start at once on a fresh account, with no lock: the race itself. */
@@ -59,11 +75,11 @@ async function balanceWithoutLock(): Promise<number> {
  * The FIFO scenario for a mutex or a semaphore: `holders` callers hold it, A to D queue up, then one
  * holder releases and, in that same instant, a fifth caller E asks. Records who got in, in order.
  */
-async function queueScenario(acquire: () => Promise<Release>, holders: number) {
+async function queueScenario(acquire: () => Promise<Release>, holders: number, asked: string) {
   const timeline = new Timeline();
   const held: Array<() => void> = [];
   for (let i = 1; i <= holders; i += 1) {
-    const release = await within(1_000, acquire(), 'a free lock was never handed out');
+    const release = await granted(1_000, acquire(), 'a free lock was never handed out', `${asked}, asked by holder ${i} of ${holders} while there was room,`);
     const end = timeline.begin(`holder ${i}`);
     held.push(() => (end(), release()));
   }
@@ -125,10 +141,13 @@ describe('Mutex', () => {
     const account = new Account();
     const timeline = new Timeline();
     const mutex = new Mutex();
-    const results = await within(
+    const results = await valueWithin(
       2_000,
       Promise.all(range(10).map((i) => mutex.runExclusive(() => timeline.run(`deposit ${i}`, () => account.deposit(10))))),
       'the deposits never finished: a caller is waiting for a lock that was never released',
+      (reason) =>
+        `One of 10 overlapping calls mutex.runExclusive(() => account.deposit(10)) rejected with ${shownReason(reason)}, but a deposit ` +
+        'throws nothing (it resolves with the balance it wrote): runExclusive should resolve with what its critical section returned.',
     );
     const balance = await account.balance();
     const unprotected = await balanceWithoutLock();
@@ -162,7 +181,7 @@ describe('Mutex', () => {
 
   test('waiters get the lock first come, first served, even against a caller arriving just as it is released', async () => {
     const mutex = new Mutex();
-    const { order, whileHeld, timeline } = await queueScenario(() => mutex.lock(), 1);
+    const { order, whileHeld, timeline } = await queueScenario(() => mutex.lock(), 1, 'lock() on a new Mutex');
     expect(whileHeld, `${whileHeld.join(', ')} got the lock while another caller still held it.`).toEqual([]);
     expect(timeline.maxInFlight, overlapMessage('the lock', 1, timeline)).toBe(1);
     expect(order, fifoMessage(order, timeline)).toEqual(['A', 'B', 'C', 'D', 'E']);
@@ -220,13 +239,13 @@ describe('Mutex', () => {
 
   test('a waiter gets the lock as soon as it is released, with no timer or poll in between', async () => {
     const mutex = new Mutex();
-    const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
+    const first = await granted(1_000, mutex.lock(), 'lock() on a free mutex never resolved', 'lock() on a new Mutex');
     await expectLetInAtOnce(() => mutex.lock(), first, 'the lock', 'The second caller got the lock while the first still held it.');
   });
 
   test('calling release twice does not let a third caller in beside the second', async () => {
     const mutex = new Mutex();
-    const first = await within(1_000, mutex.lock(), 'lock() on a free mutex never resolved');
+    const first = await granted(1_000, mutex.lock(), 'lock() on a free mutex never resolved', 'lock() on a new Mutex');
     const inside: string[] = [];
     const second = mutex.lock().then((release) => (inside.push('second'), release));
     first();
@@ -240,7 +259,7 @@ describe('Mutex', () => {
         'Make each release function work once: a second call must do nothing.',
     ).toEqual(['second']);
     (await second)();
-    (await within(1_000, third, 'the third caller never got the lock'))();
+    (await granted(1_000, third, 'the third caller never got the lock', 'lock() by a third caller, once the second had the lock,'))();
   });
 });
 
@@ -285,7 +304,7 @@ describe('Semaphore', () => {
 
   test('waiters get permits first come, first served, even against a caller arriving just as one is released', async () => {
     const semaphore = new Semaphore(2);
-    const { order, whileHeld, timeline } = await queueScenario(() => semaphore.acquire(), 2);
+    const { order, whileHeld, timeline } = await queueScenario(() => semaphore.acquire(), 2, 'acquire() on a new Semaphore(2)');
     expect(whileHeld, `${whileHeld.join(', ')} got a permit while both permits were held.`).toEqual([]);
     expect(timeline.maxInFlight, overlapMessage('a permit', 2, timeline)).toBeLessThanOrEqual(2);
     expect(order, fifoMessage(order, timeline)).toEqual(['A', 'B', 'C', 'D', 'E']);
@@ -317,8 +336,13 @@ describe('Semaphore', () => {
 
   test('a waiter gets a permit as soon as one is given back, with no timer or poll in between', async () => {
     const semaphore = new Semaphore(2);
-    const first = await within(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved');
-    const second = await within(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved');
+    const first = await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)');
+    const second = await granted(
+      1_000,
+      semaphore.acquire(),
+      'acquire() with a permit left never resolved',
+      'A second acquire() on a Semaphore(2), with a permit left,',
+    );
     try {
       await expectLetInAtOnce(() => semaphore.acquire(), first, 'a permit', 'A third caller got a permit while both permits of a Semaphore(2) were held.');
     } finally {
@@ -328,8 +352,13 @@ describe('Semaphore', () => {
 
   test('calling release twice gives back one permit, not two', async () => {
     const semaphore = new Semaphore(2);
-    const first = await within(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved');
-    const second = await within(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved');
+    const first = await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)');
+    const second = await granted(
+      1_000,
+      semaphore.acquire(),
+      'acquire() with a permit left never resolved',
+      'A second acquire() on a Semaphore(2), with a permit left,',
+    );
     const inside: string[] = [];
     const third = semaphore.acquire().then((release) => (inside.push('third'), release));
     const fourth = semaphore.acquire().then((release) => (inside.push('fourth'), release));
@@ -337,7 +366,12 @@ describe('Semaphore', () => {
     expect(inside, `${inside.join(' and ')} got a permit while both permits of a Semaphore(2) were held.`).toEqual([]);
     first();
     first();
-    const next = await within(1_000, Promise.race([third, fourth]), 'no waiter got a permit after a holder released one');
+    const next = await granted(
+      1_000,
+      Promise.race([third, fourth]),
+      'no waiter got a permit after a holder released one',
+      'acquire() by a third or fourth caller, waiting on a Semaphore(2),',
+    );
     await settle();
     expect(
       inside,
@@ -346,7 +380,7 @@ describe('Semaphore', () => {
     ).toHaveLength(1);
     second();
     next();
-    (await within(1_000, inside[0] === 'third' ? fourth : third, 'the last waiter never got a permit'))();
-    (await within(1_000, fourth, 'the fourth caller never got a permit'))();
+    (await granted(1_000, inside[0] === 'third' ? fourth : third, 'the last waiter never got a permit', 'acquire() by the last waiter on a Semaphore(2)'))();
+    (await granted(1_000, fourth, 'the fourth caller never got a permit', 'acquire() by the fourth caller on a Semaphore(2)'))();
   });
 });

@@ -4,7 +4,19 @@ import { threadId as mainThreadId, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
 import { watchMainThread } from '#kata/testing/main-thread.ts';
-import { isChildAlive, letSpawnedOutliveTests, liveWorkers, measured, sleep, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import {
+  isChildAlive,
+  letSpawnedOutliveTests,
+  liveWorkers,
+  measured,
+  shownReason,
+  sleep,
+  spawnCounts,
+  spawnLog,
+  Timeline,
+  valueWithin,
+  within,
+} from '#kata/testing/index.ts';
 import { startLoopbackServer } from '#kata/testing/loopback-server.ts';
 import { maxOverlap, recordRemoteRun } from '#kata/testing/processes.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,6 +35,23 @@ const where = (ran: Ran) => (onMainThread(ran) ? 'the main thread' : `thread ${r
 const placesOf = (runs: readonly Ran[]) => new Set(runs.map((ran) => `${ran.pid}/${ran.threadId}`));
 const said = ({ workers, children }: Started) =>
   `${workers} worker thread${workers === 1 ? '' : 's'} and ${children} child process${children === 1 ? '' : 'es'}`;
+
+/** What each function owes the inputs these tests give it: none of them can fail. */
+const owed = {
+  fetchAll: 'resolve with the body of each page, in the order of the URLs: the test server answers each of these URLs with 200 and its page',
+  queryAll: "resolve with one answer per query, in the order of the queries: legacyQuery cannot fail, it only blocks for the query's ms",
+  crunchAll: 'resolve with crunch(n) for every size, in the order of the sizes: crunch cannot fail, it only takes CPU time',
+  crunchTiny: 'resolve with crunch(n) for every size, in the order of the sizes: crunch cannot fail, it only takes CPU time',
+};
+
+/**
+ * What `work`, the call `fn(inputs)` as the test made it, resolves with, waiting at most `ms`. A
+ * rejection fails the test with the call, what it rejected with and what it owed those inputs
+ * (`more` adds what the test saw), unless it is the stub's or a deadline's.
+ */
+function resolvedWithin<T>(ms: number, work: Promise<T>, hung: string, fn: keyof typeof owed, inputs: string, more = () => ''): Promise<T> {
+  return valueWithin(ms, work, hung, (reason) => `${fn}(${inputs}) rejected with ${shownReason(reason)}, but it should ${owed[fn]}.${more()}`);
+}
 
 /** Puts each job on `timeline` at the times, thread and process it reported itself. */
 function onTimeline<T extends Ran>(timeline: Timeline, runs: readonly T[], label: (run: T, index: number) => string): T[] {
@@ -43,11 +72,11 @@ function expectCrunched(results: readonly Crunched[], sizes: readonly number[], 
   }
 }
 
-/** Runs `call` and returns what it resolved with and the worker threads and child processes it started. */
-async function startedBy<T>(call: () => Promise<T>, label: string) {
+/** Runs `call`, `fn(inputs)`, and returns what it resolved with and the worker threads and child processes it started. */
+async function startedBy<T>(call: () => Promise<T>, label: string, fn: keyof typeof owed, inputs: string) {
   const log = spawnLog();
   const from = { workers: log.workers.length, children: log.children.length };
-  const result = await within(10_000, call(), `${label} never resolved`);
+  const result = await resolvedWithin(10_000, call(), `${label} never resolved`, fn, inputs);
   return { result, workers: log.workers.slice(from.workers), children: log.children.slice(from.children) };
 }
 
@@ -67,9 +96,9 @@ async function stillRunning(workers: readonly Worker[], children: readonly Child
  * Calls `call` twice. Passes if nothing either call started is still running 5 s after the second
  * resolved, or if the second call started nothing and reused what the first left running (one warm pool).
  */
-async function expectStoppedOrReused(fn: string, call: () => Promise<unknown>) {
-  const first = await startedBy(call, fn);
-  const second = await startedBy(call, `${fn} (a second call)`);
+async function expectStoppedOrReused(fn: 'queryAll' | 'crunchAll', inputs: string, call: () => Promise<unknown>) {
+  const first = await startedBy(call, fn, fn, inputs);
+  const second = await startedBy(call, `${fn} (a second call)`, fn, inputs);
   const left = await stillRunning([...first.workers, ...second.workers], [...first.children, ...second.children], 5_000);
   const leftCount = left.workers.length + left.children.length;
   const startedAgain = second.workers.length + second.children.length;
@@ -93,7 +122,13 @@ describe('fetchAll: waiting on an async API', () => {
     const timeline = new Timeline();
     const server = await startLoopbackServer({ timeline });
     try {
-      const bodies = await within(10_000, fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))), 'fetchAll never resolved');
+      const bodies = await resolvedWithin(
+        10_000,
+        fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))),
+        'fetchAll never resolved',
+        'fetchAll',
+        `[${REQUESTS} URLs of pages answered after ${WAIT} ms]`,
+      );
       expect(
         server.maxInFlight,
         `At most ${server.maxInFlight} of ${REQUESTS} requests were in flight at once: ${server.maxInFlight === 1 ? 'they ran one after another' : 'some waited for others to finish'}. ` +
@@ -139,7 +174,13 @@ describe('queryAll: waiting through a blocking client', () => {
       const timeline = new Timeline();
       const answers = onTimeline(
         timeline,
-        await within(10_000, queryAll(queries.map((query) => ({ ...query, ms }))), 'queryAll never resolved'),
+        await resolvedWithin(
+          10_000,
+          queryAll(queries.map((query) => ({ ...query, ms }))),
+          'queryAll never resolved',
+          'queryAll',
+          `[${queries.length} queries of ${ms} ms]`,
+        ),
         (answer) => `query ${answer.key}`,
       );
       return { timeline, answers, atOnce: maxOverlap(timeline.spans), places: placesOf(answers) };
@@ -172,7 +213,11 @@ describe('queryAll: waiting through a blocking client', () => {
     const timeline = new Timeline();
     // 1 s waits: long enough to overlap however slowly the threads start on a busy machine.
     const many = Array.from({ length: cores + 2 }, (_, i) => ({ key: `q${i}`, ms: 1_000 }));
-    const answers = onTimeline(timeline, await within(10_000, queryAll(many), 'queryAll never resolved'), (answer) => `query ${answer.key}`);
+    const answers = onTimeline(
+      timeline,
+      await resolvedWithin(10_000, queryAll(many), 'queryAll never resolved', 'queryAll', `[${many.length} queries of 1000 ms]`),
+      (answer) => `query ${answer.key}`,
+    );
     expect(
       answers.map((answer) => answer.key),
       'queryAll must resolve with every answer, in the order of the queries',
@@ -188,12 +233,14 @@ describe('queryAll: waiting through a blocking client', () => {
   });
 
   test('leaves no thread or process it started running after it resolves, or reuses them on the next call', async () => {
-    await expectStoppedOrReused('queryAll', () => queryAll(queries.map((query) => ({ ...query, ms: 50 }))));
+    await expectStoppedOrReused('queryAll', `[${queries.length} queries of 50 ms]`, () => queryAll(queries.map((query) => ({ ...query, ms: 50 }))));
   });
 
   test(`the event loop stays free while ${queries.length} queries of ${WAIT} ms wait`, async () => {
     const timeline = new Timeline();
-    const watch = await watchEventLoop(() => within(10_000, queryAll(queries), 'queryAll never resolved'));
+    const watch = await watchEventLoop(() =>
+      resolvedWithin(10_000, queryAll(queries), 'queryAll never resolved', 'queryAll', `[${queries.length} queries of ${WAIT} ms]`),
+    );
     onTimeline(timeline, watch.result, (answer) => `query ${answer.key}`);
     // Exact first: a query that ran on the main thread blocked its loop for the whole wait, whatever
     // happened between the queries.
@@ -250,7 +297,11 @@ describe('crunchAll: heavy CPU work', () => {
 
   test('runs the jobs on at least 2 threads or processes at the same time', async () => {
     const timeline = new Timeline();
-    const results = onTimeline(timeline, await within(15_000, crunchAll(sizes, 2), 'crunchAll never resolved'), (_, i) => `job ${i}`);
+    const results = onTimeline(
+      timeline,
+      await resolvedWithin(15_000, crunchAll(sizes, 2), 'crunchAll never resolved', 'crunchAll', `[${sizes.join(', ')}], 2`),
+      (_, i) => `job ${i}`,
+    );
     expectCrunched(results, sizes, 'crunchAll');
     const places = placesOf(results);
     const atOnce = maxOverlap(timeline.spans);
@@ -280,7 +331,13 @@ describe('crunchAll: heavy CPU work', () => {
       const timeline = new Timeline();
       const results = onTimeline(
         timeline,
-        await within(20_000, crunchAll(six, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`),
+        await resolvedWithin(
+          20_000,
+          crunchAll(six, parallelism),
+          `crunchAll(sizes, ${parallelism}) never resolved`,
+          'crunchAll',
+          `[${six.join(', ')}], ${parallelism}`,
+        ),
         (_, i) => `job ${i}`,
       );
       expectCrunched(results, six, 'crunchAll');
@@ -296,14 +353,14 @@ describe('crunchAll: heavy CPU work', () => {
   });
 
   test('leaves no thread or process it started running after it resolves, or reuses them on the next call', async () => {
-    await expectStoppedOrReused('crunchAll', () => crunchAll([1e7, 1e7 + 1, 1e7 + 2, 1e7 + 3], 2));
+    await expectStoppedOrReused('crunchAll', '[1e7, 1e7 + 1, 1e7 + 2, 1e7 + 3], 2', () => crunchAll([1e7, 1e7 + 1, 1e7 + 2, 1e7 + 3], 2));
   });
 
   test('leaves the event loop free while the work runs', async () => {
     const timeline = new Timeline();
     // CPU time of the test's own thread, not wall time: beside other work on a busy machine, a free
     // loop can wait hundreds of ms for a core without doing anything. One job is ~65 ms of CPU.
-    const watch = await watchMainThread(() => within(15_000, crunchAll(sizes, 2), 'crunchAll never resolved'));
+    const watch = await watchMainThread(() => resolvedWithin(15_000, crunchAll(sizes, 2), 'crunchAll never resolved', 'crunchAll', `[${sizes.join(', ')}], 2`));
     onTimeline(timeline, watch.result, (_, i) => `job ${i}`);
     expect(
       measured('choose: longest busy stretch of the loop thread during crunchAll (CPU ms)', watch.longestBusyMs, MAX_LOOP_BUSY_MS),
@@ -328,7 +385,13 @@ describe('crunchAll: heavy CPU work', () => {
     let inProcesses = false;
     const run = async (parallelism: number) => {
       // Up to 5.1 s at 1 thread beside a CPU hog.
-      const results = await within(20_000, crunchAll(heavy, parallelism), `crunchAll(sizes, ${parallelism}) never resolved`);
+      const results = await resolvedWithin(
+        20_000,
+        crunchAll(heavy, parallelism),
+        `crunchAll(sizes, ${parallelism}) never resolved`,
+        'crunchAll',
+        `[${heavy.join(', ')}], ${parallelism}`,
+      );
       // From the first job's start to the last job's end: the work, not the start-up of threads or
       // processes before it (two TypeScript workers starting at once took ~450 ms here, idle,
       // against ~150 ms for one: that is crunchTiny's lesson, and it drowned this one).
@@ -411,10 +474,13 @@ describe('crunchTiny: many tiny tasks', () => {
     const spawns = limitSpawns(limit);
     const started = performance.now();
     try {
-      const outcome = await within(
+      const outcome = await resolvedWithin(
         10_000,
         Promise.race([spawns.exceeded.then(() => ({ results: undefined })), crunchTiny(sizes).then((results) => ({ results }))]),
         'crunchTiny never resolved',
+        'crunchTiny',
+        `[${sizes.length} sizes, ${sizes[0]} to ${sizes.at(-1)}]`,
+        () => ` It had started ${said(spawns.started())} by then (this test lets ${limit} start).`,
       );
       const results = outcome.results && onTimeline(timeline, outcome.results, (_, i) => `task ${i}`);
       return { results, took: performance.now() - started, started: spawns.started() };
@@ -461,7 +527,13 @@ describe('every function', () => {
     const server = await startLoopbackServer({ timeline: new Timeline() });
     try {
       const delays = [200, 20, 100];
-      const bodies = await within(10_000, fetchAll(delays.map((delay, i) => server.url(`/page/${i}?delay=${delay}`))), 'fetchAll never resolved');
+      const bodies = await resolvedWithin(
+        10_000,
+        fetchAll(delays.map((delay, i) => server.url(`/page/${i}?delay=${delay}`))),
+        'fetchAll never resolved',
+        'fetchAll',
+        `[3 URLs of pages answered after ${delays.join(', ')} ms]`,
+      );
       expect(
         bodies,
         'fetchAll: the responses came back in the order 1, 2, 0 (their delays were 200, 20 and 100 ms); the bodies must be in the order of the URLs. ' +
@@ -472,14 +544,20 @@ describe('every function', () => {
     }
     // Far apart, so that threads starting up to half a second apart (beside a busy CPU) still
     // finish out of order: with 200, 20 and 100 ms they once finished in the order given.
-    const answers = await within(10_000, queryAll([900, 20, 450].map((ms, i) => ({ key: `q${i}`, ms }))), 'queryAll never resolved');
+    const answers = await resolvedWithin(
+      10_000,
+      queryAll([900, 20, 450].map((ms, i) => ({ key: `q${i}`, ms }))),
+      'queryAll never resolved',
+      'queryAll',
+      '[3 queries of 900, 20, 450 ms]',
+    );
     expect(
       answers.map((answer) => answer.key),
       'queryAll: the queries waited 900, 20 and 450 ms, so they finished in the order 1, 2, 0; the answers must be in the order of the queries. ' +
         'Store each result at its input index instead of pushing it when it arrives.',
     ).toEqual(['q0', 'q1', 'q2']);
     const sizes = [2e8, 1e6, 1e6 + 1];
-    const crunched = await within(10_000, crunchAll(sizes, 2), 'crunchAll never resolved');
+    const crunched = await resolvedWithin(10_000, crunchAll(sizes, 2), 'crunchAll never resolved', 'crunchAll', `[${sizes.join(', ')}], 2`);
     expect(
       crunched.map((result) => result.n),
       `crunchAll(sizes, 2): the first job is 200 times bigger than the others and finished last (they finished at ` +
@@ -490,11 +568,12 @@ describe('every function', () => {
 
   test('resolves with [] when there is no input', async () => {
     const none = async (fn: string, call: () => Promise<unknown[]>) => {
-      const result = await within(
+      const result = await valueWithin(
         10_000,
         call(),
         `${fn} never resolved: with nothing to do, it must resolve with [] (does it wait for a count of answers to reach the number of inputs, ` +
           'which it already has, or for a worker that is never given a job?)',
+        (reason) => `${fn} rejected with ${shownReason(reason)}, but with nothing to do it should resolve with [].`,
       );
       expect(result, `${fn} must resolve with [] for no input`).toEqual([]);
     };

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { isNotImplemented, sleep, valueWithin, within } from '#kata/testing/index.ts';
+import { isNotImplemented, shownReason, sleep, valueWithin, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer } from '#kata/testing/loopback-server.ts';
 import { singleFlight } from './single-flight.ts';
@@ -81,7 +81,14 @@ describe('singleFlight: sharing a call in flight', () => {
   test('every caller gets the very value load resolved with, not a copy', async () => {
     const value = { user: 'ada', visits: [1, 2, 3] };
     const get = singleFlight(async (_key: string) => (await sleep(20), value));
-    const values = await within(5_000, Promise.all([get('ada'), get('ada'), get('ada')]), 'get("ada") did not settle within 5 s of a 20 ms load');
+    const values = await valueWithin(
+      5_000,
+      Promise.all([get('ada'), get('ada'), get('ada')]),
+      'get("ada") did not settle within 5 s of a 20 ms load',
+      (reason) =>
+        `One of 3 calls get("ada") rejected with ${shownReason(reason)}, but its load cannot fail: it resolves with one object after 20 ms, ` +
+        'and every caller should get that object.',
+    );
     const copies = values.filter((got) => got !== value).length;
     expect(
       copies,

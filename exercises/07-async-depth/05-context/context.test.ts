@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { threadId as mainThreadId } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { outcomeWithin, sleep, spawnLog, within } from '#kata/testing/index.ts';
+import { outcomeWithin, shownReason, sleep, spawnLog, valueWithin, within } from '#kata/testing/index.ts';
 import { bindToRequest, currentRequestId, reportOnWorker, runRequest } from './context.ts';
 
 const shown = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
@@ -115,10 +115,13 @@ describe('runRequest and currentRequestId', () => {
 
   test('resolve with what the work resolves with, and reject with what it throws', async () => {
     const value = { answer: 42 };
-    const resolved = await within(
+    const resolved = await valueWithin(
       2_000,
       runRequest('req-1', async () => value),
       'runRequest did not settle within 2 s',
+      (reason) =>
+        `runRequest("req-1", async () => value) rejected with ${shownReason(reason)}, but that work resolves with ${shown(value)} ` +
+        'and throws nothing: runRequest should resolve with what its work resolves with.',
     );
     expect(resolved, `runRequest resolved with ${shown(resolved)}, and its work with ${shown(value)}: return what the work resolves with, unchanged.`).toBe(
       value,
@@ -180,7 +183,7 @@ describe('bindToRequest', () => {
 
 describe('reportOnWorker', () => {
   test('runs report on a worker thread, as the request that called it', async () => {
-    const results = await within(
+    const results = await valueWithin(
       10_000,
       Promise.all(
         ['req-a', 'req-b', 'req-c'].map((request, index) =>
@@ -191,6 +194,9 @@ describe('reportOnWorker', () => {
         ),
       ),
       'reportOnWorker did not settle within 10 s in 3 overlapping requests',
+      (reason) =>
+        `In 3 overlapping requests (req-a, req-b, req-c), a call reportOnWorker("task of <request>") or its runRequest rejected with ${shownReason(reason)}, ` +
+        'where the test expected each to resolve with the Report its worker posted: nothing in this test ends a worker early.',
     );
     for (const { request, report } of results) {
       expect(report?.task, `reportOnWorker("task of ${request}") resolved with ${shown(report)}: resolve with the Report the worker posted.`).toBe(
@@ -234,10 +240,13 @@ describe('reportOnWorker', () => {
     for (const request of ['req-a', 'req-b', 'req-c']) {
       const before = log.workers.length;
       const running = () => log.workers.slice(before).filter((worker) => !log.exitedWorkers.has(worker)).length;
-      const atSettle = await within(
+      const atSettle = await valueWithin(
         5_000,
         runRequest(request, () => reportOnWorker(`task of ${request}`)).then(() => ({ started: log.workers.length - before, running: running() })),
         `reportOnWorker did not settle within 5 s in ${request}`,
+        (reason) =>
+          `reportOnWorker("task of ${request}"), run in runRequest("${request}"), rejected with ${shownReason(reason)}, where the test expected ` +
+          'the Report its worker posted, once that worker had exited: nothing in this test ends the worker early.',
       );
       expect(atSettle.started, `reportOnWorker("task of ${request}") started ${atSettle.started} worker threads: start one, and run report on it.`).toBe(1);
       expect(
