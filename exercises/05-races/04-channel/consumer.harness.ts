@@ -56,38 +56,43 @@ const watch = watchHeader(
       }
     : {},
 );
-const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
+// No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+async function main(): Promise<void> {
+  const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 
-const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
-const seen = new Uint8Array(count + 1);
-let distinct = 0;
-// So that the test can read this thread's own CPU time while it waits.
-announceThread();
-parentPort!.postMessage({ type: 'started', threadId });
-for (;;) {
-  if (report.received === pauseAfter) {
-    parentPort!.postMessage({ type: 'paused' });
-    waitAtGate(control, CONSUMER_GATE);
+  const report: StreamReport = { received: 0, duplicated: 0, missing: 0, strange: 0, afterEnd: undefined };
+  const seen = new Uint8Array(count + 1);
+  let distinct = 0;
+  // So that the test can read this thread's own CPU time while it waits.
+  announceThread();
+  parentPort!.postMessage({ type: 'started', threadId });
+  for (;;) {
+    if (report.received === pauseAfter) {
+      parentPort!.postMessage({ type: 'paused' });
+      waitAtGate(control, CONSUMER_GATE);
+    }
+    // Awaited so that an asynchronous receive (built on Atomics.waitAsync) works too.
+    watch.newCall();
+    const value = await receive(channel);
+    if (value === undefined) break;
+    if (value === POISON) Atomics.add(control, CONSUMER_CELLS.outOfOrder, 1);
+    const position = report.received;
+    report.received += 1;
+    Atomics.store(control, RECEIVED, report.received);
+    if (value !== position + 1) report.firstWrong ??= { position, expected: position + 1, got: value };
+    if (!Number.isInteger(value) || value < 1 || value > count) report.strange += 1;
+    else if (seen[value]) report.duplicated += 1;
+    else {
+      seen[value] = 1;
+      distinct += 1;
+    }
   }
-  // Awaited so that an asynchronous receive (built on Atomics.waitAsync) works too.
+  report.missing = count - distinct;
+  parentPort!.postMessage({ type: 'ended' });
+  // A stream that has ended stays ended: this must return undefined at once, not wait.
   watch.newCall();
-  const value = await receive(channel);
-  if (value === undefined) break;
-  if (value === POISON) Atomics.add(control, CONSUMER_CELLS.outOfOrder, 1);
-  const position = report.received;
-  report.received += 1;
-  Atomics.store(control, RECEIVED, report.received);
-  if (value !== position + 1) report.firstWrong ??= { position, expected: position + 1, got: value };
-  if (!Number.isInteger(value) || value < 1 || value > count) report.strange += 1;
-  else if (seen[value]) report.duplicated += 1;
-  else {
-    seen[value] = 1;
-    distinct += 1;
-  }
+  report.afterEnd = await receive(channel);
+  parentPort!.postMessage({ type: 'done', report });
 }
-report.missing = count - distinct;
-parentPort!.postMessage({ type: 'ended' });
-// A stream that has ended stays ended: this must return undefined at once, not wait.
-watch.newCall();
-report.afterEnd = await receive(channel);
-parentPort!.postMessage({ type: 'done', report });
+
+void main();

@@ -33,19 +33,24 @@ const watch = watchHeader(channel.header, control, PRODUCER_CELLS, {
     if (found !== sending && found !== POISON) Atomics.add(control, PRODUCER_CELLS.outOfOrder, 1);
   },
 });
-const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
+// No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+async function main(): Promise<void> {
+  const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
 
-// So that the test can read this thread's own CPU time while it waits.
-announceThread();
-parentPort!.postMessage({ type: 'started', threadId });
-for (let value = 1; value <= count; value += 1) {
-  // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
+  // So that the test can read this thread's own CPU time while it waits.
+  announceThread();
+  parentPort!.postMessage({ type: 'started', threadId });
+  for (let value = 1; value <= count; value += 1) {
+    // Awaited so that an asynchronous send (built on Atomics.waitAsync) works too.
+    watch.newCall();
+    sending = value;
+    await send(channel, value);
+    Atomics.store(control, SENT, value);
+  }
   watch.newCall();
-  sending = value;
-  await send(channel, value);
-  Atomics.store(control, SENT, value);
+  sending = undefined;
+  await close(channel);
+  parentPort!.postMessage({ type: 'done' });
 }
-watch.newCall();
-sending = undefined;
-await close(channel);
-parentPort!.postMessage({ type: 'done' });
+
+void main();

@@ -175,116 +175,121 @@ spyOnAtomics((name, args, proceed) => {
   return result;
 });
 
-const { Bank } = (await import(targetUrl(import.meta.url, './deadlock.ts').href)) as typeof DeadlockModule;
-const bank = new Bank(memory);
-const balances = bank.balances;
-// Plain reads and writes of the balances, through whichever of the bank's arrays transfer() uses.
-// (The Mutexes keep the real memory, so the locks work as usual.)
-const watched = (array: Int32Array, firstAccount: number) => {
-  const proxy = watchIndexedAccess(array, {
-    afterRead: (index) => index >= firstAccount && touched(index - firstAccount, 'read'),
-    beforeWrite: (index) => index >= firstAccount && touched(index - firstAccount, 'wrote'),
-  }).proxy;
-  proxies.set(proxy, array);
-  return proxy;
-};
-Object.assign(bank, { memory: watched(bank.memory, accounts), balances: watched(bank.balances, 0) });
+// No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+async function main(): Promise<void> {
+  const { Bank } = (await import(targetUrl(import.meta.url, './deadlock.ts').href)) as typeof DeadlockModule;
+  const bank = new Bank(memory);
+  const balances = bank.balances;
+  // Plain reads and writes of the balances, through whichever of the bank's arrays transfer() uses.
+  // (The Mutexes keep the real memory, so the locks work as usual.)
+  const watched = (array: Int32Array, firstAccount: number) => {
+    const proxy = watchIndexedAccess(array, {
+      afterRead: (index) => index >= firstAccount && touched(index - firstAccount, 'read'),
+      beforeWrite: (index) => index >= firstAccount && touched(index - firstAccount, 'wrote'),
+    }).proxy;
+    proxies.set(proxy, array);
+    return proxy;
+  };
+  Object.assign(bank, { memory: watched(bank.memory, accounts), balances: watched(bank.balances, 0) });
 
-/** One transfer, counted when it returns. */
-function transfer(from: number, to: number, amount: number): boolean {
-  current = { call: `transfer(${from}, ${to}, ${amount})`, from, to };
-  const moved = bank.transfer(from, to, amount);
-  bump('transfers');
-  return moved;
+  /** One transfer, counted when it returns. */
+  function transfer(from: number, to: number, amount: number): boolean {
+    current = { call: `transfer(${from}, ${to}, ${amount})`, from, to };
+    const moved = bank.transfer(from, to, amount);
+    bump('transfers');
+    return moved;
+  }
+
+  /** Lock cells taken (non-zero) right now. */
+  const locksTaken = () => Array.from({ length: accounts }, (_, account) => account).filter((account) => load(memory, account) !== 0);
+
+  if (data.role !== 'transfers') post('started');
+
+  switch (data.role) {
+    case 'rules': {
+      // Four accounts of 100. Each call's outcome, the balances after it, and the locks still taken.
+      const calls: Array<[number, number, number]> = [
+        [0, 1, 30],
+        [2, 0, 101],
+        [1, 2, 130],
+        [3, 2, 100],
+        [1, 0, 1],
+        [0, 4, 5],
+        [-1, 0, 5],
+        [0.5, 1, 5],
+        [0, 1, 0],
+        [0, 1, -5],
+        [0, 1, 1.5],
+        [0, 1, Infinity],
+        [0, 1, NaN],
+        // Last: a transfer from an account to itself can hang, and the test names this call.
+        [1, 1, 5],
+      ];
+      const results: Array<{ call: string; outcome: string; balances: number[]; held: number[] }> = [];
+      for (const [from, to, amount] of calls) {
+        const call = `transfer(${from}, ${to}, ${amount})`;
+        step(call);
+        let outcome: string;
+        try {
+          outcome = `returned ${transfer(from, to, amount)}`;
+        } catch (error) {
+          if (isNotImplementedMessage((error as Error).message)) throw error;
+          outcome = error instanceof RangeError ? 'RangeError' : `threw ${(error as Error).name}: ${(error as Error).message}`;
+        }
+        results.push({ call, outcome, balances: [...balances], held: locksTaken() });
+        post('result', results.at(-1)!);
+      }
+      post('done', { results });
+      break;
+    }
+
+    case 'trace': {
+      // Four accounts of 100: is every touch of a balance made holding the locks of both accounts?
+      const moved: boolean[] = [];
+      for (const [from, to, amount] of [
+        [0, 1, 10],
+        [3, 2, 10],
+        [1, 0, 1_000],
+      ] as const) {
+        step(`transfer(${from}, ${to}, ${amount})`);
+        moved.push(transfer(from, to, amount));
+      }
+      post('done', { moved, outside, touches, balances: [...balances], held: locksTaken() });
+      break;
+    }
+
+    case 'transfers': {
+      announceThread();
+      if (data.gate) arriveAndWait(data.gate, data.parties!);
+      post('started');
+      let moved = 0;
+      let refused = 0;
+      // A fixed sequence of pseudo-random transfers (xorshift32), the same on every run.
+      let random = (data.seed ?? 0) | 1;
+      const times = data.times ?? 1;
+      for (let done = 0; done < times; done += 1) {
+        let from: number;
+        let to: number;
+        let amount: number;
+        if (data.transfers) {
+          [from, to, amount] = data.transfers[done % data.transfers.length]!;
+        } else {
+          random ^= random << 13;
+          random ^= random >>> 17;
+          random ^= random << 5;
+          const bits = random >>> 0;
+          from = bits % accounts;
+          to = (from + 1 + ((bits >>> 8) % (accounts - 1))) % accounts;
+          amount = 1 + ((bits >>> 16) % data.maxAmount!);
+        }
+        if (done === 0) step(`transfer(${from}, ${to}, ${amount})`);
+        if (transfer(from, to, amount)) moved += 1;
+        else refused += 1;
+      }
+      post('done', { moved, refused, pausedInside });
+      break;
+    }
+  }
 }
 
-/** Lock cells taken (non-zero) right now. */
-const locksTaken = () => Array.from({ length: accounts }, (_, account) => account).filter((account) => load(memory, account) !== 0);
-
-if (data.role !== 'transfers') post('started');
-
-switch (data.role) {
-  case 'rules': {
-    // Four accounts of 100. Each call's outcome, the balances after it, and the locks still taken.
-    const calls: Array<[number, number, number]> = [
-      [0, 1, 30],
-      [2, 0, 101],
-      [1, 2, 130],
-      [3, 2, 100],
-      [1, 0, 1],
-      [0, 4, 5],
-      [-1, 0, 5],
-      [0.5, 1, 5],
-      [0, 1, 0],
-      [0, 1, -5],
-      [0, 1, 1.5],
-      [0, 1, Infinity],
-      [0, 1, NaN],
-      // Last: a transfer from an account to itself can hang, and the test names this call.
-      [1, 1, 5],
-    ];
-    const results: Array<{ call: string; outcome: string; balances: number[]; held: number[] }> = [];
-    for (const [from, to, amount] of calls) {
-      const call = `transfer(${from}, ${to}, ${amount})`;
-      step(call);
-      let outcome: string;
-      try {
-        outcome = `returned ${transfer(from, to, amount)}`;
-      } catch (error) {
-        if (isNotImplementedMessage((error as Error).message)) throw error;
-        outcome = error instanceof RangeError ? 'RangeError' : `threw ${(error as Error).name}: ${(error as Error).message}`;
-      }
-      results.push({ call, outcome, balances: [...balances], held: locksTaken() });
-      post('result', results.at(-1)!);
-    }
-    post('done', { results });
-    break;
-  }
-
-  case 'trace': {
-    // Four accounts of 100: is every touch of a balance made holding the locks of both accounts?
-    const moved: boolean[] = [];
-    for (const [from, to, amount] of [
-      [0, 1, 10],
-      [3, 2, 10],
-      [1, 0, 1_000],
-    ] as const) {
-      step(`transfer(${from}, ${to}, ${amount})`);
-      moved.push(transfer(from, to, amount));
-    }
-    post('done', { moved, outside, touches, balances: [...balances], held: locksTaken() });
-    break;
-  }
-
-  case 'transfers': {
-    announceThread();
-    if (data.gate) arriveAndWait(data.gate, data.parties!);
-    post('started');
-    let moved = 0;
-    let refused = 0;
-    // A fixed sequence of pseudo-random transfers (xorshift32), the same on every run.
-    let random = (data.seed ?? 0) | 1;
-    const times = data.times ?? 1;
-    for (let done = 0; done < times; done += 1) {
-      let from: number;
-      let to: number;
-      let amount: number;
-      if (data.transfers) {
-        [from, to, amount] = data.transfers[done % data.transfers.length]!;
-      } else {
-        random ^= random << 13;
-        random ^= random >>> 17;
-        random ^= random << 5;
-        const bits = random >>> 0;
-        from = bits % accounts;
-        to = (from + 1 + ((bits >>> 8) % (accounts - 1))) % accounts;
-        amount = 1 + ((bits >>> 16) % data.maxAmount!);
-      }
-      if (done === 0) step(`transfer(${from}, ${to}, ${amount})`);
-      if (transfer(from, to, amount)) moved += 1;
-      else refused += 1;
-    }
-    post('done', { moved, refused, pausedInside });
-    break;
-  }
-}
+void main();

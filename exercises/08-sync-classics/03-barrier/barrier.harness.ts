@@ -105,96 +105,101 @@ if (data.role === 'party' || data.role === 'solo') {
   });
 }
 
-const { Barrier } = (await import(targetUrl(import.meta.url, './barrier.ts').href)) as typeof BarrierModule;
+// No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+async function main(): Promise<void> {
+  const { Barrier } = (await import(targetUrl(import.meta.url, './barrier.ts').href)) as typeof BarrierModule;
 
-/** Runs one arriveAndWait() as round `r`, with the spy's notes for this call. */
-function arriveIn(barrier: BarrierModule.Barrier, r: number): boolean {
-  round = r;
-  wokenThisCall = false;
-  writesThisCall = 0;
-  try {
-    return barrier.arriveAndWait();
-  } finally {
-    round = -1;
-  }
-}
-
-switch (data.role) {
-  case 'party': {
-    announceThread();
-    const before = [...memory];
-    const barrier = new Barrier(memory, data.parties, data.index);
-    post('built', { before, after: [...memory] });
-    for (let r = 0; r < data.rounds; r += 1) {
-      // Wait for the test's go (bounded: the test stops this worker long before).
-      for (let go = realAtomics.load(control, c.go); go <= r; go = realAtomics.load(control, c.go)) realAtomics.wait(control, c.go, go, 1_000);
-      post('arriving', { round: r });
-      const result = arriveIn(barrier, r);
-      realAtomics.store(control, c.roundsLeft, r + 1);
-      post('left', { round: r, result, afterPause });
-    }
-    post('done');
-    break;
-  }
-
-  case 'solo': {
-    // One party: every call must return true at once.
-    let barrier: BarrierModule.Barrier;
+  /** Runs one arriveAndWait() as round `r`, with the spy's notes for this call. */
+  function arriveIn(barrier: BarrierModule.Barrier, r: number): boolean {
+    round = r;
+    wokenThisCall = false;
+    writesThisCall = 0;
     try {
-      barrier = new Barrier(memory, data.parties, data.index);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      post('done', { refused: `a RangeError (${error.message})` });
+      return barrier.arriveAndWait();
+    } finally {
+      round = -1;
+    }
+  }
+
+  switch (data.role) {
+    case 'party': {
+      announceThread();
+      const before = [...memory];
+      const barrier = new Barrier(memory, data.parties, data.index);
+      post('built', { before, after: [...memory] });
+      for (let r = 0; r < data.rounds; r += 1) {
+        // Wait for the test's go (bounded: the test stops this worker long before).
+        for (let go = realAtomics.load(control, c.go); go <= r; go = realAtomics.load(control, c.go)) realAtomics.wait(control, c.go, go, 1_000);
+        post('arriving', { round: r });
+        const result = arriveIn(barrier, r);
+        realAtomics.store(control, c.roundsLeft, r + 1);
+        post('left', { round: r, result, afterPause });
+      }
+      post('done');
       break;
     }
-    const results = new Set<unknown>();
-    for (let r = 0; r < data.rounds; r += 1) results.add(arriveIn(barrier, r));
-    post('done', { results: [...results], slept: realAtomics.load(control, c.slept), memory: [...memory] });
-    break;
-  }
 
-  case 'arguments': {
-    // A barrier of one party first: the stub's "Not implemented yet" fails the test here.
-    try {
-      new Barrier(memory, 1, 0).arriveAndWait();
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('Not implemented yet')) throw error;
-    }
-    const outcomes: Record<string, string> = {};
-    for (const parties of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -Number.POSITIVE_INFINITY]) {
+    case 'solo': {
+      // One party: every call must return true at once.
+      let barrier: BarrierModule.Barrier;
       try {
-        new Barrier(memory, parties, 0);
-        outcomes[`new Barrier(memory, ${parties})`] = 'built';
+        barrier = new Barrier(memory, data.parties, data.index);
       } catch (error) {
-        outcomes[`new Barrier(memory, ${parties})`] = error instanceof RangeError ? 'RangeError' : `threw ${(error as Error).name}`;
+        if (!(error instanceof RangeError)) throw error;
+        post('done', { refused: `a RangeError (${error.message})` });
+        break;
       }
+      const results = new Set<unknown>();
+      for (let r = 0; r < data.rounds; r += 1) results.add(arriveIn(barrier, r));
+      post('done', { results: [...results], slept: realAtomics.load(control, c.slept), memory: [...memory] });
+      break;
     }
-    post('done', { outcomes, memory: [...memory] });
-    break;
-  }
 
-  case 'race': {
-    // Every thread notes the rounds it has arrived in before it arrives, and on leaving a round
-    // checks the others: each must have arrived in it, and none may be two rounds ahead.
-    const { me, arrivedIn, leaders, seen, rounds, parties } = data as Required<HarnessData>;
-    const barrier = new Barrier(memory, parties, data.index);
-    startTogether(data.gate!, parties);
-    post('started');
-    for (let r = 0; r < rounds; r += 1) {
-      realAtomics.store(arrivedIn, me, r + 1);
-      if (barrier.arriveAndWait()) realAtomics.add(leaders, r, 1);
-      for (let other = 0; other < parties; other += 1) {
-        const arrived = realAtomics.load(arrivedIn, other);
-        if (arrived < r + 1 && realAtomics.add(seen, SEEN.early, 1) === 0) {
-          realAtomics.store(seen, SEEN.round, r);
-          realAtomics.store(seen, SEEN.leaver, me);
-          realAtomics.store(seen, SEEN.laggard, other);
-          realAtomics.store(seen, SEEN.laggardArrived, arrived);
-        }
-        if (arrived > r + 2) realAtomics.add(seen, SEEN.ahead, 1);
+    case 'arguments': {
+      // A barrier of one party first: the stub's "Not implemented yet" fails the test here.
+      try {
+        new Barrier(memory, 1, 0).arriveAndWait();
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('Not implemented yet')) throw error;
       }
+      const outcomes: Record<string, string> = {};
+      for (const parties of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, -Number.POSITIVE_INFINITY]) {
+        try {
+          new Barrier(memory, parties, 0);
+          outcomes[`new Barrier(memory, ${parties})`] = 'built';
+        } catch (error) {
+          outcomes[`new Barrier(memory, ${parties})`] = error instanceof RangeError ? 'RangeError' : `threw ${(error as Error).name}`;
+        }
+      }
+      post('done', { outcomes, memory: [...memory] });
+      break;
     }
-    post('done');
-    break;
+
+    case 'race': {
+      // Every thread notes the rounds it has arrived in before it arrives, and on leaving a round
+      // checks the others: each must have arrived in it, and none may be two rounds ahead.
+      const { me, arrivedIn, leaders, seen, rounds, parties } = data as Required<HarnessData>;
+      const barrier = new Barrier(memory, parties, data.index);
+      startTogether(data.gate!, parties);
+      post('started');
+      for (let r = 0; r < rounds; r += 1) {
+        realAtomics.store(arrivedIn, me, r + 1);
+        if (barrier.arriveAndWait()) realAtomics.add(leaders, r, 1);
+        for (let other = 0; other < parties; other += 1) {
+          const arrived = realAtomics.load(arrivedIn, other);
+          if (arrived < r + 1 && realAtomics.add(seen, SEEN.early, 1) === 0) {
+            realAtomics.store(seen, SEEN.round, r);
+            realAtomics.store(seen, SEEN.leaver, me);
+            realAtomics.store(seen, SEEN.laggard, other);
+            realAtomics.store(seen, SEEN.laggardArrived, arrived);
+          }
+          if (arrived > r + 2) realAtomics.add(seen, SEEN.ahead, 1);
+        }
+      }
+      post('done');
+      break;
+    }
   }
 }
+
+void main();

@@ -223,173 +223,178 @@ if (spying) {
   });
 }
 
-const { Mutex } = (await import(targetUrl(import.meta.url, './mutex.ts').href)) as typeof MutexModule;
-const { Condition } = (await import(targetUrl(import.meta.url, './condition.ts').href)) as typeof ConditionModule;
-const { BoundedQueue, HEAD, LOCK, SLOTS, TAIL } = (await import(targetUrl(import.meta.url, './queue.ts').href)) as typeof QueueModule;
+// No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+async function main(): Promise<void> {
+  const { Mutex } = (await import(targetUrl(import.meta.url, './mutex.ts').href)) as typeof MutexModule;
+  const { Condition } = (await import(targetUrl(import.meta.url, './condition.ts').href)) as typeof ConditionModule;
+  const { BoundedQueue, HEAD, LOCK, SLOTS, TAIL } = (await import(targetUrl(import.meta.url, './queue.ts').href)) as typeof QueueModule;
 
-const isQueueRole = !data.role.startsWith('cond-');
-if (isQueueRole) {
-  mutexCell = LOCK;
-  condCell = -1;
-  headCell = HEAD;
-  tailCell = TAIL;
-  slotsCell = SLOTS;
-  capacity = memory.length - SLOTS;
-}
-
-/** Tells the test that a call of the code under test has returned (the workers watch this too). */
-function returned(): void {
-  bump('returned');
-  realAtomics.notify(control, cell('returned'));
-}
-
-// Loaded: tells the test (which waits for this before it times anything) and names the OS thread.
-if (spying) announceThread();
-
-switch (data.role) {
-  case 'cond-waiter': {
-    const mutex = new Mutex(memory, mutexCell);
-    const condition = new Condition(memory, condCell);
-    step('lock()');
-    mutex.lock();
-    post('locked');
-    step('wait(mutex)');
-    inCall = true;
-    condition.wait(mutex);
-    inCall = false;
-    // Does this thread hold the mutex now? Nobody else can have it while the test's notifier keeps it free.
-    const holding = realAtomics.load(memory, mutexCell) !== 0;
-    returned();
-    post('returned', { holding });
-    step('unlock()');
-    mutex.unlock();
-    post('done');
-    break;
+  const isQueueRole = !data.role.startsWith('cond-');
+  if (isQueueRole) {
+    mutexCell = LOCK;
+    condCell = -1;
+    headCell = HEAD;
+    tailCell = TAIL;
+    slotsCell = SLOTS;
+    capacity = memory.length - SLOTS;
   }
 
-  case 'cond-notifier': {
-    const mutex = new Mutex(memory, mutexCell);
-    const condition = new Condition(memory, condCell);
-    step('lock()');
-    mutex.lock();
-    post('locked');
-    const call = data.call ?? 'notify';
-    step(`${call}()`);
-    stateAtStart = realAtomics.load(memory, condCell);
-    condition[call]();
-    signal('notifierReturned');
-    post('notified');
-    if (data.holdMutex) holdUntil(() => read('go') === 1, 10_000);
-    step('unlock()');
-    mutex.unlock();
-    post('done');
-    break;
+  /** Tells the test that a call of the code under test has returned (the workers watch this too). */
+  function returned(): void {
+    bump('returned');
+    realAtomics.notify(control, cell('returned'));
   }
 
-  case 'sequence': {
-    const queue = new BoundedQueue(memory);
-    const taken: number[] = [];
-    for (const op of data.ops ?? []) {
-      step(op === 'take' ? 'take()' : `put(${op})`);
-      if (op === 'take') taken.push(queue.take());
-      else queue.put(op);
-    }
-    post('done', { taken });
-    break;
-  }
+  // Loaded: tells the test (which waits for this before it times anything) and names the OS thread.
+  if (spying) announceThread();
 
-  case 'trace': {
-    // One thread, a queue that is neither full nor empty when it matters: no call waits. Does each
-    // call change the queue only between its first taking and its first letting go of the lock?
-    const queue = new BoundedQueue(memory);
-    const calls: object[] = [];
-    for (const op of data.ops ?? []) {
-      const call = op === 'take' ? 'take()' : `put(${op})`;
-      step(call);
-      const before = ring();
-      lockWas = realAtomics.load(memory, mutexCell);
-      holds = 0;
-      atLock = undefined;
-      atUnlock = undefined;
+  switch (data.role) {
+    case 'cond-waiter': {
+      const mutex = new Mutex(memory, mutexCell);
+      const condition = new Condition(memory, condCell);
+      step('lock()');
+      mutex.lock();
+      post('locked');
+      step('wait(mutex)');
       inCall = true;
-      if (op === 'take') queue.take();
-      else queue.put(op);
+      condition.wait(mutex);
       inCall = false;
-      const after = ring();
-      calls.push({ call, before, atLock, atUnlock, after, holds, lockAfter: realAtomics.load(memory, mutexCell) });
-    }
-    post('done', { calls });
-    break;
-  }
-
-  case 'putter': {
-    const queue = new BoundedQueue(memory);
-    if (data.stealAfterWake) thief = new BoundedQueue(memory);
-    for (const value of data.values ?? []) {
-      step(`put(${value})`);
-      stateAtStart = realAtomics.load(memory, tailCell);
-      inCall = true;
-      queue.put(value);
-      inCall = false;
+      // Does this thread hold the mutex now? Nobody else can have it while the test's notifier keeps it free.
+      const holding = realAtomics.load(memory, mutexCell) !== 0;
       returned();
-      post('put', { value });
+      post('returned', { holding });
+      step('unlock()');
+      mutex.unlock();
+      post('done');
+      break;
     }
-    signal('notifierReturned');
-    post('done');
-    break;
-  }
 
-  case 'taker': {
-    const queue = new BoundedQueue(memory);
-    if (data.stealAfterWake) thief = new BoundedQueue(memory);
-    const values: number[] = [];
-    for (let taken = 0; taken < (data.count ?? 1); taken += 1) {
-      step('take()');
-      inCall = true;
-      const value = queue.take();
-      inCall = false;
-      values.push(value);
-      returned();
-      post('took', { value });
+    case 'cond-notifier': {
+      const mutex = new Mutex(memory, mutexCell);
+      const condition = new Condition(memory, condCell);
+      step('lock()');
+      mutex.lock();
+      post('locked');
+      const call = data.call ?? 'notify';
+      step(`${call}()`);
+      stateAtStart = realAtomics.load(memory, condCell);
+      condition[call]();
+      signal('notifierReturned');
+      post('notified');
+      if (data.holdMutex) holdUntil(() => read('go') === 1, 10_000);
+      step('unlock()');
+      mutex.unlock();
+      post('done');
+      break;
     }
-    post('done', { values });
-    break;
-  }
 
-  case 'producer': {
-    const queue = new BoundedQueue(memory);
-    const producer = data.index!;
-    arriveAndWait(data.gate!, data.parties!);
-    post('started');
-    for (let i = 1; i <= data.perProducer!; i += 1) {
-      queue.put(produced(producer, i));
-      realAtomics.add(control, CELLS.produced, 1);
-    }
-    post('done');
-    break;
-  }
-
-  case 'consumer': {
-    const queue = new BoundedQueue(memory);
-    const { perProducer, producers, seen } = data as Required<HarnessData>;
-    // The last value seen from each producer: a queue is first in, first out, so from any one
-    // producer a consumer must see values in the order that producer put them.
-    const last = new Array<number>(producers).fill(0);
-    arriveAndWait(data.gate!, data.parties!);
-    post('started');
-    for (let taken = 0; taken < perProducer; taken += 1) {
-      const value = queue.take();
-      const producer = Math.floor(value / PER_PRODUCER_BASE);
-      const i = value % PER_PRODUCER_BASE;
-      if (!Number.isInteger(value) || producer < 0 || producer >= producers || i < 1 || i > perProducer) {
-        realAtomics.add(control, CELLS.garbage, 1);
-        continue;
+    case 'sequence': {
+      const queue = new BoundedQueue(memory);
+      const taken: number[] = [];
+      for (const op of data.ops ?? []) {
+        step(op === 'take' ? 'take()' : `put(${op})`);
+        if (op === 'take') taken.push(queue.take());
+        else queue.put(op);
       }
-      realAtomics.add(seen, producer * perProducer + i - 1, 1);
-      if (i <= last[producer]!) realAtomics.add(control, CELLS.outOfOrder, 1);
-      last[producer] = i;
+      post('done', { taken });
+      break;
     }
-    post('done');
-    break;
+
+    case 'trace': {
+      // One thread, a queue that is neither full nor empty when it matters: no call waits. Does each
+      // call change the queue only between its first taking and its first letting go of the lock?
+      const queue = new BoundedQueue(memory);
+      const calls: object[] = [];
+      for (const op of data.ops ?? []) {
+        const call = op === 'take' ? 'take()' : `put(${op})`;
+        step(call);
+        const before = ring();
+        lockWas = realAtomics.load(memory, mutexCell);
+        holds = 0;
+        atLock = undefined;
+        atUnlock = undefined;
+        inCall = true;
+        if (op === 'take') queue.take();
+        else queue.put(op);
+        inCall = false;
+        const after = ring();
+        calls.push({ call, before, atLock, atUnlock, after, holds, lockAfter: realAtomics.load(memory, mutexCell) });
+      }
+      post('done', { calls });
+      break;
+    }
+
+    case 'putter': {
+      const queue = new BoundedQueue(memory);
+      if (data.stealAfterWake) thief = new BoundedQueue(memory);
+      for (const value of data.values ?? []) {
+        step(`put(${value})`);
+        stateAtStart = realAtomics.load(memory, tailCell);
+        inCall = true;
+        queue.put(value);
+        inCall = false;
+        returned();
+        post('put', { value });
+      }
+      signal('notifierReturned');
+      post('done');
+      break;
+    }
+
+    case 'taker': {
+      const queue = new BoundedQueue(memory);
+      if (data.stealAfterWake) thief = new BoundedQueue(memory);
+      const values: number[] = [];
+      for (let taken = 0; taken < (data.count ?? 1); taken += 1) {
+        step('take()');
+        inCall = true;
+        const value = queue.take();
+        inCall = false;
+        values.push(value);
+        returned();
+        post('took', { value });
+      }
+      post('done', { values });
+      break;
+    }
+
+    case 'producer': {
+      const queue = new BoundedQueue(memory);
+      const producer = data.index!;
+      arriveAndWait(data.gate!, data.parties!);
+      post('started');
+      for (let i = 1; i <= data.perProducer!; i += 1) {
+        queue.put(produced(producer, i));
+        realAtomics.add(control, CELLS.produced, 1);
+      }
+      post('done');
+      break;
+    }
+
+    case 'consumer': {
+      const queue = new BoundedQueue(memory);
+      const { perProducer, producers, seen } = data as Required<HarnessData>;
+      // The last value seen from each producer: a queue is first in, first out, so from any one
+      // producer a consumer must see values in the order that producer put them.
+      const last = new Array<number>(producers).fill(0);
+      arriveAndWait(data.gate!, data.parties!);
+      post('started');
+      for (let taken = 0; taken < perProducer; taken += 1) {
+        const value = queue.take();
+        const producer = Math.floor(value / PER_PRODUCER_BASE);
+        const i = value % PER_PRODUCER_BASE;
+        if (!Number.isInteger(value) || producer < 0 || producer >= producers || i < 1 || i > perProducer) {
+          realAtomics.add(control, CELLS.garbage, 1);
+          continue;
+        }
+        realAtomics.add(seen, producer * perProducer + i - 1, 1);
+        if (i <= last[producer]!) realAtomics.add(control, CELLS.outOfOrder, 1);
+        last[producer] = i;
+      }
+      post('done');
+      break;
+    }
   }
 }
+
+void main();

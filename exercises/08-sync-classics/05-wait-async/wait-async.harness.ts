@@ -116,7 +116,8 @@ if (data.role === 'notifier') {
   announceThread();
   post('ready');
 } else {
-  await runWaiter();
+  // No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
+  void runWaiter();
 }
 
 async function runWaiter(): Promise<void> {
