@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, liveChildren, measured, shownReason, spawnCounts, spawnLog, Timeline, within } from '#kata/testing/index.ts';
+import { isNotImplemented, liveChildren, measured, shownReason, spawnCounts, spawnLog, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
@@ -129,7 +129,14 @@ describe('ProcessPool', () => {
       expectAtMostStarted(before, 2, tasks.length, timeline);
       throw error;
     });
-    await within(5_000, pool.close(), 'close() never settled');
+    await valueWithin(
+      5_000,
+      pool.close(),
+      'close() never settled',
+      (reason) =>
+        `close() on a ProcessPool of 2, once its 20 tasks had settled, rejected with ${shownReason(reason)}, but nothing was left to run: ` +
+        'close() should resolve once every child has exited.',
+    );
     const poolMs = performance.now() - started;
     expect(
       outcomes.every((o) => o.status === 'fulfilled'),
@@ -336,7 +343,14 @@ describe('ProcessPool', () => {
     const tasks = Array.from({ length: 6 }, (_, i): SquaresTask => ({ n: 10_000 + i, holdMs: 50 }));
     const running = runAll(pool, tasks, timeline, 10_000, 'close() dropped tasks that were submitted before it (they never settled).');
     running.catch(() => {}); // Judged below, after close().
-    await within(5_000, pool.close(), 'close() never settled: does it wait for something that never happens?');
+    await valueWithin(
+      5_000,
+      pool.close(),
+      'close() never settled: does it wait for something that never happens?',
+      (reason) =>
+        `close() on a ProcessPool of 2, called while its 6 tasks (each held 50 ms) were running or queued, rejected with ${shownReason(reason)}, ` +
+        'but those tasks do not fail: close() should resolve once they have run and every child has exited.',
+    );
     const stillRunning = liveChildren().map((child) => child.pid);
 
     const outcomes = await running;
@@ -366,11 +380,15 @@ describe('ProcessPool', () => {
     queued.catch(() => {}); // Judged below.
     const lastCrash = pool.run<SquaresReply>({ n: 4_000_000, crash: true });
     lastCrash.catch(() => {}); // Judged below.
-    const closing = within(
+    const closing = valueWithin(
       SMALL_TASKS_MS,
       pool.close(),
       'close() never settled after the last task’s child crashed while the pool was draining. A crash settles a task ' +
         'too: check whether the pool has drained after a child’s exit, not only after a reply',
+      (reason) =>
+        `close() on a ProcessPool of 1, called at once after a crashing task, 3 small ones and a second crashing one, rejected with ` +
+        `${shownReason(reason)}, but a crash fails only the task whose child crashed: close() should resolve once the queued tasks ` +
+        'have run and every child has exited.',
     );
     closing.catch(() => {}); // Judged below.
     const outcome = (task: Promise<unknown>) =>
@@ -428,12 +446,26 @@ describe('ProcessPool', () => {
     expect(spawnCounts().children - before, 'run() while closing started a child process.').toBe(0);
     const failed = (await draining).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
     expect(failed, 'The tasks submitted before close() should finish.').toEqual([]);
-    await within(5_000, closing, 'close() never settled');
+    await valueWithin(
+      5_000,
+      closing,
+      'close() never settled',
+      (reason) =>
+        `close() on a ProcessPool of 2, called while 2 tasks (each held 300 ms) ran, rejected with ${shownReason(reason)}, but those tasks do ` +
+        'not fail, and the run() refused meanwhile is not one of them: close() should resolve once they have run and every child has exited.',
+    );
   });
 
   test('refuses new tasks after close()', async () => {
     const pool = openPool(2);
-    await within(5_000, pool.close(), 'close() never settled for an idle pool');
+    await valueWithin(
+      5_000,
+      pool.close(),
+      'close() never settled for an idle pool',
+      (reason) =>
+        `close() on a new ProcessPool of 2 that had run nothing rejected with ${shownReason(reason)}, but there was nothing to fail: ` +
+        'close() should resolve once every child (if it started any) has exited.',
+    );
     const before = spawnCounts().children;
     const error = await failureWithin(5_000, () => pool.run({ n: 10 }), {
       hung: 'run() after close() never settled: a closed pool must refuse new work at once, rejecting with an Error that says so',

@@ -118,7 +118,12 @@ describe('createPool', () => {
 
     // A burst of 12 tasks at once, then 8 more one at a time with pauses between them, as a server's
     // requests come: a pool outlives its bursts.
-    await within(15_000, Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(job(`burst ${i}`)))), 'run() never resolved');
+    await reportsWithin(
+      15_000,
+      Promise.all(Array.from({ length: 12 }, (_, i) => pool.run(job(`burst ${i}`)))),
+      'run() never resolved',
+      'One of 12 calls run({ n: 100000 }) made at once on createPool({ threads: 2 })',
+    );
     const afterBurst = spawnLog().workers.length;
     const reports: Report[] = [];
     for (let i = 0; i < 8; i++) {
@@ -173,14 +178,29 @@ describe('createPool', () => {
     const speedUpNeeded = 1.15;
 
     // Warm up: every thread of each pool has started and run the task once (the barrier proves both of `two`'s did).
-    await within(20_000, one.run({ n: 1e6, cue: cue('warm 1/1') }), 'run() never resolved');
-    await within(20_000, Promise.all([1, 2].map((i) => two.run({ n: 1e6, cue: cue(`warm 2/${i}`, { meet: 2 }) }))), 'run() never resolved');
+    await reportsWithin(
+      20_000,
+      one.run({ n: 1e6, cue: cue('warm 1/1') }),
+      'run() never resolved',
+      'run({ n: 1000000 }) on createPool({ threads: 1 }), warming it up,',
+    );
+    await reportsWithin(
+      20_000,
+      Promise.all([1, 2].map((i) => two.run({ n: 1e6, cue: cue(`warm 2/${i}`, { meet: 2 }) }))),
+      'run() never resolved',
+      'One of 2 calls run({ n: 1000000 }) on createPool({ threads: 2 }), warming it up,',
+    );
 
     /** Runs 8 tasks at once; returns the wall time and how many cores were busy on average (CPU time / wall time). */
     const batch = async (pool: SquaresPool, name: string) => {
       const cpuBefore = process.cpuUsage();
       const started = performance.now();
-      await within(20_000, Promise.all(Array.from({ length: 8 }, (_, i) => pool.run({ n, cue: cue(`${name} #${i}`) }))), 'run() never resolved');
+      await reportsWithin(
+        20_000,
+        Promise.all(Array.from({ length: 8 }, (_, i) => pool.run({ n, cue: cue(`${name} #${i}`) }))),
+        'run() never resolved',
+        `One of 8 calls run({ n: ${n} }) made at once, in the batch "${name}",`,
+      );
       const wall = performance.now() - started;
       const { user, system } = process.cpuUsage(cpuBefore);
       return { wall, cores: (user + system) / 1_000 / wall };
@@ -284,7 +304,12 @@ describe('createPool', () => {
     const firstOutcome = await within(10_000, first, 'The running task never finished after a queued one was cancelled');
     expect(firstOutcome.status, 'Cancelling a waiting task made the running one fail').toBe('fulfilled');
     // The one thread is free now: a task still in the queue would run before this one.
-    await within(10_000, pool.run({ n: 1_000, cue: cue('after') }), 'After a queued task was cancelled, the pool never ran the next one');
+    await reportsWithin(
+      10_000,
+      pool.run({ n: 1_000, cue: cue('after') }),
+      'After a queued task was cancelled, the pool never ran the next one',
+      'run({ n: 1000 }) on createPool({ threads: 1 }), the task after the cancelled queued one,',
+    );
     expect(
       timeline.spans.map((span) => span.label),
       'The cancelled task ran later anyway, once the thread was free: its promise rejected, but the task stayed in ' +
@@ -338,7 +363,12 @@ describe('createPool', () => {
     ).toEqual([]);
     expect(new Set(reports.map((report) => report.threadId)).size, `The ${threads} tasks should run on ${threads} different threads`).toBe(threads);
     // A second round with twice as many tasks: never more than `threads` at once.
-    await within(15_000, Promise.all(Array.from({ length: 2 * threads }, (_, i) => pool.run({ n: 1_000, cue: cue(`more ${i}`) }))), 'run() never resolved');
+    await reportsWithin(
+      15_000,
+      Promise.all(Array.from({ length: 2 * threads }, (_, i) => pool.run({ n: 1_000, cue: cue(`more ${i}`) }))),
+      'run() never resolved',
+      `One of ${2 * threads} calls run({ n: 1000 }) on createPool({ threads: ${threads} }), in a second round,`,
+    );
     expect(timeline.maxInFlight, `A pool of ${threads} threads ran ${timeline.maxInFlight} tasks at once\n${timeline.toText()}\n`).toBeLessThanOrEqual(threads);
   });
 
@@ -398,9 +428,21 @@ describe('createPool', () => {
     try {
       const pool = open({ threads: 2 });
       const { cue } = await probe();
-      await within(10_000, Promise.all([0, 1, 2, 3].map((i) => pool.run({ n: 1_000, cue: cue(`task ${i}`) }))), 'run() never resolved');
+      await reportsWithin(
+        10_000,
+        Promise.all([0, 1, 2, 3].map((i) => pool.run({ n: 1_000, cue: cue(`task ${i}`) }))),
+        'run() never resolved',
+        'One of 4 calls run({ n: 1000 }) on createPool({ threads: 2 })',
+      );
       const stoppingBefore = new Set(told);
-      await within(10_000, pool.close(), 'close() never resolved');
+      await valueWithin(
+        10_000,
+        pool.close(),
+        'close() never resolved',
+        (reason) =>
+          `close() on createPool({ threads: 2 }), once its 4 tasks had resolved, rejected with ${shownReason(reason)}, but nothing was left ` +
+          "running or waiting: close() should resolve once the pool's threads have stopped.",
+      );
       // A thread stopped before close() has been told already: it gets a few seconds to exit (a
       // busy machine made one take that long once). Every other one must be gone when close() resolves.
       const alive = workersSince(first).filter(isAlive);

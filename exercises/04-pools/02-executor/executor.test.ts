@@ -361,7 +361,13 @@ describe.each(kinds)('$name', (kind) => {
     const executor = open({ maxWorkers: 2 });
     const { cue, timeline } = await probe();
     // Both workers started and warm: two tasks that meet ran at the same time.
-    await within(15_000, executor.map('probe', [cue('warm 1', { meet: 2 }), cue('warm 2', { meet: 2 })]), 'map() of 2 tasks that meet never settled');
+    await resultWithin(
+      15_000,
+      executor.map('probe', [cue('warm 1', { meet: 2 }), cue('warm 2', { meet: 2 })]),
+      'map() of 2 tasks that meet never settled',
+      'map("probe", [2 tasks that meet]) with maxWorkers: 2, warming both workers up,',
+      probesOwed,
+    );
     // The first task keeps its worker busy for 4 s; the six behind it take a few ms each.
     const items = [cue('long', { napMs: 4_000 }), ...Array.from({ length: 6 }, (_, i) => cue(`short ${i}`))];
     const results = await resultWithin(
@@ -413,7 +419,13 @@ describe.each(kinds)('$name', (kind) => {
     const outcomes = Promise.all(tasks.map((task) => settle(task).finally(() => (settledCount += 1))));
 
     const closing = executor.shutdown();
-    await within(15_000, closing, 'shutdown() never resolved');
+    await resultWithin(
+      15_000,
+      closing,
+      'shutdown() never resolved',
+      'shutdown() with maxWorkers: 2, called while 6 probe tasks of 100 ms were running or queued,',
+      'those tasks throw nothing: shutdown() should resolve once the queued tasks have run and the workers have stopped',
+    );
     const settledAtShutdown = settledCount;
     const settled = await within(
       5_000,
@@ -435,10 +447,23 @@ describe.each(kinds)('$name', (kind) => {
 
   test('after shutdown(), new tasks are refused with an error that says so', async () => {
     const executor = open({ maxWorkers: 2 });
-    await within(15_000, executor.submit('square', 2), 'submit() never settled');
+    await resultWithin(
+      15_000,
+      executor.submit('square', 2),
+      'submit() never settled',
+      'submit("square", 2) with maxWorkers: 2',
+      'square(2) throws nothing: it should resolve with 4',
+    );
     const closing = executor.shutdown();
     const meanwhile = settle(executor.submit('square', 3));
-    await within(10_000, closing, 'shutdown() never resolved');
+    await resultWithin(
+      10_000,
+      closing,
+      'shutdown() never resolved',
+      'shutdown() with maxWorkers: 2, once submit("square", 2) had resolved,',
+      'no task was left to run (and square(3), submitted after shutdown() was called, throws nothing either, were it run): ' +
+        'shutdown() should resolve once the workers have stopped',
+    );
 
     const refusal = await failureWithin(5_000, () => executor.submit('square', 4), {
       hung: 'submit() after shutdown() never settled: refuse new tasks at once, with an error',
@@ -474,8 +499,20 @@ describe.each(kinds)('$name', (kind) => {
   test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
     const first = kind.started().length;
     const executor = open({ maxWorkers: 2 });
-    await within(15_000, executor.map('square', [1, 2, 3, 4]), 'map() never settled');
-    await within(10_000, executor.shutdown(), 'shutdown() never resolved');
+    await resultWithin(
+      15_000,
+      executor.map('square', [1, 2, 3, 4]),
+      'map() never settled',
+      'map("square", [1, 2, 3, 4]) with maxWorkers: 2',
+      'square throws nothing: it should resolve with [1, 4, 9, 16]',
+    );
+    await resultWithin(
+      10_000,
+      executor.shutdown(),
+      'shutdown() never resolved',
+      'shutdown() with maxWorkers: 2, once map("square", [1, 2, 3, 4]) had resolved,',
+      'no task was left to run: shutdown() should resolve once the workers have stopped',
+    );
     const alive = kind.started().slice(first).filter(kind.isAlive);
     expect(
       alive.length,

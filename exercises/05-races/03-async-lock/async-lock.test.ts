@@ -95,7 +95,15 @@ async function queueScenario(acquire: () => Promise<Release>, holders: number, a
   const whileHeld = [...order];
   held.shift()!();
   turns.push(take('E'));
-  await within(2_000, Promise.all(turns), `the waiting callers never all got in (in so far: ${order.join(', ')})`);
+  await valueWithin(
+    2_000,
+    Promise.all(turns),
+    `the waiting callers never all got in (in so far: ${order.join(', ')})`,
+    (reason) =>
+      `A waiting caller's ${asked} (callers A to E, each holding it 5 ms, then calling its release) failed with ${shownReason(reason)}, ` +
+      'but asking has no way to fail here (the caller waits until it gets in) and the test throws nothing while it holds it: ' +
+      'each should have got in, in turn.',
+  );
   for (const release of held) release();
   return { order, whileHeld, timeline };
 }
@@ -175,7 +183,15 @@ describe('Mutex', () => {
         release();
       }
     };
-    await within(2_000, Promise.all(range(5).map(critical)), 'a caller never got the lock: was a release lost?');
+    await valueWithin(
+      2_000,
+      Promise.all(range(5).map(critical)),
+      'a caller never got the lock: was a release lost?',
+      (reason) =>
+        `One of 5 callers of lock() on a new Mutex (each holding it 5 ms, then calling its release) failed with ${shownReason(reason)}, ` +
+        'but lock() has no way to fail here (the caller waits until it gets in) and the test throws nothing while it holds it: ' +
+        'each should have got in, in turn.',
+    );
     expect(timeline.maxInFlight, `${timeline.maxInFlight} callers held the lock at once; a mutex lets one in at a time.\n${timeline.toText()}\n`).toBe(1);
   });
 
@@ -205,11 +221,15 @@ describe('Mutex', () => {
       'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
     );
     expect(error, 'runExclusive rejected, but not with the error the critical section threw: the error must reach the caller').toBe(boom);
-    await within(
+    await valueWithin(
       1_000,
       next,
       'After a critical section threw, the next caller never got the lock: release the lock on exception too (try/finally), ' +
         'or every later caller waits forever',
+      (reason) =>
+        `mutex.runExclusive(async () => 'next got in'), called just after one whose critical section throws, rejected with ` +
+        `${shownReason(reason)}${reason === boom ? ", that critical section's error" : ''}, but its own critical section throws nothing: ` +
+        "once the lock is released it should run, and resolve with 'next got in'.",
     );
   });
 
@@ -228,12 +248,16 @@ describe('Mutex', () => {
       'runExclusive resolved although its critical section threw: the error must reach the caller as a rejection.',
     );
     expect(error, 'runExclusive rejected, but not with the error the critical section threw: the error must reach the caller').toBe(boom);
-    await within(
+    await valueWithin(
       1_000,
       mutex.runExclusive(() => 'next got in'),
       'After a critical section threw synchronously (a plain function that throws, not a rejected promise), the next caller never got ' +
         'the lock. The throw left runExclusive before the code that releases the lock was reached (was critical() called before a ' +
         'try, or outside a .finally()?): release in a finally block around the call itself',
+      (reason) =>
+        `mutex.runExclusive(() => 'next got in'), after a critical section threw synchronously, rejected with ${shownReason(reason)}` +
+        `${reason === boom ? ", the earlier critical section's error" : ''}, but its own critical section throws nothing: ` +
+        "it should resolve with 'next got in'.",
     );
   });
 
@@ -249,7 +273,12 @@ describe('Mutex', () => {
     const inside: string[] = [];
     const second = mutex.lock().then((release) => (inside.push('second'), release));
     first();
-    await within(1_000, second, 'the second caller never got the lock after the first released it');
+    await granted(
+      1_000,
+      second,
+      'the second caller never got the lock after the first released it',
+      'lock() by a second caller, while the first held the lock,',
+    );
     first();
     const third = mutex.lock().then((release) => (inside.push('third'), release));
     await settle();
@@ -270,7 +299,7 @@ describe('Semaphore', () => {
     // Task 0 is long: the permits of the short ones must keep turning over beside it.
     const durations = [120, 10, 20, 10, 30, 10, 20, 10, 10, 10];
     const busyAtStart: number[] = [];
-    await within(
+    await valueWithin(
       3_000,
       Promise.all(
         durations.map((ms, i) =>
@@ -283,6 +312,9 @@ describe('Semaphore', () => {
         ),
       ),
       'the tasks never all finished: a permit was never given back',
+      (reason) =>
+        `One of 10 overlapping calls semaphore.runExclusive(task) on a new Semaphore(3) rejected with ${shownReason(reason)}, but each task ` +
+        'only sleeps 10 to 120 ms and throws nothing: runExclusive should resolve with what its critical section returned.',
     );
     expect(
       timeline.maxInFlight,
@@ -327,10 +359,13 @@ describe('Semaphore', () => {
       );
       expect(error, `attempt ${attempt}: runExclusive rejected, but not with the error the critical section threw: the error must reach the caller`).toBe(boom);
     }
-    await within(
+    await valueWithin(
       1_000,
       semaphore.runExclusive(async () => 'in'),
       'After two critical sections threw, no permit was left for the next caller: release the permit on exception too (try/finally)',
+      (reason) =>
+        `semaphore.runExclusive(async () => 'in') on a Semaphore(2), after two critical sections threw, rejected with ${shownReason(reason)}` +
+        `${reason === boom ? ', their error' : ''}, but its own critical section throws nothing: it should resolve with 'in'.`,
     );
   });
 

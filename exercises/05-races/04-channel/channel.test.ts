@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { realAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
-import { measured, sleep, Timeline, within } from '#kata/testing/index.ts';
+import { measured, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
 import { CONSUMER_CELLS, CONSUMER_GATE, createControl, openGate, POISON, PRODUCER_CELLS, RECEIVED, SENT, type SideCells } from './control.harness.ts';
@@ -505,7 +505,14 @@ describe('channel on the test thread', () => {
     try {
       const step = async (label: string, work: () => unknown) => {
         call = label;
-        return within(2_000, Promise.resolve(work()), `${label} never returned, on a channel of 4 slots that had room (or items) for it`);
+        return valueWithin(
+          2_000,
+          (async () => work())(),
+          `${label} never returned, on a channel of 4 slots that had room (or items) for it`,
+          (reason) =>
+            `${label} threw ${shownReason(reason)}, where the test expected it to return: send 1, send 2, receive, close and three receives, ` +
+            'on one thread, on a channel of 4 slots, each find room (or an item, or the end) and have nothing to fail on.',
+        );
       };
       await step('send(channel, 1)', () => send(watched, 1));
       await step('send(channel, 2)', () => send(watched, 2));

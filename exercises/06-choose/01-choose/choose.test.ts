@@ -148,7 +148,13 @@ describe('fetchAll: waiting on an async API', () => {
     try {
       const before = spawnCounts();
       const started = performance.now();
-      await within(10_000, fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))), 'fetchAll never resolved');
+      await resolvedWithin(
+        10_000,
+        fetchAll(pages.map((page) => server.url(`${page}?delay=${WAIT}`))),
+        'fetchAll never resolved',
+        'fetchAll',
+        `[${REQUESTS} URLs of pages answered after ${WAIT} ms]`,
+      );
       const took = performance.now() - started;
       const after = spawnCounts();
       const spawned = { workers: after.workers - before.workers, children: after.children - before.children };

@@ -14,10 +14,17 @@ function misreads(reads: Record<string, unknown>, expected: unknown): string {
     .join(', ');
 }
 
+/**
+ * Explains a rejection of `called` (a runRequest call, as the test made it) whose work, `work`,
+ * throws nothing of its own: the test expected it to resolve.
+ */
+const requestRejected = (called: string, work: string) => (reason: unknown) =>
+  `${called} rejected with ${shownReason(reason)}, where the test expected it to resolve: ${work}, and throws nothing of its own.`;
+
 describe('runRequest and currentRequestId', () => {
   test('give every part of a request its id: after awaits, in timers, promise callbacks and immediates', async () => {
     const reads: Record<string, string | undefined> = {};
-    await within(
+    await valueWithin(
       2_000,
       runRequest('req-1', async () => {
         reads['at the start'] = currentRequestId();
@@ -38,6 +45,10 @@ describe('runRequest and currentRequestId', () => {
         );
       }),
       'runRequest("req-1", work) did not settle within 2 s of a work that takes about 15 ms',
+      requestRejected(
+        'runRequest("req-1", work)',
+        'its work reads currentRequestId() at its start and after each of a sleep, a timer, a promise callback and an immediate',
+      ),
     );
     const wrong = misreads(reads, 'req-1');
     const never = reads['at the start'] !== 'req-1' && Object.values(reads).every((value) => value !== 'req-1');
@@ -53,7 +64,7 @@ describe('runRequest and currentRequestId', () => {
   test('let requests that overlap each see only their own id', async () => {
     const delays: Record<string, number[]> = { 'req-a': [30, 5, 20], 'req-b': [10, 25, 5], 'req-c': [20, 10, 15] };
     const reads: Array<{ request: string; after: number; saw: string | undefined }> = [];
-    await within(
+    await valueWithin(
       3_000,
       Promise.all(
         Object.entries(delays).map(([request, waits]) =>
@@ -66,6 +77,10 @@ describe('runRequest and currentRequestId', () => {
         ),
       ),
       '3 requests, each awaiting 3 timers of at most 30 ms, did not all settle within 3 s',
+      requestRejected(
+        'One of 3 overlapping calls runRequest("req-a" / "req-b" / "req-c", work)',
+        'each work awaits 3 timers of at most 30 ms, reading currentRequestId() after each',
+      ),
     );
     const others = reads.filter(({ request, saw }) => saw !== request);
     const example = others[0];
@@ -86,10 +101,15 @@ describe('runRequest and currentRequestId', () => {
       await sleep(10);
     });
     reads['right after runRequest("req-1") returned'] = currentRequestId();
-    await within(2_000, running, 'runRequest("req-1", work) did not settle within 2 s of a 10 ms work');
+    await valueWithin(
+      2_000,
+      running,
+      'runRequest("req-1", work) did not settle within 2 s of a 10 ms work',
+      requestRejected('runRequest("req-1", work)', 'its work only awaits a 10 ms sleep'),
+    );
     reads['once its work was done'] = currentRequestId();
     const outer: Record<string, string | undefined> = {};
-    await within(
+    await valueWithin(
       2_000,
       runRequest('outer', async () => {
         await runRequest('inner', async () => {
@@ -98,6 +118,10 @@ describe('runRequest and currentRequestId', () => {
         outer['the outer one, after the inner request'] = currentRequestId();
       }),
       'a request inside a request did not settle within 2 s',
+      requestRejected(
+        'runRequest("outer", work)',
+        'its work awaits runRequest("inner", work) (whose work only reads currentRequestId()), then reads currentRequestId() itself',
+      ),
     );
     const leaked = misreads(reads, undefined);
     expect(
