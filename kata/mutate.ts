@@ -71,7 +71,9 @@ for (const exercise of exercises) {
   const stryker = new Stryker({
     testRunner: 'vitest',
     plugins: ['@stryker-mutator/vitest-runner'],
-    vitest: { configFile: 'vitest.config.ts', related: false },
+    // Test processes, as vitest.config.ts has them (Stryker's default is worker threads): command's
+    // tests chdir into a sandbox, which a worker thread cannot do.
+    vitest: { configFile: 'vitest.config.ts', related: false, pool: 'forks' },
     // What the learner writes (the manifest's files to edit), not the given helpers beside it.
     mutate: (exercise.manifest?.files.edit ?? ['**/*.ts']).map((file) => `solutions/${exercise.folder}/${file}`),
     coverageAnalysis: 'off',

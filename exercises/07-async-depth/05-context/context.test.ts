@@ -173,21 +173,36 @@ describe('bindToRequest', () => {
   test('runs the function as the request that bound it, whoever calls it later, with its arguments and result', async () => {
     const emitter = new EventEmitter();
     const heard: Array<string | undefined> = [];
-    await runRequest('req-listener', async () => {
-      emitter.on(
-        'ping',
-        bindToRequest(() => heard.push(currentRequestId())),
-      );
-    });
+    /** runRequest(id, work) for work that only binds or calls a bound function, which throws nothing of its own. */
+    const request = <T>(id: string, work: () => Promise<T>, does: string): Promise<T> =>
+      valueWithin(2_000, runRequest(id, work), `runRequest("${id}", work) never settled`, requestRejected(`runRequest("${id}", work)`, `its work ${does}`));
+    await request(
+      'req-listener',
+      async () => {
+        emitter.on(
+          'ping',
+          bindToRequest(() => heard.push(currentRequestId())),
+        );
+      },
+      'binds a listener to an emitter',
+    );
     let kept: ((a: number, b: number) => { sum: number; saw: string | undefined }) | undefined;
-    await runRequest('req-kept', async () => {
-      kept = bindToRequest((a: number, b: number) => ({ sum: a + b, saw: currentRequestId() }));
-    });
-    await runRequest('req-emitter', async () => {
-      emitter.emit('ping');
-    });
+    await request(
+      'req-kept',
+      async () => {
+        kept = bindToRequest((a: number, b: number) => ({ sum: a + b, saw: currentRequestId() }));
+      },
+      'binds a function and keeps it',
+    );
+    await request(
+      'req-emitter',
+      async () => {
+        emitter.emit('ping');
+      },
+      'emits an event whose listener pushes what currentRequestId() returns',
+    );
     emitter.emit('ping');
-    const keptCalls = [kept!(1, 2), await runRequest('req-other', async () => kept!(3, 4))];
+    const keptCalls = [kept!(1, 2), await request('req-other', async () => kept!(3, 4), 'calls the kept function, which adds two numbers')];
     expect(
       heard,
       `A listener bound by "req-listener" was called by an emit inside "req-emitter" and by one outside any request, and read ` +
