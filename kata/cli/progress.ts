@@ -1,7 +1,7 @@
 /**
  * The learner's progress, from real test results only.
  *
- * The reporter (progress-reporter.ts) writes .kata/progress.json after every run of the exercises
+ * The reporter (kata/vitest/progress-reporter.ts) writes .kata/progress.json after every run of the exercises
  * project: per test file, how many tests passed and failed, and a hash of the exercise's files as
  * they were when the run started. A result counts only while the exercise's files still hash the
  * same; anything else is re-run (refresh.ts) before the kata command says done or not.

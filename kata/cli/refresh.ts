@@ -3,7 +3,7 @@ import { createVitest } from 'vitest/node';
 import type { Exercise } from '../catalog.ts';
 import { repoRoot } from '../paths.ts';
 import { exerciseHash, readProgress, type Status, statusOf } from './progress.ts';
-import { ProgressReporter } from './progress-reporter.ts';
+import { ProgressReporter } from '../vitest/progress-reporter.ts';
 import { deadline, minutesFromEnv } from '../process-group.ts';
 
 /**

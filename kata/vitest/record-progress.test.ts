@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { createVitest } from 'vitest/node';
-import { isProgressReporter, ProgressReporter } from '../cli/progress-reporter.ts';
+import { isProgressReporter, ProgressReporter } from './progress-reporter.ts';
 import { repoRoot } from '../paths.ts';
 
 async function progressReporters(reporters: NonNullable<Parameters<typeof createVitest>[1]>['reporters']): Promise<number> {

@@ -6,7 +6,7 @@
  */
 import type { Plugin } from 'vite';
 import type { VitestPluginContext } from 'vitest/node';
-import { isProgressReporter, ProgressReporter } from '../cli/progress-reporter.ts';
+import { isProgressReporter, ProgressReporter } from './progress-reporter.ts';
 
 export function recordProgress(): Plugin {
   return {

@@ -369,15 +369,15 @@ describe('Semaphore', () => {
     );
   });
 
+  /** Takes both permits of a new Semaphore(2), one acquire() after the other. */
+  const bothPermits = async (semaphore: Semaphore): Promise<[Release, Release]> => [
+    await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)'),
+    await granted(1_000, semaphore.acquire(), 'acquire() with a permit left never resolved', 'A second acquire() on a Semaphore(2), with a permit left,'),
+  ];
+
   test('a waiter gets a permit as soon as one is given back, with no timer or poll in between', async () => {
     const semaphore = new Semaphore(2);
-    const first = await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)');
-    const second = await granted(
-      1_000,
-      semaphore.acquire(),
-      'acquire() with a permit left never resolved',
-      'A second acquire() on a Semaphore(2), with a permit left,',
-    );
+    const [first, second] = await bothPermits(semaphore);
     try {
       await expectLetInAtOnce(() => semaphore.acquire(), first, 'a permit', 'A third caller got a permit while both permits of a Semaphore(2) were held.');
     } finally {
@@ -387,13 +387,7 @@ describe('Semaphore', () => {
 
   test('calling release twice gives back one permit, not two', async () => {
     const semaphore = new Semaphore(2);
-    const first = await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)');
-    const second = await granted(
-      1_000,
-      semaphore.acquire(),
-      'acquire() with a permit left never resolved',
-      'A second acquire() on a Semaphore(2), with a permit left,',
-    );
+    const [first, second] = await bothPermits(semaphore);
     const inside: string[] = [];
     const third = semaphore.acquire().then((release) => (inside.push('third'), release));
     const fourth = semaphore.acquire().then((release) => (inside.push('fourth'), release));

@@ -9,9 +9,9 @@ import type { Reporter, TestModule, TestSpecification, Vitest } from 'vitest/nod
 import { type Exercise, exercises } from '../catalog.ts';
 import { isNotImplementedMessage } from '../inside/not-implemented.ts';
 import { repoRoot } from '../paths.ts';
-import { closingLines, paintFor } from './format.ts';
+import { closingLines, paintFor } from '../cli/format.ts';
 import { NotWritable } from '../writable.ts';
-import { exerciseHash, type FileResult, readProgress, saveResults, statusOf, warnOnce } from './progress.ts';
+import { exerciseHash, type FileResult, readProgress, saveResults, statusOf, warnOnce } from '../cli/progress.ts';
 
 const project = 'exercises';
 
