@@ -9,6 +9,9 @@ export const fixturesDir = path.join(repoRoot, 'fixtures');
 /** The kata's own state (progress, backups, verify's copies); the tooling tests point KATA_STATE_DIR elsewhere. */
 export const stateDir = process.env.KATA_STATE_DIR ? path.resolve(process.env.KATA_STATE_DIR) : path.join(repoRoot, '.kata');
 
+/** Where a failing verify keeps its lanes' logs until the next verify (stress copies them per run). */
+export const verifyLogsDir = path.join(stateDir, 'verify-logs');
+
 export function isInside(file: string, dir: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);

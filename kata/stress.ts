@@ -13,7 +13,7 @@ import path from 'node:path';
 import { type Exercise, selectExercises } from './catalog.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
-import { repoRoot, solutionsDir, stateDir } from './paths.ts';
+import { repoRoot, solutionsDir, stateDir, verifyLogsDir } from './paths.ts';
 import { deadline, type Group, minutesFromEnv, spawnGroup } from './process-group.ts';
 import { readMeasures, thresholdRows, thresholdTable } from './thresholds.ts';
 import { runTargets } from './vitest/run-targets.ts';
@@ -161,7 +161,6 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; said?: strin
   }
   if (failed.length === 0 && (code !== 0 || !closing)) failed.push(`verify ended with code ${code} without a ✗ line (see ${path.relative(repoRoot, logFile)})`);
   // The lanes' logs that a failing verify keeps hold what its test processes printed: the next run would replace them.
-  const keptLogs = path.join(stateDir, 'verify-logs');
-  if (failed.length > 0 && existsSync(keptLogs)) cpSync(keptLogs, path.join(outDir, `verify-${run}-logs`), { recursive: true });
+  if (failed.length > 0 && existsSync(verifyLogsDir)) cpSync(verifyLogsDir, path.join(outDir, `verify-${run}-logs`), { recursive: true });
   return { failed, summary: closing ? `verify: ${closing[0]}` : `verify: exit ${code}` };
 }

@@ -26,7 +26,7 @@ import { notImplementedText } from './inside/not-implemented.ts';
 import { requirementProblems } from './requirements.ts';
 import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
-import { exercisesDir, repoRoot, solutionsDir, stateDir } from './paths.ts';
+import { exercisesDir, repoRoot, solutionsDir, stateDir, verifyLogsDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
 import { type Outcome, passedEveryTest, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
@@ -217,13 +217,12 @@ console.log(
 console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${timings.join('; ')}`);
 // A failure may come from outside any test (a test process that crashed, as Node's own fatal
 // errors do): keep the lanes' logs, which hold what it printed, until the next verify.
-const keptLogs = path.join(stateDir, 'verify-logs');
-rmSync(keptLogs, { recursive: true, force: true });
+rmSync(verifyLogsDir, { recursive: true, force: true });
 if (failed > 0) {
   for (const phase of readdirSync(workDir).filter((name) => name === 'together' || name === 'alone')) {
-    cpSync(path.join(workDir, phase), path.join(keptLogs, phase), { recursive: true });
+    cpSync(path.join(workDir, phase), path.join(verifyLogsDir, phase), { recursive: true });
   }
-  console.log(`the lanes' logs: ${path.relative(process.cwd(), keptLogs)}`);
+  console.log(`the lanes' logs: ${path.relative(process.cwd(), verifyLogsDir)}`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
