@@ -3,6 +3,7 @@
 import './kata/node-check.mjs';
 import { defineConfig } from 'vitest/config';
 import { exitOnUnknownExercise, vitestCommandLine } from './kata/vitest/command-line.ts';
+import { mutatedExercise } from './kata/vitest/plan.ts';
 import { plannedTargets, toolingProject, toProject } from './kata/vitest/projects.ts';
 
 // Vitest's own command line (`npm test -- gather`); undefined when verify, stress or the kata
@@ -27,7 +28,7 @@ export default defineConfig({
     tags: [{ name: 'speed-up', description: 'measures a speed-up, so it needs the CPU cores to itself' }],
     // Mutation testing (kata/mutate.ts) leaves them out: they judge timing, on a machine it keeps
     // busy. (A command-line option in Vitest's types, read from the config file too.)
-    ...(process.env.KATA_MUTATE ? ({ tagsFilter: ['!speed-up'] } as object) : {}),
+    ...(mutatedExercise() ? ({ tagsFilter: ['!speed-up'] } as object) : {}),
     maxWorkers: 1,
     pool: 'forks',
     // The watchdog (kata/vitest/watchdog.ts) ends a learner's endless loop with the inspector's

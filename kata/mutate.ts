@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { type Exercise, selectExercises } from './catalog.ts';
 import { parseCommandLine } from './cli/args.ts';
 import { repoRoot, stateDir } from './paths.ts';
+import { mutateEnv } from './vitest/plan.ts';
 import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run mutate -- <exercise>... [--concurrency N]';
@@ -67,7 +68,7 @@ interface Equivalent {
 for (const exercise of exercises) {
   const reportFile = path.join(stateDir, 'mutation', `${exercise.id}.json`);
   mkdirSync(path.dirname(reportFile), { recursive: true });
-  process.env.KATA_MUTATE = exercise.id;
+  Object.assign(process.env, mutateEnv(exercise.id));
   const stryker = new Stryker({
     testRunner: 'vitest',
     plugins: ['@stryker-mutator/vitest-runner'],

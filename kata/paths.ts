@@ -3,7 +3,8 @@ import path from 'node:path';
 
 /** Absolute paths of the kata's top-level folders. */
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-export const exercisesDir = path.join(repoRoot, 'exercises');
+// Its home is kata/inside/target.ts, which code inside workers loads to find the target's files.
+export { exercisesDir } from './inside/target.ts';
 export const solutionsDir = path.join(repoRoot, 'solutions');
 export const fixturesDir = path.join(repoRoot, 'fixtures');
 /** The kata's own state (progress, backups, verify's copies); the tooling tests point KATA_STATE_DIR elsewhere. */

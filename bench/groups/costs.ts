@@ -6,15 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
-import { ProcessPool } from '../../solutions/03-processes/03-process-pool/process-pool.ts';
-import { createPool, type SquaresPool } from '../../solutions/04-pools/01-piscina/piscina.ts';
+import { ProcessPool, createPool, type SquaresPool, jobsChild } from '../solutions.ts';
 import { type Group, type Plan, samples } from '../group.ts';
 import { type Case, type OnSample, type Row, statsOf } from '../measure.ts';
 import { ARRIVED, CELLS, COUNTER, type IncrementKind } from '../workers/increment.ts';
 
 const echoWorker = new URL('../workers/echo.worker.ts', import.meta.url);
 const echoChild = new URL('../workers/echo.child.ts', import.meta.url);
-const jobsChild = new URL('../../solutions/06-choose/01-choose/jobs.child.ts', import.meta.url);
 
 async function startWorker(): Promise<Worker> {
   const worker = new Worker(echoWorker);

@@ -1,12 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { ProcessPool } from '../../solutions/03-processes/03-process-pool/process-pool.ts';
-import { createPool, type SquaresPool } from '../../solutions/04-pools/01-piscina/piscina.ts';
-import { crunchAll } from '../../solutions/06-choose/01-choose/choose.ts';
-import { crunch, type Job } from '../../solutions/06-choose/01-choose/workloads.ts';
+import { ProcessPool, createPool, type SquaresPool, crunchAll, crunch, type Job, jobsChild } from '../solutions.ts';
 import { type Group, type Plan, samples, threadCounts } from '../group.ts';
 import type { Case } from '../measure.ts';
-
-const jobsChild = new URL('../../solutions/06-choose/01-choose/jobs.child.ts', import.meta.url);
 
 /**
  * CPU-bound work: the same fixed amount of computing (`jobs` calls of crunch(size), the sum of

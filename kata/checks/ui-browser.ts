@@ -13,7 +13,7 @@
  * touched. A passing gather test has a timeline to look at.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { exercises, selectExercises } from '../catalog.ts';
 import { exercisesDir, repoRoot, stateDir } from '../paths.ts';
+import { planEnv } from '../vitest/plan.ts';
 import type { Target } from '../vitest/projects.ts';
 
 const chromiumPath = process.env.KATA_CHROMIUM ?? '/usr/bin/chromium';
@@ -64,12 +65,11 @@ async function check(): Promise<string> {
   cpSync(exercisesDir, learnerCopy, { recursive: true });
   cpSync(gather.solutionDir, path.join(learnerCopy, gather.folder), { recursive: true });
   const targets: Target[] = [{ name: 'exercises', dir: learnerCopy, include: exerciseTests }];
-  writeFileSync(plan, JSON.stringify(targets));
   const port = await freePort();
   server = spawn('npm', ['run', 'ui', '--', `--api.port=${port}`], {
     cwd: repoRoot,
     detached: true,
-    env: { ...process.env, KATA_PLAN: plan, KATA_STATE_DIR: learnerState, FORCE_COLOR: '0' },
+    env: { ...process.env, ...planEnv(plan, targets), KATA_STATE_DIR: learnerState, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const read = (chunk: Buffer) => (printed += stripVTControlCharacters(chunk.toString()));

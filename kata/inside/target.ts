@@ -2,12 +2,20 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** exercises/, as kata/paths.ts names it: found from here, so that this file needs nothing outside kata/inside/. */
-const exercisesDir = fileURLToPath(new URL('../../exercises', import.meta.url));
+/** exercises/ (kata/paths.ts re-exports it): found from here, so that this file needs nothing outside kata/inside/. */
+export const exercisesDir = fileURLToPath(new URL('../../exercises', import.meta.url));
+
+/** Names the folder a Vitest project runs against; set in the project's env, inherited by its workers and children. */
+const targetVariable = 'KATA_TARGET';
+
+/** The environment of a project whose target is `dir`. */
+export function targetEnv(dir: string): Record<string, string> {
+  return { [targetVariable]: path.resolve(dir) };
+}
 
 /** The folder the suite runs against: exercises/ (the learner's run), solutions/ or a fixture. */
 export function targetDir(): string {
-  return process.env.KATA_TARGET ?? exercisesDir;
+  return process.env[targetVariable] ?? exercisesDir;
 }
 
 /**

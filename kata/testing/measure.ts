@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { targetDir } from '../inside/target.ts';
 
 /** One comparison of a measured figure against a bound, as `npm run stress -- --verify` collects them. */
 export interface Measure {
@@ -9,7 +10,7 @@ export interface Measure {
   /** Whether passing means staying at or under the bound (`max`), or at or over it (`min`). */
   side: 'max' | 'min';
   test: string;
-  /** The folder the suite ran against (KATA_TARGET): solutions/, exercises/ or a fixture's copy. */
+  /** The folder the suite ran against: solutions/, exercises/ or a fixture's copy. */
   target: string;
   node: string;
 }
@@ -29,7 +30,7 @@ export function measuringTest(name: string): void {
 export function measured(check: string, value: number, bound: number, side: Measure['side'] = 'max'): number {
   const file = process.env.KATA_MEASURES;
   if (!file) return value;
-  const line: Measure = { check, value, bound, side, test: currentTest, target: process.env.KATA_TARGET ?? '', node: process.version };
+  const line: Measure = { check, value, bound, side, test: currentTest, target: targetDir(), node: process.version };
   try {
     appendFileSync(file, `${JSON.stringify(line)}\n`);
   } catch {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { selectExercises } from '../catalog.ts';
+import { targetEnv } from '../inside/target.ts';
 import { exercisesDir, solutionsDir } from '../paths.ts';
+import { mutatedExercise, plannedByTool } from './plan.ts';
 import { recordProgress } from './record-progress.ts';
 import { serveTarget } from './serve-target.ts';
 
@@ -31,9 +31,9 @@ export const learnerTargets: Target[] = [
  * `npm run mutate -- <id>` runs that exercise's tests against its (mutated) solution.
  */
 export function plannedTargets(): Target[] {
-  const plan = process.env.KATA_PLAN;
-  if (plan) return JSON.parse(readFileSync(plan, 'utf8')) as Target[];
-  const mutated = process.env.KATA_MUTATE;
+  const planned = plannedByTool();
+  if (planned) return planned;
+  const mutated = mutatedExercise();
   if (mutated) return [{ name: 'solutions', dir: solutionsDir, include: selectExercises([mutated])[0]!.tests }];
   return learnerTargets;
 }
@@ -50,7 +50,7 @@ export function toProject(target: Target): TestProjectInlineConfiguration {
       // (Not the tooling project's: its tests wait on whole Vitest runs, blocking on purpose.)
       setupFiles: ['./kata/vitest/setup.ts'],
       // Read by test-owned files that Node loads itself (harness workers) and inherited by children.
-      env: { KATA_TARGET: path.resolve(target.dir) },
+      env: targetEnv(target.dir),
     },
   };
 }

@@ -1,10 +1,11 @@
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createVitest, type TestModule, type TestSpecification } from 'vitest/node';
 import { cleanUpOnExit } from '../cleanup.ts';
 import { type Deadline, deadline, type Group, minutesFromEnv, spawnGroup } from '../process-group.ts';
 import { repoRoot, stateDir } from '../paths.ts';
+import { planEnv } from './plan.ts';
 import type { Target } from './projects.ts';
 
 /** One test's result, or a test file that failed to load (state 'failed', name ending in "(file)"). */
@@ -108,8 +109,7 @@ export async function runTargets(targets: Target[], { verbose = false }: { verbo
   const plan = path.join(stateDir, `plan-${process.pid}.json`);
   const forget = cleanUpOnExit(() => rmSync(plan, { force: true }));
   for (const round of intoRounds(targets)) {
-    writeFileSync(plan, JSON.stringify(round));
-    process.env.KATA_PLAN = plan;
+    Object.assign(process.env, planEnv(plan, round));
     const roundCpu = treeCpuMs();
     const vitest = await createVitest({
       config: path.join(repoRoot, 'vitest.config.ts'),
