@@ -115,11 +115,11 @@ async function solutionsOnce(): Promise<{ failed: string[]; said?: string[]; sum
   const said: string[] = [];
   let passed = 0;
   let skipped = 0;
-  for (const outcome of result.outcomes) {
-    if (outcome.state === 'failed') {
-      failed.push(`${outcome.file} > ${outcome.name}`);
-      said.push(`${outcome.file} > ${outcome.name}\n      ${(outcome.messages[0] ?? '').split('\n')[0]!.slice(0, 400)}`);
-    } else if (outcome.state === 'skipped') skipped += 1;
+  for (const test of result.results) {
+    if (test.state === 'failed') {
+      failed.push(`${test.file} > ${test.name}`);
+      said.push(`${test.file} > ${test.name}\n      ${(test.messages[0] ?? '').split('\n')[0]!.slice(0, 400)}`);
+    } else if (test.state === 'skipped') skipped += 1;
     else passed += 1;
   }
   for (const error of result.unhandled) failed.push(`unhandled${error.file ? ` in ${error.file}` : ''}: ${error.message.split('\n')[0]}`);

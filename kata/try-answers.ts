@@ -77,11 +77,11 @@ export async function tryAnswers(folder: string, ids: string[]): Promise<number>
 }
 
 function verdict(run: TargetRun): string {
-  const failed = run.outcomes.filter((outcome) => outcome.state === 'failed');
-  if (passedEveryTest(run)) return `passed every test (${run.outcomes.length})`;
+  const failed = run.results.filter((test) => test.state === 'failed');
+  if (passedEveryTest(run)) return `passed every test (${run.results.length})`;
   const first = failed[0];
   const said = first
     ? `${first.name}: ${(first.messages[0] ?? '').split('\n')[0]!.slice(0, 240)}`
     : (run.unhandled[0]?.message.split('\n')[0] ?? 'no test ran');
-  return `failed ${failed.length} of ${run.outcomes.length}${run.unhandled.length > 0 ? `, ${run.unhandled.length} unhandled error(s)` : ''}; ${said}`;
+  return `failed ${failed.length} of ${run.results.length}${run.unhandled.length > 0 ? `, ${run.unhandled.length} unhandled error(s)` : ''}; ${said}`;
 }

@@ -28,7 +28,7 @@ import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { cleanUpOnExit } from './cleanup.ts';
 import { exercisesDir, repoRoot, solutionsDir, stateDir, verifyLogsDir } from './paths.ts';
 import type { Target } from './vitest/projects.ts';
-import { type Outcome, passedEveryTest, runInLanes, type TargetRun } from './vitest/run-targets.ts';
+import { type TestResult, passedEveryTest, runInLanes, type TargetRun } from './vitest/run-targets.ts';
 import { prepareStateDir } from './writable.ts';
 
 const usage = 'Usage: npm run verify [-- <exercise>...] [--verbose] [--lanes N] [--every-test] [--profile]';
@@ -170,7 +170,7 @@ for (const exercise of selected) {
   console.log(`${exercise.id} (${exercise.folder})`);
   const own = (run: TargetRun): TargetRun => ({
     ...run,
-    outcomes: run.outcomes.filter((outcome) => isOf(exercise, outcome.file)),
+    results: run.results.filter((test) => isOf(exercise, test.file)),
     unhandled: run.unhandled.filter((error) => error.file === undefined || isOf(exercise, error.file)),
   });
   const solutionRun = own(runs.get(solutions.name)!);
@@ -252,18 +252,18 @@ function batches(fixtures: Target[]): Target[][] {
 
 /** The test files in which the run saw a test with `tag`. */
 function filesTagged(run: TargetRun, tag: string): string[] {
-  return [...new Set(run.outcomes.filter((outcome) => outcome.tags.includes(tag)).map((outcome) => outcome.file))];
+  return [...new Set(run.results.filter((test) => test.tags.includes(tag)).map((test) => test.file))];
 }
 
 /** A target's results from both phases: each test as it ran in the phase that did not filter it out. */
 function merged(first: TargetRun, second: TargetRun | undefined): TargetRun {
   if (second === undefined) return first;
-  const key = (outcome: Outcome) => `${outcome.file}\0${outcome.name}`;
-  const ran = new Map(second.outcomes.filter((outcome) => outcome.state !== 'skipped').map((outcome) => [key(outcome), outcome]));
-  const firstKeys = new Set(first.outcomes.map(key));
+  const key = (test: TestResult) => `${test.file}\0${test.name}`;
+  const ran = new Map(second.results.filter((test) => test.state !== 'skipped').map((test) => [key(test), test]));
+  const firstKeys = new Set(first.results.map(key));
   return {
     ...first,
-    outcomes: [...first.outcomes.map((outcome) => ran.get(key(outcome)) ?? outcome), ...[...ran.values()].filter((outcome) => !firstKeys.has(key(outcome)))],
+    results: [...first.results.map((test) => ran.get(key(test)) ?? test), ...[...ran.values()].filter((test) => !firstKeys.has(key(test)))],
     unhandled: [...first.unhandled, ...second.unhandled],
     ms: first.ms + second.ms,
     cpuMs: first.cpuMs === undefined || second.cpuMs === undefined ? undefined : first.cpuMs + second.cpuMs,
@@ -309,8 +309,8 @@ function seconds(value: number): string {
 function firstLine(text = ''): string {
   return text.split('\n')[0]!.slice(0, 160);
 }
-function timedOut(outcome: Outcome): boolean {
-  return outcome.messages.some((m) => /timed out in \d+ ?ms/i.test(m));
+function timedOut(test: TestResult): boolean {
+  return test.messages.some((m) => /timed out in \d+ ?ms/i.test(m));
 }
 
 function unhandledDetail(run: TargetRun): string {
@@ -318,7 +318,7 @@ function unhandledDetail(run: TargetRun): string {
 }
 
 function judgeSolution(run: TargetRun): void {
-  const results = run.outcomes;
+  const results = run.results;
   const bad = results.filter((o) => o.state === 'failed');
   const skipped = results.filter((o) => o.state === 'skipped').length;
   const ok = passedEveryTest(run);
@@ -329,7 +329,7 @@ function judgeSolution(run: TargetRun): void {
 }
 
 function judgeStub(run: TargetRun): void {
-  const results = run.outcomes;
+  const results = run.results;
   const wrongReason = results.filter((o) => o.state !== 'failed' || !o.messages.some((m) => m.includes(notImplementedText)));
   const ok = results.length > 0 && wrongReason.length === 0 && run.unhandled.length === 0;
   const detail = ok
@@ -340,7 +340,7 @@ function judgeStub(run: TargetRun): void {
 
 /** Judges the fixture; for a wrong answer rejected as it should be, returns the rejecting message. */
 function judgeFixture(fixture: Fixture, run: TargetRun): string | undefined {
-  const results = run.outcomes;
+  const results = run.results;
   const label = `${fixture.name}: ${fixture.summary}`;
   if (fixture.kind === 'right') {
     const bad = results.filter((o) => o.state === 'failed');
@@ -389,7 +389,7 @@ function judgeRequirements(exercise: Exercise, solutionRun: TargetRun): void {
   const problems = requirementProblems(
     exercise,
     fixturesOf.get(exercise)!,
-    solutionRun.outcomes.map((outcome) => outcome.name),
+    solutionRun.results.map((test) => test.name),
   );
   if (problems.length > 0) untested.add(exercise.id);
   const count = exercise.manifest?.requirements.length ?? 0;

@@ -77,7 +77,7 @@ export class Timeline {
     const last = Math.max(1, ...this.spans.map((s) => s.end ?? this.now()));
     const scale = width / last;
     // Name the thread or process only when there is more than one to tell apart.
-    const where = lanes(this.spans).length > 1 ? (s: Span) => `  ${laneName(s)}` : () => '';
+    const where = placesOf(this.spans).length > 1 ? (s: Span) => `  ${placeName(s)}` : () => '';
     // A label that comes back (a task retried, two workers both called "worker") gets its count,
     // so that no two rows read the same.
     const seen = new Map<string, number>();
@@ -98,7 +98,7 @@ export class Timeline {
   /** One line: how many tasks, how many at once, on which threads or processes, how long. */
   summary(): string {
     const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-    const places = lanes(this.spans).map(([, name]) => name);
+    const places = placesOf(this.spans).map(([, name]) => name);
     const processes = places.filter((name) => name.startsWith('process')).length;
     let where: string;
     if (places.length === 1) where = places[0] === 'test thread' ? 'the test thread' : places[0]!;
@@ -111,7 +111,7 @@ export class Timeline {
   }
 
   /**
-   * The timeline as an SVG picture: a lane per thread or process, a bar per task (tasks that
+   * The timeline as an SVG picture: a band per thread or process, a bar per task (tasks that
    * overlap get rows of their own), a time axis in ms, and a strip showing how many ran at once.
    */
   toSvg(): string {
@@ -121,16 +121,16 @@ export class Timeline {
 
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
 
-/** Where a span ran, as a lane key and a name a learner recognises. */
-function laneName(span: Span): string {
+/** Where a span ran, as a key and a name a learner recognises. */
+function placeName(span: Span): string {
   if (span.pid !== process.pid) return span.threadId === 0 ? `process ${span.pid}` : `process ${span.pid} thread ${span.threadId}`;
   return span.threadId === threadId ? 'test thread' : `thread ${span.threadId}`;
 }
 
 /** The distinct places spans ran, in order of first appearance: [key, name]. */
-function lanes(spans: Span[]): Array<[string, string]> {
+function placesOf(spans: Span[]): Array<[string, string]> {
   const seen = new Map<string, string>();
-  for (const span of spans) seen.set(`${span.pid}/${span.threadId}`, laneName(span));
+  for (const span of spans) seen.set(`${span.pid}/${span.threadId}`, placeName(span));
   return [...seen];
 }
 
@@ -154,31 +154,31 @@ export function collectTimelines(): () => Timeline[] {
 // The SVG picture
 
 const palette = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#b45309'];
-const picture = { width: 600, labels: 118, right: 14, top: 30, bar: 14, gap: 4, lanePad: 6, strip: 34, axis: 26 };
+const picture = { width: 600, labels: 118, right: 14, top: 30, bar: 14, gap: 4, placePad: 6, strip: 34, axis: 26 };
 
 function renderSvg(timeline: Timeline): string {
-  const { width, labels, right, top, bar, gap, lanePad, strip, axis } = picture;
+  const { width, labels, right, top, bar, gap, placePad, strip, axis } = picture;
   const now = timeline.now();
   const last = Math.max(1, ...timeline.spans.map((s) => s.end ?? now));
   const plot = width - labels - right;
   const x = (ms: number) => labels + (ms / last) * plot;
-  // Drawn in this order: lane backgrounds, then grid lines, then the bars and text on top.
+  // Drawn in this order: the bands behind each place, then grid lines, then the bars and text on top.
   const backgrounds: string[] = [];
   const grid: string[] = [];
   const parts: string[] = [];
   let y = top;
 
-  lanes(timeline.spans).forEach(([key, name], laneIndex) => {
-    const color = palette[laneIndex % palette.length]!;
+  placesOf(timeline.spans).forEach(([key, name], placeIndex) => {
+    const color = palette[placeIndex % palette.length]!;
     const rows = packRows(
       timeline.spans.filter((s) => `${s.pid}/${s.threadId}` === key),
       now,
     );
-    const height = rows.length * (bar + gap) - gap + 2 * lanePad;
-    backgrounds.push(`<rect x="0" y="${y}" width="${width}" height="${height}" fill="${laneIndex % 2 ? '#f8fafc' : '#f1f5f9'}"/>`);
-    parts.push(`<text x="8" y="${y + lanePad + bar - 3}" class="lane">${escapeXml(name)}</text>`);
+    const height = rows.length * (bar + gap) - gap + 2 * placePad;
+    backgrounds.push(`<rect x="0" y="${y}" width="${width}" height="${height}" fill="${placeIndex % 2 ? '#f8fafc' : '#f1f5f9'}"/>`);
+    parts.push(`<text x="8" y="${y + placePad + bar - 3}" class="place">${escapeXml(name)}</text>`);
     rows.forEach((row, rowIndex) => {
-      const rowY = y + lanePad + rowIndex * (bar + gap);
+      const rowY = y + placePad + rowIndex * (bar + gap);
       // Where the last label of this row ended: labels never overlap each other or other bars.
       let textEnd = 0;
       row.forEach((span, index) => {
@@ -220,7 +220,7 @@ function renderSvg(timeline: Timeline): string {
   for (const [at, n] of steps) path += ` H${r(x(at))} V${r(level(n))}`;
   path += ` H${r(x(last))} V${base} Z`;
   parts.push(
-    `<text x="8" y="${y + 16}" class="lane">in flight</text>`,
+    `<text x="8" y="${y + 16}" class="place">in flight</text>`,
     `<text x="8" y="${y + 28}" class="note">peak ${peak}</text>`,
     `<path d="${path}" fill="#64748b" fill-opacity="0.35" stroke="#475569"/>`,
   );
@@ -239,7 +239,7 @@ function renderSvg(timeline: Timeline): string {
 
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
-    '<style>.lane{fill:#0f172a;font-weight:600}.note,.tick{fill:#475569}.tick{text-anchor:middle}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
+    '<style>.place{fill:#0f172a;font-weight:600}.note,.tick{fill:#475569}.tick{text-anchor:middle}.in{fill:#fff}.out{fill:#0f172a}.title{font-size:12px;font-weight:600;fill:#0f172a}</style>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="8" y="19" class="title">${escapeXml(timeline.summary())}</text>`,
     ...backgrounds,

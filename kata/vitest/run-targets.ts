@@ -9,7 +9,7 @@ import { planEnv } from './plan.ts';
 import type { Target } from './projects.ts';
 
 /** One test's result, or a test file that failed to load (state 'failed', name ending in "(file)"). */
-export interface Outcome {
+export interface TestResult {
   file: string;
   name: string;
   state: 'passed' | 'failed' | 'skipped' | 'pending';
@@ -19,7 +19,7 @@ export interface Outcome {
 
 export interface TargetRun {
   target: Target;
-  outcomes: Outcome[];
+  results: TestResult[];
   /** Errors outside any test (an unhandled rejection, a crash in a worker), with the test file if known. */
   unhandled: Array<{ message: string; file?: string }>;
   ms: number;
@@ -31,8 +31,8 @@ export interface TargetRun {
 }
 
 /** All green, as a learner sees it: tests ran, none failed, and nothing failed outside them. */
-export function passedEveryTest(run: Pick<TargetRun, 'outcomes' | 'unhandled'>): boolean {
-  return run.outcomes.length > 0 && run.outcomes.every((outcome) => outcome.state !== 'failed') && run.unhandled.length === 0;
+export function passedEveryTest(run: Pick<TargetRun, 'results' | 'unhandled'>): boolean {
+  return run.results.length > 0 && run.results.every((test) => test.state !== 'failed') && run.unhandled.length === 0;
 }
 
 /**
@@ -55,13 +55,13 @@ function narrowed(spec: TestSpecification, target: Target): TestSpecification {
   return spec.project.createSpecification(spec.moduleId, { testNames: target.testNames, testTagsFilter: target.tagsFilter });
 }
 
-function outcomesOf(modules: TestModule[]): Outcome[] {
+function testResultsOf(modules: TestModule[]): TestResult[] {
   return modules.flatMap((module) => {
     const file = path.relative(repoRoot, module.moduleId);
     const crashed = module
       .errors()
-      .map((error): Outcome => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message], tags: [] }));
-    const tests = [...module.children.allTests()].map((test): Outcome => {
+      .map((error): TestResult => ({ file, name: `${path.basename(file)} (file)`, state: 'failed', messages: [error.message], tags: [] }));
+    const tests = [...module.children.allTests()].map((test): TestResult => {
       const result = test.result();
       return { file, name: test.fullName, state: result.state, messages: (result.errors ?? []).map((error) => error.message), tags: [...test.tags] };
     });
@@ -130,7 +130,7 @@ export async function runTargets(targets: Target[], { verbose = false }: { verbo
         runs.set(target.name, {
           target,
           // Vitest lists every module it has run so far in this instance: keep this target's own.
-          outcomes: outcomesOf(result.testModules.filter((module) => module.project.name === target.name)),
+          results: testResultsOf(result.testModules.filter((module) => module.project.name === target.name)),
           unhandled: result.unhandledErrors.map((error) => {
             const { VITEST_TEST_PATH } = error as { VITEST_TEST_PATH?: string };
             return { message: withCauses(error), file: VITEST_TEST_PATH && path.relative(repoRoot, VITEST_TEST_PATH) };

@@ -13,7 +13,7 @@ import {
   valueWithin,
   within,
 } from '#kata/testing/index.ts';
-import { settle } from '#kata/testing/settle.ts';
+import { settle } from '#kata/testing/settlement.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { createPool, type Job, type PoolOptions, type Report, type SquaresPool } from './piscina.ts';
 import { sumOfSquares } from './task.worker.ts';

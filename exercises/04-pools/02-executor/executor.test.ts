@@ -16,7 +16,7 @@ import {
   within,
 } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
-import { settle } from '#kata/testing/settle.ts';
+import { settle } from '#kata/testing/settlement.ts';
 import { startTaskProbe, type TaskProbe } from '#kata/testing/task-probe.ts';
 import { type Executor, type ExecutorOptions, ProcessPoolExecutor, ThreadPoolExecutor } from './executor.ts';
 import type { Whereabouts } from './tasks.ts';

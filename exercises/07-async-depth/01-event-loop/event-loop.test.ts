@@ -2,7 +2,7 @@ import { readFile } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { outcomeWithin, sleep } from '#kata/testing/index.ts';
+import { settlementWithin, sleep } from '#kata/testing/index.ts';
 import { createBatcher, everyTurn } from './event-loop.ts';
 
 // Real timers, a real file read, Node's real loop: the order is recorded as it happened.
@@ -267,7 +267,7 @@ function starvation(observed: ReturnType<typeof observedStep>, waitingFor: strin
 describe('everyTurn', () => {
   test('stops at the first true, and resolves with how many times step ran', async () => {
     const observed = observedStep(turnCounter(), (call) => call === 5);
-    const outcome = await outcomeWithin(started(observed), 2_000);
+    const outcome = await settlementWithin(started(observed), 2_000);
     await loopTurns(5);
     const calls = observed.turnsAt.length;
     if (observed.starved) expect.fail(starvation(observed, 'anything else'));
@@ -289,7 +289,7 @@ describe('everyTurn', () => {
     setTimeout(() => (timerFired = true), 20);
     readFile(thisFile, () => (fileRead = true));
     const observed = observedStep(turnCounter(), () => timerFired && fileRead);
-    const outcome = await outcomeWithin(started(observed), 3_000);
+    const outcome = await settlementWithin(started(observed), 3_000);
     if (observed.starved) expect.fail(starvation(observed, 'a 20 ms timer, nor the callback of a file read'));
     expect(
       outcome.state === 'resolved' && timerFired && fileRead,
@@ -301,7 +301,7 @@ describe('everyTurn', () => {
 
   test('runs one step per turn of the loop: never two in one turn, no turn without one', async () => {
     const observed = observedStep(turnCounter(), (call) => call === 50);
-    const outcome = await outcomeWithin(started(observed), 3_000);
+    const outcome = await settlementWithin(started(observed), 3_000);
     if (observed.starved) expect.fail(starvation(observed, 'anything else'));
     expect(
       outcome.state,
@@ -329,7 +329,7 @@ describe('everyTurn', () => {
       if (call === 3) throw thrown;
       return false;
     });
-    const outcome = await outcomeWithin(started(observed), 2_000);
+    const outcome = await settlementWithin(started(observed), 2_000);
     await loopTurns(5);
     const calls = observed.turnsAt.length;
     expect(

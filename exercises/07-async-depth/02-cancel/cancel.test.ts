@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { isChildAlive, type Outcome, outcomeWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
+import { isChildAlive, type Settlement, settlementWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
 import { watchTimers } from '#kata/inside/timers.ts';
@@ -34,11 +34,11 @@ function start(url: string, options: ReportOptions): Promise<string> {
  */
 async function serverSees(building: Promise<string>, condition: () => boolean, ms: number): Promise<string | undefined> {
   if (await server.until(condition, ms, { stopWhen: building })) return undefined;
-  const outcome = await outcomeWithin(building, 0);
+  const outcome = await settlementWithin(building, 0);
   return outcome.state === 'pending' ? `within ${ms / 1_000} s of the call` : `before buildReport ${settledAs(outcome)}`;
 }
 
-function settledAs(outcome: Outcome<string>): string {
+function settledAs(outcome: Settlement<string>): string {
   if (outcome.state === 'resolved') return `resolved with ${JSON.stringify(outcome.value)}`;
   return outcome.state === 'rejected' ? `rejected with ${shownReason(outcome.reason)}` : 'had settled';
 }
@@ -65,7 +65,7 @@ class ClientGone extends Error {
 const childrenSince = (before: number): ChildProcess[] => spawnLog().children.slice(before);
 
 /** What the rejection reason is, as a sentence, against the reason expected. */
-function notTheReason(outcome: Outcome<string>, expected: unknown, what: string): string {
+function notTheReason(outcome: Settlement<string>, expected: unknown, what: string): string {
   if (outcome.state === 'pending') return `buildReport had not settled`;
   if (outcome.state === 'resolved') return `buildReport resolved with ${JSON.stringify(outcome.value)} instead of rejecting`;
   return `buildReport rejected with ${shownReason(outcome.reason)}, not ${what} (${shownReason(expected)})`;
@@ -84,7 +84,7 @@ describe('buildReport: a build that runs to the end', () => {
   });
 
   test('rejects with an Error that says the exit code when render.ts cannot render the page', async () => {
-    const outcome = await outcomeWithin(start(server.url('/report/broken'), { timeoutMs: 10_000, retryDelayMs: 50 }), 8_000);
+    const outcome = await settlementWithin(start(server.url('/report/broken'), { timeoutMs: 10_000, retryDelayMs: 50 }), 8_000);
     expect(
       outcome.state === 'rejected' && outcome.reason instanceof Error && /\b3\b/.test(outcome.reason.message),
       `render.ts exits with code 3 on a page that mentions "broken"; ${outcome.state === 'rejected' ? `buildReport rejected with ${shownReason(outcome.reason)}` : outcome.state === 'resolved' ? `buildReport resolved with ${JSON.stringify(outcome.value)}` : 'buildReport had not settled 8 s later'}. ` +
@@ -98,7 +98,7 @@ describe('buildReport: a build that runs to the end', () => {
     const missing = await serverSees(building, () => requestsFor('/report/busy').length > 0, 3_000);
     expect(missing, `No request reached the server ${missing}.${log()}`).toBeUndefined();
     server.route('/report/busy', {});
-    const outcome = await outcomeWithin(building, 8_000);
+    const outcome = await settlementWithin(building, 8_000);
     const [first, second] = requestsFor('/report/busy');
     expect(second, `After the server answered 503, no second request came: retry once, retryDelayMs after the 503.${log()}`).toBeDefined();
     const gap = second!.arrivedAt - (first!.endedAt ?? first!.arrivedAt);
@@ -156,7 +156,7 @@ describe('buildReport: the caller aborts', () => {
     expect(missing, `No request reached the server ${missing}.${log()}`).toBeUndefined();
     const reason = new ClientGone('the client went away');
     caller.abort(reason);
-    const outcome = await outcomeWithin(building, 2_000);
+    const outcome = await settlementWithin(building, 2_000);
     const closed = await server.until(() => requestsFor('/report/held')[0]!.ending === 'client-closed', 1_000);
     if (!closed && outcome.state === 'pending') {
       expect.fail(
@@ -189,7 +189,7 @@ describe('buildReport: the caller aborts', () => {
       const reason = new ClientGone('the client went away during the back-off');
       const abortedAt = performance.now();
       caller.abort(reason);
-      const outcome = await outcomeWithin(building, 1_500, abortedAt);
+      const outcome = await settlementWithin(building, 1_500, abortedAt);
       await nextTurn();
       const left = timers.pending();
       await sleep(300);
@@ -221,7 +221,7 @@ describe('buildReport: the caller aborts', () => {
     expect(noRetry, `After the 503, no second request came ${noRetry} (retryDelayMs 50).${log()}`).toBeUndefined();
     const reason = new ClientGone('the client went away during the retry');
     caller.abort(reason);
-    const outcome = await outcomeWithin(building, 2_000);
+    const outcome = await settlementWithin(building, 2_000);
     const closed = await server.until(() => requestsFor('/report/busy')[1]!.ending === 'client-closed', 1_000);
     expect(
       closed,
@@ -244,7 +244,7 @@ describe('buildReport: the caller aborts', () => {
     while (childrenSince(before).length === 0 && !settled && performance.now() < deadlineForChild) await sleep(20);
     const children = childrenSince(before);
     if (children.length === 0) {
-      const outcome = await outcomeWithin(building, 0);
+      const outcome = await settlementWithin(building, 0);
       expect.fail(
         `No child process was started to render the page ${outcome.state === 'pending' ? 'within 5 s of the call' : `before buildReport ${settledAs(outcome)}`}: ` +
           `render it in a child running render.ts.${log()}`,
@@ -254,7 +254,7 @@ describe('buildReport: the caller aborts', () => {
     const reason = new ClientGone('the client went away during the render');
     caller.abort(reason);
     let runningAtRejection: ChildProcess[] = [];
-    const outcome = await outcomeWithin(
+    const outcome = await settlementWithin(
       building.catch((error: unknown) => {
         runningAtRejection = children.filter(isChildAlive);
         throw error;
@@ -285,10 +285,10 @@ describe('buildReport: the caller aborts', () => {
     const reason = new ClientGone('gone before the call');
     caller.abort(reason);
     const timers = watchTimers();
-    let outcome: Outcome<string>;
+    let outcome: Settlement<string>;
     let pending: number[];
     try {
-      outcome = await outcomeWithin(start(server.url('/report/3'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000);
+      outcome = await settlementWithin(start(server.url('/report/3'), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000);
       await sleep(100);
       pending = timers.pending();
     } finally {
@@ -314,7 +314,7 @@ describe('buildReport: the deadline', () => {
   test('the deadline alone rejects with a TimeoutError no earlier than timeoutMs, and closes the connection', async () => {
     server.route('/report/held', { held: true });
     const started = performance.now();
-    const outcome = await outcomeWithin(start(server.url('/report/held'), { timeoutMs: 400, retryDelayMs: 50 }), 3_000, started);
+    const outcome = await settlementWithin(start(server.url('/report/held'), { timeoutMs: 400, retryDelayMs: 50 }), 3_000, started);
     const closed = await server.until(() => requestsFor('/report/held')[0]?.ending === 'client-closed', 1_000);
     expect(outcome.state, `With timeoutMs 400 and a server that never answered, buildReport had not settled 3 s after the call.${log()}`).not.toBe('pending');
     expect(
@@ -332,7 +332,10 @@ describe('buildReport: the deadline', () => {
 
   test('the deadline still applies when the caller passes a signal that never aborts', async () => {
     server.route('/report/held', { held: true });
-    const outcome = await outcomeWithin(start(server.url('/report/held'), { signal: new AbortController().signal, timeoutMs: 400, retryDelayMs: 50 }), 3_000);
+    const outcome = await settlementWithin(
+      start(server.url('/report/held'), { signal: new AbortController().signal, timeoutMs: 400, retryDelayMs: 50 }),
+      3_000,
+    );
     expect(
       outcome.state === 'rejected' && isTimeoutError(outcome.reason),
       `With a caller's signal that never aborted and timeoutMs 400, ${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')} ` +
@@ -343,7 +346,7 @@ describe('buildReport: the deadline', () => {
   test('the deadline covers the render too: a slow render is stopped with a TimeoutError, its child exited', async () => {
     const before = spawnLog().children.length;
     let runningAtRejection: ChildProcess[] = [];
-    const outcome = await outcomeWithin(
+    const outcome = await settlementWithin(
       start(server.url('/report/slow'), { timeoutMs: 3_000, retryDelayMs: 50 }).catch((error: unknown) => {
         runningAtRejection = childrenSince(before).filter(isChildAlive);
         throw error;

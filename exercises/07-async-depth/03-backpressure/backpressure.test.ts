@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { measured, type Outcome, outcomeWithin, sleep } from '#kata/testing/index.ts';
+import { measured, type Settlement, settlementWithin, sleep } from '#kata/testing/index.ts';
 import { transformAll } from './backpressure.ts';
 
 /** What the README allows in between: items given out by the source and not yet written. */
@@ -52,7 +52,7 @@ const double = async (item: number) => {
   return item * 2;
 };
 
-function settled(outcome: Outcome<void>): string {
+function settled(outcome: Settlement<void>): string {
   if (outcome.state === 'pending') return 'had not settled 3 s later';
   return outcome.state === 'resolved' ? 'resolved' : `rejected with ${String(outcome.reason)}`;
 }
@@ -61,7 +61,7 @@ describe('transformAll', () => {
   test('writes every item, transformed, once and in order', async () => {
     const source = countingSource(1_000);
     const destination = slowDestination(source.state);
-    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 10_000);
+    const outcome = await settlementWithin(transformAll(source.items, double, destination.stream), 10_000);
     const written = destination.state.written;
     const expected = Array.from({ length: 1_000 }, (_, index) => (index + 1) * 2);
     expect(outcome.state, `With 1,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
@@ -82,7 +82,7 @@ describe('transformAll', () => {
       if (item % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
       return item * 2;
     };
-    const unevenOutcome = await outcomeWithin(transformAll(uneven.items, slowEvery4th, unevenDestination.stream), 10_000);
+    const unevenOutcome = await settlementWithin(transformAll(uneven.items, slowEvery4th, unevenDestination.stream), 10_000);
     expect(unevenOutcome.state, `With 100 items and a transform slower on every 4th, transformAll ${settled(unevenOutcome)}.`).toBe('resolved');
     const unevenWritten = unevenDestination.state.written;
     const firstOut = unevenWritten.findIndex((item, index) => item !== (index + 1) * 2);
@@ -100,7 +100,7 @@ describe('transformAll', () => {
     for (const highWaterMark of [4, 16]) {
       const source = countingSource(5_000);
       const destination = slowDestination(source.state, { highWaterMark });
-      const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 20_000);
+      const outcome = await settlementWithin(transformAll(source.items, double, destination.stream), 20_000);
       const { maxLead, maxBuffered, written } = destination.state;
       expect(outcome.state, `With 5,000 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}).`).toBe('resolved');
       expect(
@@ -119,7 +119,7 @@ describe('transformAll', () => {
     const source = countingSource(200);
     const destination = slowDestination(source.state);
     let finishedAtSettle: { finished: boolean; left: number } | undefined;
-    const outcome = await outcomeWithin(
+    const outcome = await settlementWithin(
       transformAll(source.items, double, destination.stream).then(() => {
         finishedAtSettle = { finished: destination.stream.writableFinished, left: destination.stream.writableLength };
       }),
@@ -138,7 +138,7 @@ describe('transformAll when a stage fails', () => {
   test('a source that fails: rejects with its error and destroys the destination', async () => {
     const source = countingSource(1_000, { failAt: 50 });
     const destination = slowDestination(source.state);
-    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 3_000);
+    const outcome = await settlementWithin(transformAll(source.items, double, destination.stream), 3_000);
     expect(
       outcome.state === 'rejected' && outcome.reason === source.state.failure,
       `The source threw at its item 50, and transformAll ${settled(outcome)}. ` +
@@ -162,7 +162,7 @@ describe('transformAll when a stage fails', () => {
       if (item === 20) throw failure;
       return item * 2;
     };
-    const outcome = await outcomeWithin(transformAll(source.items, transform, destination.stream), 3_000);
+    const outcome = await settlementWithin(transformAll(source.items, transform, destination.stream), 3_000);
     await sleep(50);
     expect(
       outcome.state === 'rejected' && outcome.reason === failure,
@@ -179,7 +179,7 @@ describe('transformAll when a stage fails', () => {
   test('a destination that fails: rejects with its error and closes the source', async () => {
     const source = countingSource(1_000);
     const destination = slowDestination(source.state, { failAt: 30 });
-    const outcome = await outcomeWithin(transformAll(source.items, double, destination.stream), 3_000);
+    const outcome = await settlementWithin(transformAll(source.items, double, destination.stream), 3_000);
     await sleep(50);
     expect(
       outcome.state === 'rejected' && outcome.reason === destination.state.failure,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { threadId as mainThreadId } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { outcomeWithin, shownReason, sleep, spawnLog, valueWithin, within } from '#kata/testing/index.ts';
+import { settlementWithin, shownReason, sleep, spawnLog, valueWithin, within } from '#kata/testing/index.ts';
 import { bindToRequest, currentRequestId, reportOnWorker, runRequest } from './context.ts';
 
 const shown = (value: unknown) => (value === undefined ? 'undefined' : JSON.stringify(value));
@@ -263,7 +263,7 @@ describe('reportOnWorker', () => {
     if (worker === undefined) expect.fail('reportOnWorker("task of req-a") started no worker thread: run report on one.');
     // Ended before it can run a line of its own: as a crash or a kill would end it.
     await worker.terminate();
-    const outcome = await outcomeWithin(calling, 5_000);
+    const outcome = await settlementWithin(calling, 5_000);
     expect(
       outcome.state,
       outcome.state === 'pending'
