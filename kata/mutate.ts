@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Exercise, selectExercises } from './catalog.ts';
-import { parseCommandLine } from './cli/args.ts';
+import { parseCommandLine, wholeNumber } from './cli/args.ts';
 import { repoRoot, stateDir } from './paths.ts';
 import { mutateEnv } from './vitest/plan.ts';
 import { prepareStateDir } from './writable.ts';
@@ -38,9 +38,7 @@ try {
   }
   if (positionals.length === 0) throw new Error('Name at least one exercise.');
   exercises = selectExercises(positionals);
-  concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
-    throw new Error(`--concurrency takes a whole number from 1 to 16, not "${values.concurrency}"`);
+  concurrency = wholeNumber(values.concurrency, '--concurrency', { min: 1, max: 16 });
 } catch (error) {
   console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
