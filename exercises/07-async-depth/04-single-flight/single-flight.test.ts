@@ -157,6 +157,47 @@ describe('singleFlight: sharing a call in flight', () => {
     ).toEqual(keys.flatMap((key) => Array(5).fill(body(key))));
   });
 
+  test("a key's call in flight stays shared after another key's call has resolved", async () => {
+    for (const key of ['ada', 'grace']) server.route(`/user/${key}`, { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const ada = get('ada');
+    const early = Array.from({ length: 5 }, () => get('grace'));
+    const bothThere = await server.until(() => requestsFor('ada') > 0 && requestsFor('grace') > 0, 2_000);
+    expect(
+      bothThere,
+      `1 caller asked for "ada" and 5 for "grace", and within 2 s the server saw ${requestsFor('ada')} request(s) for ada and ` +
+        `${requestsFor('grace')} for grace: each key's call must start at once, beside the other's.${log()}`,
+    ).toBe(true);
+    // Every call the first callers make has been made by now: give their requests time to reach the server.
+    await sleep(50);
+    const beforeAda = requestsFor('grace');
+    server.release('/user/ada');
+    const adaBodies = await allOf([ada], 'get("ada")');
+    // One turn of the event loop for whatever ada's call does once it has settled.
+    await nextTurn();
+    const late = Array.from({ length: 5 }, () => get('grace'));
+    // Grace's answer is still held: a request the late callers started has time to reach the server.
+    await sleep(200);
+    const whileHeld = requestsFor('grace');
+    server.release('/user/grace');
+    const bodies = await allOf([...early, ...late], '10 callers for "grace"');
+    const inAll = requestsFor('grace');
+    expect(
+      { whileHeld, inAll },
+      `The server held the answers for "ada" and "grace". Once ada's call had resolved, 5 more callers asked for "grace", whose ` +
+        `call was still in flight; the server then saw ${whileHeld} request(s) for grace while its answer was held, and ${inAll} ` +
+        `in all (load was called with ${calls.join(', ')}). ` +
+        (beforeAda > 1
+          ? `Even the first 5 callers for grace made ${beforeAda} requests: they did not share one call. `
+          : `Grace's call in flight was forgotten by the time ada's call had resolved, so the later callers started a call of ` +
+            `their own. Keys are independent: when a key's call settles, forget that key's call only. `) +
+        `While a call for a key is in flight, every caller for that key must get that same call.${log()}`,
+    ).toEqual({ whileHeld: 1, inAll: 1 });
+    expect(adaBodies, 'The caller for "ada" must get the body the server sent for /user/ada.').toEqual([body('ada')]);
+    expect(bodies, 'Every caller for "grace" must get the body the server sent for /user/grace.').toEqual(Array(10).fill(body('grace')));
+  });
+
   test('takes any string as a key, "constructor" and "__proto__" too', async () => {
     const { calls, load } = countedLoad();
     const get = wrapped(load);
@@ -192,6 +233,36 @@ describe('singleFlight: sharing a call in flight', () => {
           ? 'The settled call was kept and served again, as a cache would. '
           : 'A new request went out, but the caller got the old value. ') +
         `Share a call only while it is in flight; once it has settled, the next caller asks again and gets the new answer.${log()}`,
+    ).toEqual({ requests: 2, value: 'ada, changed since' });
+  });
+
+  test("a get() made in the first caller's own .then, as soon as the call resolved, reaches the server again", async () => {
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const again = await allOf(
+      [
+        get('ada').then(() => {
+          // The page changes the moment the first caller has its value, and that caller asks again at once.
+          server.route('/user/ada', { body: 'ada, changed since' });
+          return get('ada');
+        }),
+      ],
+      'get("ada"), then get("ada") again from its own .then',
+    );
+    const requests = requestsFor('ada');
+    expect(
+      { requests, value: again[0] },
+      `get("ada") resolved, and in its own .then the page changed and get("ada") was called again: that second get resolved ` +
+        `with ${JSON.stringify(again[0])}, and the server saw ${requests} request(s) in all (load was called ${calls.length} ` +
+        `time(s)). ` +
+        (requests === 1
+          ? 'The resolved call was still stored when its first caller heard it had resolved, and was served again (it is ' +
+            'forgotten later, a turn or a timer after it settled, or never). Forget the call as it settles, before any caller ' +
+            'hears of it: from then on, the next get() asks again. '
+          : requests === 2
+            ? 'A new request went out, but the caller got the old value. '
+            : '') +
+        log(),
     ).toEqual({ requests: 2, value: 'ada, changed since' });
   });
 });
