@@ -142,6 +142,33 @@ describe('crawl: bounded concurrency', () => {
     expect(results, 'Each page is { url, ok: true, status, body } with the body the server sent.').toEqual(urls.map(ok));
   });
 
+  test('gives a URL listed twice a result at each of its indexes', async () => {
+    const a = server.url('/page/a?delay=30');
+    const b = server.url('/page/b?delay=10');
+    const c = server.url('/page/c?delay=20');
+    const urls = [a, b, a, c, b];
+    const results = await crawled(urls, { concurrency: 2, timeoutMs: 5_000 });
+    const shown = urls
+      .map((url, index) => {
+        const result = results[index] as { url?: unknown; ok?: unknown } | undefined;
+        const what = result === undefined ? 'no result' : `${result.ok === true ? 'the page' : 'a failure'} of ${String(result.url)}`;
+        return `${index} (${new URL(url).pathname}): ${what}`;
+      })
+      .join(', ');
+    const missing = urls.map((_, index) => index).filter((index) => results[index] === undefined);
+    const laterCopiesOnly = missing.length > 0 && missing.every((index) => urls.indexOf(urls[index]!) < index);
+    expect(
+      results,
+      `crawl() of 5 URLs, /page/a at indexes 0 and 2 and /page/b at 1 and 4, resolved with ${results.length} result(s); ` +
+        `by index: ${shown}. ` +
+        (laterCopiesOnly
+          ? 'The later copies of a URL listed twice got no result, and the first copies did: the results look stored by ' +
+            'looking each URL up in the list (urls.indexOf(url) finds its first copy only), not at the index it was taken from. '
+          : '') +
+        'Every index needs a result of its own, the page of the URL at that index, even when that URL is listed earlier too.',
+    ).toEqual(urls.map(ok));
+  });
+
   test('resolves with an empty list for no URLs', async () => {
     expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 }), 'crawl([]) must resolve with [], one result per URL: none').toEqual([]);
   });
