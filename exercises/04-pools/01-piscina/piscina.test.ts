@@ -317,6 +317,41 @@ describe('createPool', () => {
     ).not.toContain('queued');
   });
 
+  test('rejects a task whose AbortSignal aborted before run() was called: it never starts', async () => {
+    const pool = open({ threads: 1 });
+    const { cue, timeline } = await probe();
+    const controller = new AbortController();
+    controller.abort();
+    const outcome = await within(
+      10_000,
+      settle(pool.run({ n: 1_000, cue: cue('aborted before the call') }, { signal: controller.signal })),
+      'run() with an AbortSignal that had aborted before the call neither resolved nor rejected within 10 s',
+    );
+    expect(
+      outcome.status,
+      'run() was given an AbortSignal that had aborted before the call, and resolved: the task ran anyway. An abort that came ' +
+        "before the call counts too. An 'abort' listener added to a signal that has aborted already never runs: look at " +
+        `signal.aborted first, or hand piscina the signal itself (its run() checks it).\n${timeline.toText()}\n`,
+    ).toBe('rejected');
+    const reason = (outcome as { reason: unknown }).reason;
+    expect(
+      (reason as Error).name,
+      `run() with an AbortSignal aborted before the call should reject with an AbortError, but rejected with ${describeError(reason)}`,
+    ).toBe('AbortError');
+    // The one thread runs its queue in order: a task still queued would start before this one.
+    await reportsWithin(
+      10_000,
+      pool.run({ n: 1_000, cue: cue('after') }),
+      'After a task whose signal had aborted before the call, the pool never ran the next one',
+      'run({ n: 1000 }) on createPool({ threads: 1 }), the task after the one aborted before the call,',
+    );
+    expect(
+      timeline.spans.map((span) => span.label),
+      'run() rejected for an AbortSignal aborted before the call, but the task started on the pool thread anyway: the promise ' +
+        `was rejected while the task was still handed to the pool. Give it to piscina with the signal, or not at all.\n${timeline.toText()}\n`,
+    ).not.toContain('aborted before the call');
+  });
+
   test('with maxQueue: 0, refuses a task as soon as every thread is busy', async () => {
     const pool = open({ threads: 2, maxQueue: 0 });
     const { cue, waiting, open: openGate, timeline } = await probe();

@@ -145,6 +145,40 @@ describe('buildReport: a build that runs to the end', () => {
         `past 10). Remove yours when the build settles, or let AbortSignal.any() combine the signals: it adds none.`,
     ).toBe(0);
   });
+
+  test('leaves no listener on the caller’s signal once it has rejected, however many failed builds share the signal', async () => {
+    const shared = new AbortController();
+    // One build that succeeds first, so that the message can tell "never removed" from "removed on success only".
+    await built(server.url('/report/fine'), { signal: shared.signal, timeoutMs: 10_000, retryDelayMs: 50 });
+    await nextTurn();
+    const afterSuccess = getEventListeners(shared.signal, 'abort').length;
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, (_, index) =>
+        settlementWithin(start(server.url(`/report/broken-${index}`), { signal: shared.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 8_000),
+      ),
+    );
+    const notRejected = outcomes.filter((outcome) => outcome.state !== 'rejected');
+    const firstNotRejected = notRejected[0];
+    expect(
+      notRejected.length,
+      `6 builds of pages render.ts cannot render (it exits with code 3) shared one caller's signal, and ${notRejected.length} of them ` +
+        `did not reject: the first ${firstNotRejected?.state === 'pending' ? 'had not settled 8 s later' : firstNotRejected ? settledAs(firstNotRejected) : ''}.${log()}`,
+    ).toBe(0);
+    await nextTurn();
+    const left = getEventListeners(shared.signal, 'abort').length;
+    expect(
+      left,
+      `A build on a caller's signal resolved and left ${afterSuccess} 'abort' listener(s) on it; then 6 builds on the same signal ` +
+        `failed (render.ts exited with code 3), and once all had rejected the signal held ${left}. ` +
+        (afterSuccess === 0
+          ? `So the listener comes off when a build succeeds, but a build that fails leaves its listener behind: remove it in a ` +
+            `finally block, which every way out of the build passes through.`
+          : left > afterSuccess
+            ? `So neither the build that resolved nor the failed ones took their listener off: remove it in a finally block, or let ` +
+              `AbortSignal.any() combine the signals (it adds none).`
+            : `The failed builds took theirs off, the one that resolved did not: remove it in a finally block, on every way out.`),
+    ).toBe(0);
+  });
 });
 
 describe('buildReport: the caller aborts', () => {
@@ -369,5 +403,51 @@ describe('buildReport: the deadline', () => {
       runningAtRejection.length,
       `buildReport rejected while the child (pid ${runningAtRejection[0]?.pid}) was still running: settle once it has exited.`,
     ).toBe(0);
+  });
+
+  test('the deadline ends the wait before the retry: a TimeoutError long before retryDelayMs, its timer cleared, no second request', async () => {
+    server.route('/report/busy', { status: 503 });
+    const timers = watchTimers();
+    try {
+      const calledAt = server.now();
+      const started = performance.now();
+      const building = start(server.url('/report/busy'), { signal: new AbortController().signal, timeoutMs: 1_500, retryDelayMs: 10_000 });
+      const outcome = await settlementWithin(building, 5_000, started);
+      await nextTurn();
+      const left = timers.pending();
+      await sleep(300);
+      const [first] = requestsFor('/report/busy');
+      const answeredAfter = first?.ending === 'answered' && first.endedAt !== undefined ? first.endedAt - calledAt : undefined;
+      if (answeredAfter === undefined || answeredAfter >= 1_500) {
+        expect.fail(
+          `The server had not answered the first request (503) before the 1,500 ms deadline passed (${answeredAfter === undefined ? 'not at all' : `${Math.round(answeredAfter)} ms after the call`}), ` +
+            `so this run never saw the wait before the retry; buildReport ${outcome.state === 'pending' ? 'had not settled 5 s after the call' : settledAs(outcome)}.${log()}`,
+        );
+      }
+      const timersShown = left.map((delay) => `${delay} ms`).join(', ');
+      expect(
+        outcome.state,
+        `With timeoutMs 1,500 and retryDelayMs 10,000, the server answered 503 ${Math.round(answeredAfter)} ms after the call, and 5 s ` +
+          `after the call buildReport had not settled, with ${left.length} timer(s) of its own pending (${timersShown}): the deadline did not end ` +
+          `the wait before the retry. The deadline is for the whole build: the wait takes the same combined signal as fetch and the child.${log()}`,
+      ).not.toBe('pending');
+      expect(
+        outcome.state === 'rejected' && isTimeoutError(outcome.reason),
+        `${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')}, when the deadline passed during the wait before the retry.`,
+      ).toBe(true);
+      expect(
+        (outcome as { atMs: number }).atMs,
+        'buildReport rejected during the wait before the retry, before timeoutMs (1,500 ms) had passed.',
+      ).toBeGreaterThanOrEqual(1_450);
+      expect(
+        left,
+        `buildReport rejected with a TimeoutError during the wait before the retry, but ${left.length} timer(s) it started (of ${timersShown}) ` +
+          `were still pending: the deadline ended the build's promise, not its wait. Hand the wait the signal that carries the deadline, ` +
+          `so that the deadline clears its timer.`,
+      ).toEqual([]);
+      expect(requestsFor('/report/busy').length, `A second request came after the deadline had passed during the wait.${log()}`).toBe(1);
+    } finally {
+      timers.stop();
+    }
   });
 });
