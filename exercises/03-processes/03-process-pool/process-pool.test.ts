@@ -316,6 +316,30 @@ describe('ProcessPool', () => {
     ).toEqual([]);
   });
 
+  test('runs queued tasks in the order they were submitted', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(1);
+    // One child: the first task takes it, and the four submitted behind it wait in the pool's queue.
+    const tasks = smallTasks(5);
+    const outcomes = await runAll(pool, tasks, timeline, SMALL_TASKS_MS);
+    const got = replies(outcomes);
+    expect(got.length, `Every task on the pool of 1 should succeed: ${outcomes.map((o) => o.status).join(', ')}.`).toBe(tasks.length);
+    // One child runs one task at a time, so the times its tasks started there give their order.
+    const order = got
+      .map((reply, i) => ({ label: `task ${i}`, startedAt: reply.startedAt }))
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((task) => task.label);
+    const submitted = tasks.map((_, i) => `task ${i}`);
+    // From the second task on, each was submitted before the one that ran just before it: the newest waiting went first.
+    const newestFirst = order.slice(2).every((label, k) => submitted.indexOf(label) < submitted.indexOf(order[k + 1]!));
+    expect(
+      order,
+      `On a pool of 1, tasks submitted in the order ${submitted.join(', ')} ran in the order ${order.join(', ')}` +
+        `${newestFirst ? ': whenever the child came free, it was sent the task submitted last (last in, first out)' : ''}. ` +
+        `The queue is first in, first out: a free child gets the task that has been waiting the longest.\n${timeline.toText()}\n`,
+    ).toEqual(submitted);
+  });
+
   test('a child that dies while idle is replaced as well', async () => {
     const timeline = new Timeline();
     const pool = openPool(2);

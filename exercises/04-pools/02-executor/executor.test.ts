@@ -155,6 +155,43 @@ describe.each(kinds)('$name', (kind) => {
     ).toEqual({ atStart: 0, forOneTask: 1 });
   });
 
+  test(`reuses an idle ${kind.unit} rather than starting another`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 3 });
+    // One task at a time, each submitted once the one before has resolved: the worker that ran it is free for the next.
+    const ranOn: number[] = [];
+    for (const [nth, ms] of [
+      [1, 15_000],
+      [2, 10_000],
+      [3, 10_000],
+    ] as const) {
+      const where = await resultWithin(
+        ms,
+        executor.submit('whereAmI'),
+        'submit() never settled',
+        `submit("whereAmI") number ${nth} of 3 with maxWorkers: 3, each submitted once the one before had resolved,`,
+        'the task whereAmI throws nothing: it should resolve with where the task ran ({ threadId, pid })',
+      );
+      ranOn.push(kind.idOf(where));
+    }
+    const started = kind.started().slice(first);
+    const alive = started.filter(kind.isAlive).length;
+    const places = new Set(ranOn).size;
+    // A worker still alive at the end was alive all along, done with its task, when the next one was started.
+    const seen =
+      started.length < 2
+        ? ''
+        : alive === started.length
+          ? ` All ${started.length} were still alive: a new one was started although the one before had finished its task and sat idle.`
+          : ` ${started.length - alive} of them had exited already: a worker stopped after its task cannot be reused.`;
+    expect(
+      { started: started.length, ranOn: places },
+      `With maxWorkers: 3, 3 tasks submitted one at a time (each once the one before had resolved) started ${count(started.length, kind)} ` +
+        `and ran on ${count(places, kind)} (${kind.unit === 'thread' ? 'thread ids' : 'pids'} ${ranOn.join(', ')}).${seen} When a task arrives while a worker is idle, that worker ` +
+        'takes it: a pool starts a new worker only when every worker it has is busy, and keeps the ones it started for the next tasks.',
+    ).toEqual({ started: 1, ranOn: 1 });
+  });
+
   test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
     const executor = open({ maxWorkers: 3 });
     const results = await resultWithin(
@@ -387,6 +424,29 @@ describe.each(kinds)('$name', (kind) => {
     ).toEqual([]);
   });
 
+  test('runs queued tasks in the order they were submitted', async () => {
+    const executor = open({ maxWorkers: 1 });
+    const { cue, timeline } = await probe();
+    // One worker: the first task takes it, and the four submitted behind it wait in the queue.
+    const labels = ['task 1', 'task 2', 'task 3', 'task 4', 'task 5'];
+    await resultWithin(
+      15_000,
+      Promise.all(labels.map((label) => executor.submit('probe', cue(label)))),
+      'The 5 tasks submitted to one worker never all settled',
+      'one of 5 submit("probe") calls in a row with maxWorkers: 1',
+      'the probe task throws nothing for these cues: each call should resolve with its own result',
+    );
+    const order = timeline.spans.map((span) => span.label);
+    // From the second task on, each was submitted before the one that ran just before it: the newest waiting went first.
+    const newestFirst = order.slice(2).every((label, k) => labels.indexOf(label) < labels.indexOf(order[k + 1]!));
+    expect(
+      order,
+      `With maxWorkers: 1, tasks submitted in the order ${labels.join(', ')} started in the order ${order.join(', ')}` +
+        `${newestFirst ? ': each time the worker came free, it took the newest task waiting (last in, first out)' : ''}. ` +
+        `Tasks wait in a queue, and a worker that is done with one takes the next: the one that has waited longest.\n${timeline.toText()}\n`,
+    ).toEqual(labels);
+  });
+
   test('shutdown() resolves, and stops every worker, even when a task submitted before it fails', async () => {
     const first = kind.started().length;
     const executor = open({ maxWorkers: 2 });
@@ -493,6 +553,31 @@ describe.each(kinds)('$name', (kind) => {
     expect(
       mapRefusal instanceof Error && /shut/i.test(mapRefusal.message),
       `map() after shutdown() should reject with an error that says the executor is shut down, not ${describeError(mapRefusal)}`,
+    ).toBe(true);
+  });
+
+  test('shutdown() of an executor that ran no task resolves, and then refuses tasks', async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 2 });
+    const before = kind.started().length - first;
+    // Nothing to finish and nothing to stop: a right answer resolves in microseconds.
+    await resultWithin(
+      5_000,
+      executor.shutdown(),
+      `shutdown() of an executor that was never given a task never resolved (it had started ${count(before, kind)})` +
+        (before === 0
+          ? ': no worker was running, so no exit will ever come. Does it wait for the last worker to exit? With none started, there is nothing to wait for'
+          : ''),
+      'shutdown() with maxWorkers: 2, before any task was submitted,',
+      'there was nothing to run and nothing to fail: shutdown() should resolve once every worker it started (none was needed) has exited',
+    );
+    const refusal = await failureWithin(5_000, () => executor.submit('square', 2), {
+      hung: 'submit() after shutdown() of an executor that had run no task never settled: refuse new tasks at once, with an error',
+      resolved: 'submit() after shutdown() of an executor that had run no task was accepted and ran: once shut down, it refuses new tasks',
+    });
+    expect(
+      refusal instanceof Error && /shut/i.test(refusal.message),
+      `submit() after shutdown() of an executor that had run no task should reject with an error that says it is shut down, not ${describeError(refusal)}`,
     ).toBe(true);
   });
 
