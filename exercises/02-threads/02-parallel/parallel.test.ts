@@ -1,9 +1,11 @@
 import { once } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import { inspect } from 'node:util';
 import workerThreads, { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import { measured as recorded, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { measured as recorded, shownReason, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -98,23 +100,39 @@ async function countMediumOn(threads: number) {
   return { workers, timeline };
 }
 
+/** A worker started while `workersDuring` watched. */
+interface StartedWorker {
+  /** The name of the file it runs: `primes.worker.ts` for the workers that count. */
+  script: string;
+  workerData: unknown;
+  threadId: number;
+  /** Set once it has exited. */
+  exitCode?: number;
+}
+
+/** The name of the file `new Worker(script)` runs, whether given as a URL or as a path. */
+const scriptName = (script: unknown) => basename(script instanceof URL ? script.pathname : String(script));
+const primesWorker = 'primes.worker.ts';
+
 /**
- * The `workerData` of every worker started while `work` runs: the tests watch `new Worker` itself
- * (the module's export, which parallel.ts's import sees once it is synced), and start no worker of
- * their own meanwhile.
+ * Every worker started while `work` runs: its file, its `workerData`, and its exit code once it
+ * exits. The tests watch `new Worker` itself (the module's export, which parallel.ts's import sees
+ * once it is synced), and start no worker of their own meanwhile.
  */
-async function workerDataDuring<T>(work: () => Promise<T>): Promise<{ result: T; given: unknown[] }> {
+async function workersDuring<T>(work: () => Promise<T>): Promise<{ result: T; started: StartedWorker[] }> {
   const Original = workerThreads.Worker;
-  const given: unknown[] = [];
+  const started: StartedWorker[] = [];
   workerThreads.Worker = class extends Original {
     constructor(...args: ConstructorParameters<typeof Original>) {
-      given.push(args[1]?.workerData);
       super(...args);
+      const record: StartedWorker = { script: scriptName(args[0]), workerData: args[1]?.workerData, threadId: this.threadId };
+      started.push(record);
+      this.once('exit', (code: number) => (record.exitCode = code));
     }
   };
   syncBuiltinESMExports();
   try {
-    return { result: await work(), given };
+    return { result: await work(), started };
   } finally {
     workerThreads.Worker = Original;
     syncBuiltinESMExports();
@@ -151,12 +169,22 @@ describe('countPrimesParallel', () => {
   test('gives no worker more than its share: ceil((to - from) / threads) numbers at most', async () => {
     for (const { from, to, threads, count } of [cases[1]!, cases[2]!]) {
       const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
-      const { given } = await workerDataDuring(() =>
+      const { started } = await workersDuring(() =>
         valueWithin(5_000, countPrimesParallel(from, to, threads), `${call} never settled`, countRejected(from, to, threads, count)),
       );
-      const parts = given.filter(isPart);
-      // A pool (piscina) hands its workers data of its own: the parts cannot be seen, nor judged here.
-      if (parts.length === 0) continue;
+      // A pool (piscina) starts its workers on a file of its own and hands them the parts as tasks:
+      // those parts cannot be seen, nor judged here.
+      const counting = started.filter((worker) => worker.script === primesWorker);
+      if (counting.length === 0) continue;
+      const partless = counting.filter((worker) => !isPart(worker.workerData));
+      expect(
+        partless.length,
+        `${call} started ${counting.length} worker(s) on ${primesWorker}, and ${partless.length} of them got no { from, to } part in ` +
+          `their workerData (${partless.map((worker) => `thread ${worker.threadId} got ${inspect(worker.workerData, { depth: 2, breakLength: Infinity })}`).join('; ')}). ` +
+          'Each worker counts the part in its workerData, as the README says: hand it over in new Worker(file, { workerData }), ' +
+          'where the tests see what each worker was given and check its share. A part that reaches the worker any other way is not that.',
+      ).toBe(0);
+      const parts = counting.map((worker) => worker.workerData as { from: number; to: number });
       const share = Math.ceil((to - from) / threads);
       const sizes = parts.map((part) => Math.max(0, part.to - part.from));
       expect(
@@ -226,6 +254,42 @@ describe('countPrimesParallel', () => {
           `${timeline.toText()}\n`,
       ).toBe(0);
     });
+  });
+
+  test('lets each worker end by itself, with exit code 0', async () => {
+    const threads = 3;
+    const call = `countPrimesParallel(${medium.from}, ${medium.to}, ${threads})`;
+    const { result: counted, started } = await workersDuring(() =>
+      valueWithin(
+        10_000,
+        countPrimesParallel(medium.from, medium.to, threads),
+        `${call} never settled`,
+        countRejected(medium.from, medium.to, threads, medium.count),
+      ),
+    );
+    expect(counted, `Wrong count of primes in [${medium.from}, ${medium.to})`).toBe(medium.count);
+    // A pool (piscina) starts its workers on a file of its own, and stops them itself: only the
+    // workers on primes.worker.ts are the README's, which end by themselves.
+    const counting = started.filter((worker) => worker.script === primesWorker);
+    // A worker that posted its count and returned is gone within a moment; 5 s is far more than that.
+    const waitedMs = 5_000;
+    await until(() => counting.every((worker) => worker.exitCode !== undefined), waitedMs, { everyMs: 20 });
+    const unclean = counting.filter((worker) => worker.exitCode !== 0);
+    const codeOne = unclean.some((worker) => worker.exitCode === 1);
+    expect(
+      unclean.length,
+      `${unclean.length} of the ${counting.length} workers on ${primesWorker} did not end with exit code 0: ` +
+        unclean
+          .map(
+            (worker) =>
+              `thread ${worker.threadId} ${worker.exitCode === undefined ? `still ran ${waitedMs / 1000} s after ${call} resolved` : `exited with code ${worker.exitCode}`}`,
+          )
+          .join('; ') +
+        '. ' +
+        (codeOne ? 'Exit code 1 is what a worker stopped by worker.terminate() gets (an uncaught error in the worker gives it too). ' : '') +
+        'The README asks each worker to end by itself once it has posted its count: nothing left listening on its port, ' +
+        'no terminate() needed.',
+    ).toBe(0);
   });
 
   test('finishes clearly sooner on two threads than on one: no GIL here', { tags: ['speed-up'], timeout: 180_000 }, async (ctx) => {

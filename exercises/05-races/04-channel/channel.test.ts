@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { realAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
-import { measured, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { measured, settlementWithin, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
 import { CONSUMER_CELLS, CONSUMER_GATE, createControl, openGate, POISON, PRODUCER_CELLS, RECEIVED, SENT, type SideCells } from './control.harness.ts';
@@ -111,14 +111,15 @@ class Pipe {
       producer = true,
       capacity = CAPACITY,
       poisonFreedSlots,
-    }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean } = {},
+      releaseConsumerOnWait,
+    }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean; releaseConsumerOnWait?: boolean } = {},
   ) {
     this.capacity = capacity;
     this.channel = createChannel(capacity);
     this.count = count;
     const { channel, control } = this;
     this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter, poisonFreedSlots }, this.timeline, 'consumer');
-    this.producer = producer ? new Side(producerUrl, { channel, control, count }, this.timeline, 'producer') : undefined;
+    this.producer = producer ? new Side(producerUrl, { channel, control, count, releaseConsumerOnWait }, this.timeline, 'producer') : undefined;
   }
 
   get sent(): number {
@@ -347,6 +348,43 @@ describe('channel between two worker threads', () => {
     pipe.expectWholeStream(await pipe.finish());
   });
 
+  test('close() on a full channel ends the stream after every item already sent', { timeout: 30_000 }, async () => {
+    // The consumer is held before its first receive, so the producer's 16 sends fill the ring and
+    // its close() finds no room. The producer's harness lets the consumer go on the moment its
+    // thread waits on the header; a close() that does not wait is let through once it has returned.
+    const pipe = new Pipe(CAPACITY, { pauseAfter: 0, releaseConsumerOnWait: true });
+    const closing = await settlementWithin(pipe.producer!.next('done'), 10_000);
+    if (closing.state === 'rejected') throw closing.reason;
+    const waited = Atomics.load(pipe.control, CONSUMER_GATE) === 1;
+    if (closing.state === 'pending') {
+      throw new Error(
+        waited
+          ? `close() on a full channel went to sleep on the header, the test let the consumer go on then, and 10 s later close() had ` +
+              `still not returned (${Atomics.load(pipe.control, RECEIVED)} items received, ${pipe.indices}): the room the consumer made ` +
+              'never woke it. Sleep on HEAD while the ring is full, and have receive() notify HEAD once it has moved it. (Both threads have been stopped.)'
+          : `close() on a full channel (${CAPACITY} items sent, none received) had not returned 10 s later, and its thread never waited on the ` +
+              'header (Atomics.wait or Atomics.waitAsync), which is when this test lets the held consumer go on. A close() that waits for room ' +
+              'some other way (a busy loop, or a wait on an array of its own) never sees it. (Both threads have been stopped.)',
+      );
+    }
+    openGate(pipe.control, CONSUMER_GATE);
+    const report = await pipe.finish();
+    const wrong = report.firstWrong;
+    expect(
+      { missing: report.missing, duplicated: report.duplicated, strange: report.strange, firstWrong: wrong },
+      `close() was called on a full channel (${CAPACITY} items sent, none received yet: the consumer was held before its first receive)` +
+        (waited ? '' : ' and returned without waiting for room') +
+        `. Once the consumer went on, it received ${report.received} items for the ${CAPACITY} sent: ${report.missing} never came, ` +
+        `${report.strange} were values never sent` +
+        (wrong ? `; the first wrong one was at position ${wrong.position}: expected ${wrong.expected}, got ${String(wrong.got)}` : '') +
+        '. Only close() ran while the ring was full, and an item not yet received was lost: close() ends the stream after the items ' +
+        'already sent, and its end marker takes the next position like an item, so on a full ring it waits for room as send() does.' +
+        `\n${pipe.timeline.toText()}\n`,
+    ).toEqual({ missing: 0, duplicated: 0, strange: 0, firstWrong: undefined });
+    pipe.expectWholeStream(report);
+    await pipe.producerFinished();
+  });
+
   test('a thread that notifies has moved that index first, in the same call', { timeout: 30_000 }, async () => {
     const pipe = new Pipe(2_000);
     let stalled: unknown;
@@ -537,5 +575,48 @@ describe('channel on the test thread', () => {
       'send 1, send 2, receive, close, receive, receive, receive on one thread: expected 1, 2, then undefined at the end and after it, ' +
         'with END at position 2 (where the end marker went).',
     ).toEqual({ received: [1, 2, undefined, undefined], END: 2 });
+  });
+
+  test('carries 0, negative numbers, fractions and NaN as they were sent', async () => {
+    const values = [0, -1, -1.5, 2.25, Number.NaN];
+    const list = values.map(String).join(', ');
+    const channel = createChannel(8);
+    // 8 slots hold the 5 items and the end: nothing here has to wait, and a wait on the test thread
+    // would sleep for ever (no other thread moves this channel). One is cut short, and fails the call.
+    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
+    const realWait = atomics.wait;
+    atomics.wait = (...args: unknown[]) => {
+      if (args[0] !== channel.header) return realWait(...args);
+      const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
+      if (result === 'timed-out')
+        throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
+      return result;
+    };
+    const step = (label: string, work: () => unknown) =>
+      valueWithin(
+        2_000,
+        (async () => work())(),
+        `${label} never returned, on a channel of 8 slots that had room (or an item, or the end) for it`,
+        (reason) =>
+          `${label} threw ${shownReason(reason)}, where the test expected it to return: sending ${list}, closing, and receiving them ` +
+          'back on one thread, through a channel of 8 slots, never has to wait.',
+      );
+    const received: unknown[] = [];
+    try {
+      for (const value of values) await step(`send(channel, ${value})`, () => send(channel, value));
+      await step('close(channel)', () => close(channel));
+      for (let index = 0; index <= values.length; index += 1) received.push(await step('receive(channel)', () => receive(channel)));
+    } finally {
+      atomics.wait = realWait;
+    }
+    const endedAt = received.indexOf(undefined);
+    expect(
+      received,
+      `send ${list}, close, then ${values.length + 1} receives on one thread returned ${received.map(String).join(', ')}` +
+        (endedAt >= 0 && endedAt < values.length
+          ? `: the stream ended at the item ${values[endedAt]}. send() takes any number, 0, negative numbers, fractions and NaN ` +
+            'included, so no value may stand for the end of the stream: close() marks the end by its position (END).'
+          : ', where each number should come back as it was sent, in order, and then undefined for the end.'),
+    ).toEqual([...values, undefined]);
   });
 });

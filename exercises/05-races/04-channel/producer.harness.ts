@@ -6,7 +6,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/inside/announce-thread.ts';
 import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
-import { POISON, PRODUCER_CELLS, SENT } from './control.harness.ts';
+import { CONSUMER_GATE, openGate, POISON, PRODUCER_CELLS, SENT } from './control.harness.ts';
 import { watchHeader } from './watch.harness.ts';
 
 /** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
@@ -16,9 +16,14 @@ export interface ProducerData {
   channel: Learner.Channel;
   control: Int32Array;
   count: number;
+  /**
+   * Let the consumer, held at CONSUMER_GATE, go on the moment this thread waits on the header (for
+   * room): the test then knows the producer found the ring full, and held it full until then.
+   */
+  releaseConsumerOnWait?: boolean;
 }
 
-const { channel, control, count } = workerData as ProducerData;
+const { channel, control, count, releaseConsumerOnWait } = workerData as ProducerData;
 // Before the learner's code is loaded: see watch.harness.ts.
 // The value send() is putting in right now: by the time it moves TAIL, the item's slot must hold it.
 let sending: number | undefined;
@@ -31,6 +36,9 @@ const watch = watchHeader(channel.header, control, PRODUCER_CELLS, {
     // the item and freed the slot, in the instant since TAIL moved: this look cannot tell. A send()
     // that moves TAIL first is still seen on the ring's first lap, where a slot not yet written holds 0.
     if (found !== sending && found !== POISON) Atomics.add(control, PRODUCER_CELLS.outOfOrder, 1);
+  },
+  beforeWait() {
+    if (releaseConsumerOnWait) openGate(control, CONSUMER_GATE);
   },
 });
 // No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).

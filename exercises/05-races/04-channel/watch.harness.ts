@@ -1,9 +1,9 @@
 /**
  * Watches one harness thread's Atomics calls on the channel's header, without changing what they
  * do: which waits time out, on the header or any array of the learner's (the thread woke itself
- * instead of being notified), and whether a
- * call of send/close/receive notifies an index before it moves it (the sleeper it wakes finds the
- * index unchanged and sleeps again: a lost wake-up); `hooks` see each move. Installed before the learner's code is
+ * instead of being notified), and whether a call of send/close/receive notifies an index before
+ * it moves it (the sleeper it wakes finds the index unchanged and sleeps again: a lost wake-up);
+ * `hooks` see each move, and each wait on the header. Installed before the learner's code is
  * loaded, in case that code keeps its own reference to an Atomics function.
  */
 import type { SideCells } from './control.harness.ts';
@@ -26,6 +26,8 @@ export interface MoveHooks {
   beforeMove?: (index: number) => void;
   /** Runs just after it. */
   afterMove?: (index: number) => void;
+  /** Runs just before this thread's Atomics.wait or Atomics.waitAsync on header[index]. */
+  beforeWait?: (index: number) => void;
 }
 
 export function watchHeader(header: Int32Array, control: Int32Array, cells: SideCells, hooks: MoveHooks = {}): HeaderWatch {
@@ -57,11 +59,13 @@ export function watchHeader(header: Int32Array, control: Int32Array, cells: Side
   // (Atomics.wait(nap, 0, 0, 1)) and looks at the header in between polls just the same.
   const isLearners = (array: unknown) => array !== control;
   atomics.wait = (...args: unknown[]) => {
+    if (isHeader(args[0])) hooks.beforeWait?.(Number(args[1]));
     const result = real.wait!(...args);
     if (isLearners(args[0]) && result === 'timed-out') count(control, cells.timedOut);
     return result;
   };
   atomics.waitAsync = (...args: unknown[]) => {
+    if (isHeader(args[0])) hooks.beforeWait?.(Number(args[1]));
     const result = real.waitAsync!(...args) as { async: boolean; value: unknown };
     if (isLearners(args[0])) {
       if (result.async) void (result.value as Promise<string>).then((outcome) => outcome === 'timed-out' && count(control, cells.timedOut));
