@@ -6,6 +6,7 @@
 export const SENT = 0; // how many send() calls have returned
 export const RECEIVED = 1; // how many receive() calls have returned an item
 export const CONSUMER_GATE = 2; // the consumer goes on once this is 1 (when asked to pause)
+export const SENT_AT_FIRST_WAIT = 11; // SENT when the producer first waited on the header (releaseConsumerOnWait only)
 
 /** What each side's own calls on the channel's header did (see watch.harness.ts): where it counts them. */
 export interface SideCells {
@@ -28,7 +29,7 @@ export const CONSUMER_CELLS: SideCells = { timedOut: 7, notifiedBeforeMove: 8, n
 export const POISON = -1;
 
 export function createControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(11 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(12 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sleeps (no CPU) until the gate is opened. */

@@ -6,7 +6,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/inside/announce-thread.ts';
 import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
-import { CONSUMER_GATE, openGate, POISON, PRODUCER_CELLS, SENT } from './control.harness.ts';
+import { CONSUMER_GATE, openGate, POISON, PRODUCER_CELLS, SENT, SENT_AT_FIRST_WAIT } from './control.harness.ts';
 import { watchHeader } from './watch.harness.ts';
 
 /** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
@@ -18,7 +18,8 @@ export interface ProducerData {
   count: number;
   /**
    * Let the consumer, held at CONSUMER_GATE, go on the moment this thread waits on the header (for
-   * room): the test then knows the producer found the ring full, and held it full until then.
+   * room): the test then knows the producer found the ring full, and held it full until then. How
+   * many sends had returned by then is kept in SENT_AT_FIRST_WAIT.
    */
   releaseConsumerOnWait?: boolean;
 }
@@ -38,7 +39,9 @@ const watch = watchHeader(channel.header, control, PRODUCER_CELLS, {
     if (found !== sending && found !== POISON) Atomics.add(control, PRODUCER_CELLS.outOfOrder, 1);
   },
   beforeWait() {
-    if (releaseConsumerOnWait) openGate(control, CONSUMER_GATE);
+    if (!releaseConsumerOnWait || Atomics.load(control, CONSUMER_GATE) === 1) return;
+    Atomics.store(control, SENT_AT_FIRST_WAIT, Atomics.load(control, SENT));
+    openGate(control, CONSUMER_GATE);
   },
 });
 // No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
