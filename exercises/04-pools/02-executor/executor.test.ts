@@ -192,6 +192,27 @@ describe.each(kinds)('$name', (kind) => {
     ).toEqual({ started: 1, ranOn: 1 });
   });
 
+  test('carries the numbers JSON cannot: square(Infinity), square(NaN) and square(0.5) give Infinity, NaN and 0.25', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const items = [Number.POSITIVE_INFINITY, Number.NaN, 0.5];
+    const results = await resultWithin(
+      15_000,
+      executor.map('square', items),
+      'map() never settled',
+      'map("square", [Infinity, NaN, 0.5]) with maxWorkers: 2',
+      'square throws nothing: it should resolve with [Infinity, NaN, 0.25]',
+    );
+    // JSON turns Infinity and NaN into null, and null * null is 0: what a JSON channel gives back.
+    const throughJson = results.length === 3 && results[0] === 0 && results[1] === 0 && results[2] === 0.25;
+    expect(
+      results,
+      `${kind.name}: map("square", [Infinity, NaN, 0.5]) resolved with [${results.map(String).join(', ')}]. ` +
+        (throughJson ? 'That is what the squares of null give: Infinity and NaN crossed to the worker as null, as JSON carries them. ' : '') +
+        'A task gets its arguments, and its caller its value, as they were: the same call gives the same value in both pools, ' +
+        'which is what makes them interchangeable.',
+    ).toEqual([Number.POSITIVE_INFINITY, Number.NaN, 0.25]);
+  });
+
   test("map() runs the article's example: squares of 1 to 5 with 3 workers", async () => {
     const executor = open({ maxWorkers: 3 });
     const results = await resultWithin(
