@@ -105,6 +105,18 @@ describe.each(kinds)('$name', (kind) => {
   const resultWithin = <T>(ms: number, work: Promise<T>, hung: string, called: string, owed: string): Promise<T> =>
     valueWithin(ms, work, hung, (reason) => `${kind.name}: ${called} rejected with ${shownReason(reason)}, but ${owed}.`);
 
+  /** `call` (`made` says what it is), made once shutdown() has resolved, rejects at once with an error that says the executor is shut down. */
+  const expectRefusedAsShutDown = async (call: () => Promise<unknown>, made: string) => {
+    const refusal = await failureWithin(5_000, call, {
+      hung: `${made} never settled: refuse new tasks at once, with an error`,
+      resolved: `${made} was accepted and ran: an executor that is shut down refuses new tasks with an error`,
+    });
+    expect(
+      refusal instanceof Error && /shut/i.test(refusal.message),
+      `${made} should reject with an error that says the executor is shut down, not ${describeError(refusal)}`,
+    ).toBe(true);
+  };
+
   test(`runs a task in another ${kind.unit} and resolves with its result`, async () => {
     const executor = open({ maxWorkers: 2 });
     const where = await resultWithin(
@@ -546,14 +558,7 @@ describe.each(kinds)('$name', (kind) => {
         'shutdown() should resolve once the workers have stopped',
     );
 
-    const refusal = await failureWithin(5_000, () => executor.submit('square', 4), {
-      hung: 'submit() after shutdown() never settled: refuse new tasks at once, with an error',
-      resolved: 'submit() after shutdown() was accepted and ran: an executor that is shut down refuses new tasks with an error',
-    });
-    expect(
-      refusal instanceof Error && /shut/i.test(refusal.message),
-      `submit() after shutdown() should reject with an error that says the executor is shut down, not ${describeError(refusal)}`,
-    ).toBe(true);
+    await expectRefusedAsShutDown(() => executor.submit('square', 4), 'submit() after shutdown()');
     const early = await within(5_000, meanwhile, 'submit() made while shutdown() was under way never settled');
     expect(
       early.status,
@@ -592,14 +597,7 @@ describe.each(kinds)('$name', (kind) => {
       'shutdown() with maxWorkers: 2, before any task was submitted,',
       'there was nothing to run and nothing to fail: shutdown() should resolve once every worker it started (none was needed) has exited',
     );
-    const refusal = await failureWithin(5_000, () => executor.submit('square', 2), {
-      hung: 'submit() after shutdown() of an executor that had run no task never settled: refuse new tasks at once, with an error',
-      resolved: 'submit() after shutdown() of an executor that had run no task was accepted and ran: once shut down, it refuses new tasks',
-    });
-    expect(
-      refusal instanceof Error && /shut/i.test(refusal.message),
-      `submit() after shutdown() of an executor that had run no task should reject with an error that says it is shut down, not ${describeError(refusal)}`,
-    ).toBe(true);
+    await expectRefusedAsShutDown(() => executor.submit('square', 2), 'submit() after shutdown() of an executor that had run no task');
   });
 
   test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
