@@ -119,11 +119,19 @@ const mustPass = [solutions, ...[...fixtureTargets].filter(([fixture]) => fixtur
 
 let passed = 0;
 let failed = 0;
+/** One line per failed check, printed again at the end, where a log cut to its last lines (CI's) still shows it. */
+const failures: string[] = [];
+/** The heading the checks printed now fall under (an exercise, types, checks), for the failure's line. */
+let section = '';
 /** Exercises with a requirement not yet tested and broken (or no manifest). */
 const untested = new Set<string>();
 function check(ok: boolean, label: string, detail: string, indent = '  ', run?: { ms: number; cpuMs?: number }): void {
   if (ok) passed += 1;
-  else failed += 1;
+  else {
+    failed += 1;
+    const firstDetail = detail.split('\n').find((line) => line.trim() !== '')?.trim();
+    failures.push(`${section}: ${label}${firstDetail ? `: ${firstDetail}` : ''}`);
+  }
   const cpu = run?.cpuMs === undefined ? '' : `, ${seconds(run.cpuMs / 1000)} CPU`;
   const took = run === undefined ? '' : ` (${seconds(run.ms / 1000)}${cpu})`;
   console.log(`${indent}${ok ? '✓' : '✗'} ${label}${took}${detail ? `  ${detail}` : ''}`);
@@ -167,6 +175,7 @@ const checksAfter = checkFiles.filter((file) => afterTheTests.has(file)).map(run
 progress('');
 
 for (const exercise of selected) {
+  section = exercise.id;
   console.log(`${exercise.id} (${exercise.folder})`);
   const own = (run: TargetRun): TargetRun => ({
     ...run,
@@ -189,7 +198,8 @@ for (const exercise of selected) {
   judgeDistinctness(rejections);
 }
 
-console.log('types');
+section = 'types';
+console.log(section);
 const typesStarted = performance.now();
 for (const [label, project] of typecheckProjects()) {
   const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', project], { encoding: 'utf8' });
@@ -198,7 +208,8 @@ for (const [label, project] of typecheckProjects()) {
 timings.push(`types ${seconds((performance.now() - typesStarted) / 1000)}`);
 
 if (checkFiles.length > 0) {
-  console.log('checks');
+  section = 'checks';
+  console.log(section);
   const checksStarted = performance.now();
   for (const { file, result } of await Promise.all([...checksBeside, ...checksAfter])) {
     // A check is a script: exit 0 passed, 77 skipped (it says why), anything else failed.
@@ -223,6 +234,7 @@ if (failed > 0) {
     cpSync(path.join(workDir, phase), path.join(verifyLogsDir, phase), { recursive: true });
   }
   console.log(`the lanes' logs: ${path.relative(process.cwd(), verifyLogsDir)}`);
+  console.log(`failed checks:\n${failures.map((line) => `  ✗ ${line}`).join('\n')}`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
