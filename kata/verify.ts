@@ -129,7 +129,10 @@ function check(ok: boolean, label: string, detail: string, indent = '  ', run?: 
   if (ok) passed += 1;
   else {
     failed += 1;
-    const firstDetail = detail.split('\n').find((line) => line.trim() !== '')?.trim();
+    const firstDetail = detail
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim();
     failures.push(`${section}: ${label}${firstDetail ? `: ${firstDetail}` : ''}`);
   }
   const cpu = run?.cpuMs === undefined ? '' : `, ${seconds(run.cpuMs / 1000)} CPU`;
