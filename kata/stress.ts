@@ -126,7 +126,7 @@ async function solutionsOnce(): Promise<{ failed: string[]; said?: string[]; sum
   return { failed, said, summary: `${passed} tests passed${skipped ? `, ${skipped} skipped` : ''}` };
 }
 
-/** One whole `npm run verify`, as a child process; its output goes to a log, its ✗ lines are the failures. */
+/** One whole `npm run verify`, as a child process; its output goes to a log, and the failed checks it lists at its end are the failures. */
 async function verifyOnce(run: number): Promise<{ failed: string[]; said?: string[]; summary: string }> {
   const logFile = path.join(outDir, `verify-${run}.log`);
   const log = createWriteStream(logFile);
@@ -151,15 +151,14 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; said?: strin
       summary: 'verify: stopped',
     };
   const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
-  // A ✗ line names what failed; the exercise it belongs to is the last unindented line above it.
-  const failed: string[] = [];
-  let exercise = '';
-  for (const line of output.split('\n')) {
-    if (/^\S/.test(line)) exercise = line.split(' ')[0]!;
-    const cross = /^\s+✗ (.*)$/.exec(line);
-    if (cross) failed.push(`${exercise}: ${cross[1]!.slice(0, 200)}`);
-  }
-  if (failed.length === 0 && (code !== 0 || !closing)) failed.push(`verify ended with code ${code} without a ✗ line (see ${path.relative(repoRoot, logFile)})`);
+  // Verify lists its failed checks again at its end, each with the exercise it belongs to.
+  const recap = /^failed checks:\n((?:  ✗ .*\n)+)/m.exec(output);
+  const failed = (recap?.[1] ?? '')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.slice('  ✗ '.length, '  ✗ '.length + 200));
+  if (failed.length === 0 && (code !== 0 || !closing))
+    failed.push(`verify ended with code ${code} without listing its failed checks (see ${path.relative(repoRoot, logFile)})`);
   // The lanes' logs that a failing verify keeps hold what its test processes printed: the next run would replace them.
   if (failed.length > 0 && existsSync(verifyLogsDir)) cpSync(verifyLogsDir, path.join(outDir, `verify-${run}-logs`), { recursive: true });
   return { failed, summary: closing ? `verify: ${closing[0]}` : `verify: exit ${code}` };
