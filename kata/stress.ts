@@ -152,7 +152,7 @@ async function verifyOnce(run: number): Promise<{ failed: string[]; said?: strin
     };
   const closing = /^(\d+) passed, (\d+) failed$/m.exec(output);
   // Verify lists its failed checks again at its end, each with the exercise it belongs to.
-  const recap = /^failed checks:\n((?:  ✗ .*\n)+)/m.exec(output);
+  const recap = /^failed checks:\n((?: {2}✗ .*\n)+)/m.exec(output);
   const failed = (recap?.[1] ?? '')
     .split('\n')
     .filter((line) => line !== '')
