@@ -28,14 +28,14 @@ export interface ExecutorOptions {
 const runner = new URL('./task-runner.ts', import.meta.url);
 
 /** One worker, thread or process. The pool gives it one task call at a time. */
-interface Lane {
+interface PoolWorker {
   send(call: TaskCall): void;
   /** Stops the (idle) worker; resolves once it has exited. */
   stop(): Promise<void>;
 }
 
-/** What a lane tells the pool: a reply to the call it was given, or that the worker is gone. */
-interface LaneEvents {
+/** What a worker tells the pool: a reply to the call it was given, or that the worker is gone. */
+interface PoolWorkerEvents {
   reply(reply: Reply): void;
   exit(reason: string): void;
 }
@@ -53,9 +53,9 @@ interface Job {
  */
 abstract class PoolExecutor implements Executor {
   readonly #maxWorkers: number;
-  readonly #lanes = new Set<Lane>();
-  readonly #idle: Lane[] = [];
-  readonly #busy = new Map<Lane, Job>();
+  readonly #workers = new Set<PoolWorker>();
+  readonly #idle: PoolWorker[] = [];
+  readonly #busy = new Map<PoolWorker, Job>();
   readonly #queue: Job[] = [];
   /** Tasks submitted and not yet settled: what shutdown() waits for. */
   readonly #unsettled = new Set<Promise<unknown>>();
@@ -67,7 +67,7 @@ abstract class PoolExecutor implements Executor {
   }
 
   /** Starts one worker running task-runner.ts, reporting its replies and its exit to `events`. */
-  protected abstract startLane(events: LaneEvents): Lane;
+  protected abstract startWorker(events: PoolWorkerEvents): PoolWorker;
 
   submit<N extends TaskName>(task: N, ...args: ArgsOf<N>): Promise<ResultOf<N>> {
     if (this.#shutdown !== undefined) {
@@ -94,7 +94,7 @@ abstract class PoolExecutor implements Executor {
     // Called twice, it returns the same promise. Setting it is what makes submit() refuse.
     this.#shutdown ??= (async () => {
       await Promise.allSettled(this.#unsettled);
-      await Promise.all(Array.from(this.#lanes, (lane) => lane.stop()));
+      await Promise.all(Array.from(this.#workers, (worker) => worker.stop()));
     })();
     return this.#shutdown;
   }
@@ -102,20 +102,20 @@ abstract class PoolExecutor implements Executor {
   /** Hands queued tasks to idle workers, starting new workers while there are fewer than maxWorkers. */
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const lane = this.#idle.pop() ?? (this.#lanes.size < this.#maxWorkers ? this.#startLane() : undefined);
-      if (lane === undefined) return; // every worker is busy: the rest wait in the queue
+      const worker = this.#idle.pop() ?? (this.#workers.size < this.#maxWorkers ? this.#startWorker() : undefined);
+      if (worker === undefined) return; // every worker is busy: the rest wait in the queue
       const job = this.#queue.shift()!;
-      this.#busy.set(lane, job);
-      lane.send(job.call);
+      this.#busy.set(worker, job);
+      worker.send(job.call);
     }
   }
 
-  #startLane(): Lane {
-    const lane = this.startLane({
+  #startWorker(): PoolWorker {
+    const worker = this.startWorker({
       reply: (reply) => {
-        const job = this.#busy.get(lane)!;
-        this.#busy.delete(lane);
-        this.#idle.push(lane);
+        const job = this.#busy.get(worker)!;
+        this.#busy.delete(worker);
+        this.#idle.push(worker);
         if (reply.ok) job.resolve(reply.value);
         else job.reject(rebuild(reply.error));
         this.#dispatch();
@@ -123,17 +123,17 @@ abstract class PoolExecutor implements Executor {
       exit: (reason) => {
         // Stopped by shutdown(), or died (a crash, process.exit() in a task): a task it was
         // running fails instead of waiting forever, and a new worker may take its place.
-        this.#lanes.delete(lane);
-        const idleAt = this.#idle.indexOf(lane);
+        this.#workers.delete(worker);
+        const idleAt = this.#idle.indexOf(worker);
         if (idleAt >= 0) this.#idle.splice(idleAt, 1);
-        const job = this.#busy.get(lane);
-        this.#busy.delete(lane);
+        const job = this.#busy.get(worker);
+        this.#busy.delete(worker);
         job?.reject(new Error(`The ${reason} while running task "${job.call.task}"`));
         this.#dispatch();
       },
     });
-    this.#lanes.add(lane);
-    return lane;
+    this.#workers.add(worker);
+    return worker;
   }
 }
 
@@ -147,7 +147,7 @@ function rebuild({ name, message, stack }: { name: string; message: string; stac
 
 /** Runs tasks on worker threads: one process, one event loop per thread, no start-up of a whole Node. */
 export class ThreadPoolExecutor extends PoolExecutor {
-  protected startLane(events: LaneEvents): Lane {
+  protected startWorker(events: PoolWorkerEvents): PoolWorker {
     const worker = new Worker(runner);
     let failure = '';
     worker.on('message', events.reply);
@@ -166,7 +166,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
 
 /** Runs tasks in child processes: separate memory, a crash stays in its process, but each start costs a whole Node. */
 export class ProcessPoolExecutor extends PoolExecutor {
-  protected startLane(events: LaneEvents): Lane {
+  protected startWorker(events: PoolWorkerEvents): PoolWorker {
     // 'advanced' serialization is the structured clone that postMessage uses, so both pools
     // carry the same values (undefined, Infinity, Map, Date...), not just JSON.
     const child = fork(runner, { serialization: 'advanced' });
