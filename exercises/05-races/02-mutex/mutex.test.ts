@@ -406,13 +406,11 @@ describe('Mutex', () => {
     Atomics.notify(memory, 0, 1);
     endBarger?.();
     const through = await scene.through(3_000);
-    expect(
-      through,
-      (barged()
-        ? 'lock() never returned, although the other thread released the lock and notified. A woken thread must try to ' +
-          'take the lock again, and sleep only while the cell still says "taken".'
-        : `wake-up: lock() was still waiting 3 s after the lock was released. ${scene.stillWaiting()}`) + `\n${scene.timeline.toText()}\n`,
-    ).toBeDefined();
+    const seen = barged()
+      ? 'lock() never returned, although the other thread released the lock and notified. A woken thread must try to ' +
+        'take the lock again, and sleep only while the cell still says "taken".'
+      : `wake-up: lock() was still waiting 3 s after the lock was released. ${scene.stillWaiting()}`;
+    expect(through, `${seen}\n${scene.timeline.toText()}\n`).toBeDefined();
   });
 
   test('four threads locking half a million times each are never inside together', async () => {
