@@ -23,7 +23,18 @@ const usage = 'Usage: npm run fixtures -- <to-patch|copies|format> [<exercise>..
 let command: string;
 let ids: string[];
 try {
-  const { positionals } = parseCommandLine({ args: process.argv.slice(2), options: {}, allowPositionals: true });
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(
+      `${usage}\n  to-patch  turns answers kept as folders into patches against their solution\n  copies    counts the lines of fixtures/ copied from solutions\n` +
+        '  format    formats the tree and writes the patches again to match\n  try       runs answers written outside the repo as a learner runs them',
+    );
+    process.exit(0);
+  }
   [command = '', ...ids] = positionals;
   if (command === 'try') {
     const [folder, ...only] = ids;

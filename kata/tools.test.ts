@@ -31,6 +31,7 @@ const tools = {
   stress: 'kata/stress.ts',
   bench: 'bench/run.ts',
   fixtures: 'kata/fixtures.ts',
+  mutate: 'kata/mutate.ts',
   vitest: 'node_modules/vitest/vitest.mjs',
 };
 
@@ -68,7 +69,7 @@ describe('a bad number: one line saying what is expected, the usage, exit code 2
 });
 
 describe('--help and -h: the usage, exit code 0', () => {
-  test.each(['kata', 'verify', 'stress', 'bench'] as const)('%s', (tool) => {
+  test.each(['kata', 'verify', 'stress', 'bench', 'fixtures', 'mutate'] as const)('%s', (tool) => {
     for (const flag of ['--help', '-h']) {
       const { code, stdout } = run(tool, [flag]);
       expect(stdout, `${tool} ${flag}`).toMatch(/^Usage: npm run /);
