@@ -12,6 +12,12 @@ import type { HarnessData } from './deadlock.harness.ts';
 const harness = new URL('./deadlock.harness.ts', import.meta.url);
 /** A transfer waiting for a lock held for half a second makes fewer Atomics calls per ms than this (README). */
 const MAX_CALLS_PER_MS = 2;
+/**
+ * A spinning transfer is found running or ready to run in every look at its thread. One that backs
+ * off sleeps most of the time, but on a busy machine each wake-up waits in the run queue for a
+ * core: beside a CPU hog a right answer's share reached 0.29. Three quarters stays far from both.
+ */
+const MAX_SHARE_READY = 0.75;
 const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * Int32Array.BYTES_PER_ELEMENT));
 const n = (value: number) => value.toLocaleString('en-US');
 const plural = (count: number, what: string) => `${n(count)} ${what}${count === 1 ? '' : 's'}`;
@@ -458,7 +464,7 @@ describe('Bank.transfer', () => {
     // makes a few per 10 ms (about five per try); one that retries at once makes thousands per ms.
     const callsPerMs = measured('deadlock: Atomics calls per ms of a transfer waiting for a lock', callsMade / watched, MAX_CALLS_PER_MS);
     const runnable =
-      looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, 0.5) : undefined;
+      looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, MAX_SHARE_READY) : undefined;
     const tries = after.failedTries - before.failedTries;
     const letGo = after.releases - before.releases;
     const naps = after.timedWaits - before.timedWaits;
@@ -475,7 +481,7 @@ describe('Bank.transfer', () => {
               `${(watched / tries).toFixed(1)} ms: it backs off, but too briefly to let the lock's holder finish. Back off longer after each failure (doubling, say, up to some tens of ms). `
             : `It found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times: it keeps calling Atomics while it waits. Sleep instead, in lock() or between tries. `;
     expect(
-      callsPerMs < MAX_CALLS_PER_MS && (runnable === undefined || runnable < 0.5),
+      callsPerMs < MAX_CALLS_PER_MS && (runnable === undefined || runnable < MAX_SHARE_READY),
       `busy waiting: while the lock of account 1 was held by another thread for ${n(Math.round(watched))} ms, transfer(0, 1, 10) made ${n(callsMade)} Atomics calls ` +
         `(${callsPerMs.toFixed(1)} per ms, against fewer than ${MAX_CALLS_PER_MS})${looks ? ` and was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : ''}. ` +
         `${why}At the end of that time, ${stateOf(whileHeld, 0, names)}.\n${timeline.toText()}\n`,
