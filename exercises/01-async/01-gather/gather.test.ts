@@ -113,17 +113,40 @@ describe('gatherAll', () => {
     expect(error, 'gatherAll rejected, but not with the error the failing task threw').toBe(boom);
   });
 
-  test('rejects as soon as one task fails, without waiting for slower ones', async () => {
+  test.each([
+    { order: 'first', tasks: () => [failsAfter(10), () => sleep(400)] },
+    { order: 'after a slower task', tasks: () => [() => sleep(400), failsAfter(10)] },
+  ])('rejects as soon as one task fails, without waiting for slower ones (the failing task $order)', async ({ order, tasks }) => {
     const started = performance.now();
     await failureOf(
-      () => within(2_000, gatherAll([failsAfter(10), () => sleep(400)]), 'gatherAll never settled'),
-      'gatherAll resolved although task 1 failed: the rejection was dropped. Let a failure reach the caller as a rejection.',
+      () => within(2_000, gatherAll(tasks()), 'gatherAll never settled'),
+      `gatherAll resolved although a task (listed ${order}) failed: the rejection was dropped. Let a failure reach the caller as a rejection.`,
     );
     const took = performance.now() - started;
     expect(
       measured('gather: rejection beside a 400 ms task (ms)', took, 200),
-      `gatherAll reported the failure after ${Math.round(took)} ms, only when the 400 ms task was done: reject at the first failure.`,
+      `gatherAll reported the failure of a 10 ms task listed ${order} after ${Math.round(took)} ms, only when the 400 ms task was done: ` +
+        (order === 'first'
+          ? 'reject at the first failure.'
+          : 'a failure counts when it happens, whatever its place in the list: awaiting the promises one by one, in the order of the tasks, ' +
+            'hears of it only once every task before it has finished.'),
     ).toBeLessThan(200);
+  });
+
+  test('resolves with results that are undefined, null, 0, false or empty', async () => {
+    const values = [undefined, null, 0, false, ''];
+    const tasks = values.map((value) => async () => (await sleep(10), value));
+    const results = await gatheredAll(
+      tasks,
+      '[five tasks resolving with undefined, null, 0, false and ""]',
+      'gatherAll([five tasks resolving with undefined, null, 0, false and ""]) never resolved, though each of those tasks resolves ' +
+        'after 10 ms: a task is done when it has resolved, whatever its value',
+    );
+    expect(
+      results,
+      'gatherAll should resolve with whatever the tasks resolve with, undefined, null, 0, false and "" too: a task is done when it ' +
+        'has resolved, whatever its value, so count the tasks done rather than look for values in the array.',
+    ).toEqual(values);
   });
 });
 
@@ -145,6 +168,22 @@ describe('gatherSettled', () => {
       { status: 'fulfilled', value: 0 },
       { status: 'rejected', reason: boom },
       { status: 'fulfilled', value: 2 },
+    ]);
+  });
+
+  test('reports a failure that settles after every other task', async () => {
+    const timeline = new Timeline();
+    const outcomes = await valueWithin(
+      2_000,
+      gatherSettled([...waits(timeline, [10]), failsAfter(60)]),
+      'gatherSettled([a 10 ms task, a task failing after 60 ms]) never resolved: the last task to settle was the failing one. ' +
+        'A rejected task is settled too: count it as done, as a fulfilled one is',
+      (reason) =>
+        `gatherSettled rejected (with ${shownReason(reason)}) when its last task failed: it never rejects; it reports the failure as { status: 'rejected', reason }.`,
+    );
+    expect(outcomes, 'gatherSettled([a 10 ms task, a task failing after 60 ms]) must resolve with both outcomes, in the order of the tasks.').toEqual([
+      { status: 'fulfilled', value: 0 },
+      { status: 'rejected', reason: boom },
     ]);
   });
 
