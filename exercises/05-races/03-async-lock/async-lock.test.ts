@@ -369,6 +369,54 @@ describe('Semaphore', () => {
     );
   });
 
+  test('critical sections that reject after an await give their permits back, and their errors reach the callers', async () => {
+    const semaphore = new Semaphore(2);
+    const boom = new Error('the critical section failed on purpose, after an await');
+    for (const attempt of [1, 2]) {
+      const error = await failureOf(
+        () =>
+          within(
+            1_000,
+            semaphore.runExclusive(async () => {
+              await sleep(5);
+              throw boom;
+            }),
+            'runExclusive never settled although its critical section rejected',
+          ),
+        'runExclusive resolved although its critical section rejected: the error must reach the caller as a rejection.',
+      );
+      expect(error, `attempt ${attempt}: runExclusive rejected, but not with the error its critical section rejected with`).toBe(boom);
+    }
+    await valueWithin(
+      1_000,
+      semaphore.runExclusive(async () => 'in'),
+      'After two critical sections rejected (each after an await), no permit was left for the next caller. A critical section may ' +
+        "return a promise that rejects later: wait for it (await critical() inside try/finally) and give the permit back whichever way it settles",
+      (reason) =>
+        `semaphore.runExclusive(async () => 'in') on a Semaphore(2), after two critical sections rejected, rejected with ${shownReason(reason)}` +
+        `${reason === boom ? ', their error' : ''}, but its own critical section rejects with nothing: it should resolve with 'in'.`,
+    );
+  });
+
+  test('runExclusive resolves with what its critical section returns, or resolves with', async () => {
+    const semaphore = new Semaphore(2);
+    const results = await valueWithin(
+      1_000,
+      Promise.all([
+        semaphore.runExclusive(() => 'returned'),
+        semaphore.runExclusive(async () => (await sleep(5), 'resolved')),
+        semaphore.runExclusive(() => 0),
+      ]),
+      'runExclusive never settled for critical sections that return at once or after 5 ms',
+      (reason) => `semaphore.runExclusive rejected with ${shownReason(reason)}, but none of these critical sections throws.`,
+    );
+    expect(
+      results,
+      "On a Semaphore(2), runExclusive(() => 'returned'), runExclusive(async () => 'resolved') and runExclusive(() => 0) " +
+        `resolved with ${JSON.stringify(results)}: each should settle as its critical section does, with the value it returned or resolved with.`,
+    ).toEqual(['returned', 'resolved', 0]);
+  });
+
   /** Takes both permits of a new Semaphore(2), one acquire() after the other. */
   const bothPermits = async (semaphore: Semaphore): Promise<[Release, Release]> => [
     await granted(1_000, semaphore.acquire(), 'acquire() on a free semaphore never resolved', 'acquire() on a new Semaphore(2)'),
