@@ -391,7 +391,7 @@ describe('Semaphore', () => {
       1_000,
       semaphore.runExclusive(async () => 'in'),
       'After two critical sections rejected (each after an await), no permit was left for the next caller. A critical section may ' +
-        "return a promise that rejects later: wait for it (await critical() inside try/finally) and give the permit back whichever way it settles",
+        'return a promise that rejects later: wait for it (await critical() inside try/finally) and give the permit back whichever way it settles',
       (reason) =>
         `semaphore.runExclusive(async () => 'in') on a Semaphore(2), after two critical sections rejected, rejected with ${shownReason(reason)}` +
         `${reason === boom ? ', their error' : ''}, but its own critical section rejects with nothing: it should resolve with 'in'.`,

@@ -464,7 +464,9 @@ describe('Bank.transfer', () => {
     // makes a few per 10 ms (about five per try); one that retries at once makes thousands per ms.
     const callsPerMs = measured('deadlock: Atomics calls per ms of a transfer waiting for a lock', callsMade / watched, MAX_CALLS_PER_MS);
     const runnable =
-      looks && looks.looks > 0 ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, MAX_SHARE_READY) : undefined;
+      looks && looks.looks > 0
+        ? measured('deadlock: share of looks finding a waiting transfer ready to run', looks.runnable / looks.looks, MAX_SHARE_READY)
+        : undefined;
     const tries = after.failedTries - before.failedTries;
     const letGo = after.releases - before.releases;
     const naps = after.timedWaits - before.timedWaits;
