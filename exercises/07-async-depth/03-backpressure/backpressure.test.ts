@@ -115,6 +115,24 @@ describe('transformAll', () => {
     }
   });
 
+  test('writes every item through a transform that returns its result at once, not a promise', async () => {
+    const source = countingSource(300);
+    const destination = slowDestination(source.state);
+    const outcome = await settlementWithin(
+      transformAll(source.items, (item: number) => item * 3, destination.stream),
+      10_000,
+    );
+    const written = destination.state.written;
+    expect(
+      outcome.state,
+      `With a plain (not async) transform, (item) => item * 3, over 300 items, transformAll ${settled(outcome)} (the destination wrote ${written.length}). ` +
+        'transform may return its result or a promise of it: await what it returns (await works on both), do not call .then on it.',
+    ).toBe('resolved');
+    expect(written, 'The destination should have written each item tripled, once, in order.').toEqual(
+      Array.from({ length: 300 }, (_, index) => (index + 1) * 3),
+    );
+  });
+
   test('resolves only once the destination has finished', async () => {
     const source = countingSource(200);
     const destination = slowDestination(source.state);
@@ -173,6 +191,28 @@ describe('transformAll when a stage fails', () => {
       `transformAll rejected, and 50 ms later the source was ${source.state.closed ? 'closed' : 'still open (its generator never finished)'} and ` +
         `the destination ${destination.stream.destroyed ? 'destroyed' : 'still open'}. On an error every stage is closed: a for-await ` +
         "loop left by a throw calls the source's return(); the destination must be destroyed (pipeline does both).",
+    ).toEqual({ sourceClosed: true, destinationDestroyed: true });
+  });
+
+  test('a transform that throws at once, returning no promise: rejects with its error, closes the source and destroys the destination', async () => {
+    const source = countingSource(1_000);
+    const destination = slowDestination(source.state);
+    const failure = new Error('transform threw on purpose at item 20, before returning');
+    const transform = (item: number) => {
+      if (item === 20) throw failure;
+      return item * 2;
+    };
+    const outcome = await settlementWithin(transformAll(source.items, transform, destination.stream), 3_000);
+    await sleep(50);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === failure,
+      `A plain (not async) transform threw at item 20, and transformAll ${settled(outcome)}. transform may throw as well as reject: ` +
+        "call it where a throw becomes your promise's rejection (in an async function, a try, or new Promise), and reject with that error.",
+    ).toBe(true);
+    expect(
+      { sourceClosed: source.state.closed, destinationDestroyed: destination.stream.destroyed },
+      `transformAll rejected after a transform threw at once, and 50 ms later the source was ${source.state.closed ? 'closed' : 'still open'} and ` +
+        `the destination ${destination.stream.destroyed ? 'destroyed' : 'still open'}: a throw closes every stage, as a rejection does.`,
     ).toEqual({ sourceClosed: true, destinationDestroyed: true });
   });
 
