@@ -2,11 +2,14 @@
 // workerData says how to go wrong.
 import { parentPort, workerData } from 'node:worker_threads';
 
-export type Misbehaviour = 'throw' | 'exit-3' | 'exit-quietly' | 'linger' | 'post-twice';
+export type Misbehaviour = 'throw' | 'throw-range-error' | 'exit-3' | 'exit-quietly' | 'linger' | 'post-twice' | 'post-undefined' | 'post-null';
 
 switch (workerData as Misbehaviour) {
   case 'throw':
     throw new Error('thrown inside the worker on purpose');
+  case 'throw-range-error':
+    // An error of a class of its own: the caller should see a RangeError, not only its message.
+    throw new RangeError('a RangeError thrown inside the worker on purpose');
   case 'exit-3':
     process.exit(3);
     break;
@@ -22,5 +25,13 @@ switch (workerData as Misbehaviour) {
     // Posts two messages, one right after the other, then ends by itself: only the first is the result.
     parentPort!.postMessage('the first message');
     parentPort!.postMessage('a second message');
+    break;
+  case 'post-undefined':
+    // Posts undefined, then ends by itself: a message all the same, and its value is the result.
+    parentPort!.postMessage(undefined);
+    break;
+  case 'post-null':
+    // Posts null, then ends by itself: a message all the same, and its value is the result.
+    parentPort!.postMessage(null);
     break;
 }

@@ -221,6 +221,29 @@ describe('runWorker', () => {
     expect(error, 'runWorker should reject with an Error object').toBeInstanceOf(Error);
   });
 
+  test('rejects with the error as the worker threw it: a RangeError stays a RangeError', async () => {
+    const rangeMessage = 'a RangeError thrown inside the worker on purpose';
+    const error = await withWorkerSpans(() =>
+      within(
+        5_000,
+        failureOf(
+          () => misbehave('throw-range-error'),
+          `runWorker resolved, although its worker threw a RangeError ("${rangeMessage}"). Reject with the error from its 'error' event.`,
+        ),
+        `runWorker never settled, although its worker threw a RangeError ("${rangeMessage}") and exited`,
+      ),
+    );
+    const name = (error as Error)?.name;
+    const message = (error as Error)?.message;
+    expect(message, `runWorker rejected with ${shownReason(error)}, but its worker threw a RangeError with the message "${rangeMessage}".`).toBe(rangeMessage);
+    expect(
+      name,
+      `runWorker rejected with a ${String(name)} carrying the worker's message, where the worker threw a RangeError: ` +
+        "the error lost its class on the way (a new error built from the worker's message is not the worker's own error). " +
+        "Reject with the very error object the worker's 'error' event hands you: Node sends a RangeError across as a RangeError.",
+    ).toBe('RangeError');
+  });
+
   test('rejects with the exit code when the worker exits with a non-zero code', async () => {
     const error = await withWorkerSpans(() =>
       within(
@@ -273,6 +296,34 @@ describe('runWorker', () => {
           '(listen with once(), or keep the first value and ignore the rest).',
       ).toBe('the first message');
       expect(workers.alive().length, 'runWorker resolved, but its worker is still alive: settle only once it has exited.').toBe(0);
+    });
+  });
+
+  test('resolves with the first message even when the worker posts undefined or null', async () => {
+    await withWorkerSpans(async (workers) => {
+      for (const [how, posted] of [
+        ['post-undefined', undefined],
+        ['post-null', null],
+      ] as const) {
+        const shown = describeValue(posted);
+        const value = await valueWithin(
+          5_000,
+          misbehave(how),
+          `runWorker never settled, although its worker posted ${shown} and then ended by itself`,
+          (reason) => {
+            const seen = workers.seen.at(-1);
+            return (
+              `runWorker(misbehaving.harness.ts, '${how}') rejected with ${shownReason(reason)}, although its worker posted one message, ` +
+              `${shown}, and then ended by itself${seen ? ` (the test saw ${seen.posted} message(s) from it)` : ''}. ` +
+              `A message whose value is ${shown} is still the first message: resolve with it. Keep "nothing posted yet" apart from ` +
+              'the value posted (a flag, or a wrapper such as { value }), not as an undefined or null result.'
+            );
+          },
+        );
+        expect(value, `The worker posted ${shown}, and runWorker resolved with ${describeValue(value)}: it resolves with the first message as it is.`).toBe(
+          posted,
+        );
+      }
     });
   });
 

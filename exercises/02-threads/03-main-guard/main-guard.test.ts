@@ -112,6 +112,24 @@ function boundsOf(part: unknown): [number, number] | undefined {
   return numbers.length === 2 ? [Math.min(...numbers), Math.max(...numbers)] : undefined;
 }
 
+/** The parts `run`'s workers were given, as [from, to), shown as such; fails unless each is readable and together they cover `job`'s range once. */
+function partsCovering(run: GuardedRun, job: Job): { parts: [number, number][]; shown: string } {
+  const given = run.events.filter((event) => event.event === 'part').map((event) => event.part);
+  const read = given.map(boundsOf);
+  const unreadable = given.find((_, index) => read[index] === undefined);
+  expect(unreadable, `A worker was given ${JSON.stringify(unreadable)} as its workerData: expected its part of the range, { from, to }.`).toBeUndefined();
+  const parts = read.map((part) => part!);
+  const shown = parts.map((part) => `[${part[0]}, ${part[1]})`).join(', ');
+  // Every number exactly once: laid end to end, the non-empty parts run from `from` to `to`.
+  let reached = job.from;
+  for (const [from, to] of parts.filter((part) => part[1] > part[0]).sort((a, b) => a[0] - b[0])) {
+    if (from !== reached) break;
+    reached = to;
+  }
+  expect(reached, `For [${job.from}, ${job.to}) the workers were given ${shown}: together they do not cover the range, each number exactly once.`).toBe(job.to);
+  return { parts, shown };
+}
+
 const jobs: Job[] = [
   { from: 1_000_000, to: 1_100_003, threads: 4, count: 7216 },
   // 96 numbers in 5 parts, and 97, the last number, is prime.
@@ -180,32 +198,72 @@ describe('main-guard.ts, run as a program', () => {
     const job = jobs[0]!;
     const run = await runGuarded(job);
     expectNoRunaway(run, job);
-    const given = run.events.filter((event) => event.event === 'part').map((event) => event.part);
-    const parts = given.map(boundsOf);
-    const unreadable = given.find((_, index) => parts[index] === undefined);
-    expect(unreadable, `A worker was given ${JSON.stringify(unreadable)} as its workerData: expected its part of the range, { from, to }.`).toBeUndefined();
+    const { parts, shown } = partsCovering(run, job);
     const total = job.to - job.from;
     const most = Math.ceil(total / job.threads);
-    const sizes = parts.map((part) => part![1] - part![0]);
-    const shown = parts.map((part) => `[${part![0]}, ${part![1]})`).join(', ');
-    // Every number exactly once: laid end to end, the non-empty parts run from `from` to `to`.
-    let reached = job.from;
-    for (const [from, to] of parts
-      .filter((part) => part![1] > part![0])
-      .map((part) => part!)
-      .sort((a, b) => a[0] - b[0])) {
-      if (from !== reached) break;
-      reached = to;
-    }
-    expect(reached, `For [${job.from}, ${job.to}) the workers were given ${shown}: together they do not cover the range, each number exactly once.`).toBe(
-      job.to,
-    );
+    const sizes = parts.map((part) => part[1] - part[0]);
     expect(
       Math.max(...sizes),
       `For [${job.from}, ${job.to}) in ${job.threads} parts, the workers were given ${shown}: ${sizes.join(', ')} numbers. One worker counts ` +
         `${Math.max(...sizes)} of the ${total} numbers while the others wait for it, so the threads barely help. Give each part at most ` +
         `Math.ceil((to - from) / threads) numbers, ${most} here (the last part may be shorter).\n${run.timeline.toText()}\n`,
     ).toBeLessThanOrEqual(most);
+  });
+
+  test('gives no part more than its share when the range does not divide evenly, the last part included', async () => {
+    // 7 numbers in 5 parts, and 14 in 6: (to - from) / threads rounded to the nearest whole number
+    // is below Math.ceil here (1 for 2, 2 for 3), so parts of that size leave the rest to one part.
+    const uneven: Job[] = [
+      { from: 2, to: 9, threads: 5, count: 4 },
+      { from: 2, to: 16, threads: 6, count: 6 },
+    ];
+    for (const job of uneven) {
+      const run = await runGuarded(job);
+      expectNoRunaway(run, job);
+      const { parts, shown } = partsCovering(run, job);
+      const total = job.to - job.from;
+      const share = Math.ceil(total / job.threads);
+      const sizes = parts.map((part) => part[1] - part[0]);
+      const largest = Math.max(...sizes);
+      // Which part is too big, in the order of the range: the last, when the others left it their rest.
+      const inOrder = [...parts].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const last = inOrder.at(-1)!;
+      const lastTookTheRest = last[1] - last[0] === largest && inOrder.slice(0, -1).every((part) => part[1] - part[0] < share);
+      expect(
+        largest,
+        `${total} numbers, [${job.from}, ${job.to}), in ${job.threads} parts: the workers were given ${shown} (${sizes.join(', ')} numbers), ` +
+          `so one part holds ${largest} numbers, above its share of Math.ceil(${total} / ${job.threads}) = ${share}. ` +
+          (lastTookTheRest
+            ? `The parts before the last are smaller than ${share}, and the last, [${last[0]}, ${last[1]}), holds all they left over: ` +
+              "a part size rounded down (or to the nearest) makes the last part do the others' share. "
+            : '') +
+          `Parts of at most ${share} numbers cover the range in ${job.threads} parts (the last ones may be shorter, or empty).\n${run.timeline.toText()}\n`,
+      ).toBeLessThanOrEqual(share);
+    }
+  });
+
+  test('starts every worker before the first one ends: the PRIMES_THREADS workers count at the same time', async () => {
+    const job = jobs[0]!;
+    const run = await runGuarded(job);
+    expectNoRunaway(run, job);
+    // The harness reports each start and each exit from the program's main thread, in the order they
+    // happened there: no clock is needed to tell whether a worker started before another ended.
+    const order = run.events.filter((event) => event.event === 'started' || event.event === 'exited');
+    const firstExit = order.findIndex((event) => event.event === 'exited');
+    const startedFirst = order.slice(0, firstExit === -1 ? order.length : firstExit).filter((event) => event.event === 'started').length;
+    let running = 0;
+    let mostAtOnce = 0;
+    for (const event of order) {
+      running += event.event === 'started' ? 1 : -1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+    }
+    expect(
+      startedFirst,
+      `With PRIMES_THREADS=${job.threads}, only ${startedFirst} of the ${job.threads} workers had started when the first one exited ` +
+        `(at most ${mostAtOnce} ran at once). ` +
+        (mostAtOnce <= 1 ? 'Each worker started only once the one before it had exited: they counted one after another, so the threads gave nothing. ' : '') +
+        `The ${job.threads} workers count the range together: start them all, then wait for their counts.\n${run.timeline.toText()}\n`,
+    ).toBe(job.threads);
   });
 
   test('ends by itself, every worker exited, once it has printed', async () => {
