@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/inside/announce-thread.ts';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
+import { isNotImplemented } from '#kata/inside/not-implemented.ts';
 import { arriveAndWait } from '#kata/inside/start-barrier.ts';
 import { targetUrl } from '#kata/inside/target.ts';
 import type * as BankModule from './bank.ts';
@@ -47,6 +48,7 @@ export interface HarnessData {
     | 'waiter'
     | 'transfer-waiter'
     | 'transfer-rules'
+    | 'self-transfer'
     | 'transfer-trace'
     | 'exclusion'
     | 'transfers';
@@ -320,7 +322,15 @@ async function main(): Promise<void> {
       let lockHeldAfter: string | undefined;
       for (const [from, to, amount] of [
         [0, 3, 5],
+        [3, 0, 5],
         [-1, 0, 5],
+        [0, -1, 5],
+        [0.5, 1, 5],
+        [0, 0.5, 5],
+        [NaN, 1, 5],
+        [0, NaN, 5],
+        // An unknown `to` with more than `from` holds (account 0 has 70): still an unknown account.
+        [0, 7, 1000],
         [0, 1, 0],
         [0, 1, -5],
         [0, 1, 1.5],
@@ -343,6 +353,35 @@ async function main(): Promise<void> {
         lockProbe.unlock();
       }
       post('done', { partOf, tooMuch, all, invalid, lockHeldAfter, balances: balances() });
+      break;
+    }
+
+    case 'self-transfer': {
+      // Three accounts of 100, and transfers from an account to itself: whatever each returns or
+      // throws, the balances after it.
+      const bank = new Bank(memory);
+      const lockProbe = new Mutex(memory, LOCK_CELL);
+      const calls: Array<{ call: string; account: number; amount: number; outcome: string; balances: number[] }> = [];
+      for (const [account, amount] of [
+        [1, 10],
+        [2, 100],
+      ] as const) {
+        const call = `transfer(${account}, ${account}, ${amount})`;
+        step(call);
+        let outcome: string;
+        try {
+          outcome = `returned ${bank.transfer(account, account, amount)}`;
+        } catch (error) {
+          if (isNotImplemented(error)) throw error;
+          outcome = `threw ${error instanceof Error ? error.name : String(error)}`;
+        }
+        calls.push({ call, account, amount, outcome, balances: [...memory.subarray(FIRST_ACCOUNT)] });
+        // A lock left held would make the next call wait forever (tryLock never waits).
+        step(`tryLock() after ${call}`);
+        if (!lockProbe.tryLock()) break;
+        lockProbe.unlock();
+      }
+      post('done', { calls });
       break;
     }
 

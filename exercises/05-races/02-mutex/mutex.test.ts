@@ -465,9 +465,35 @@ describe('Bank.transfer', () => {
       `After ${String(done.lockHeldAfter)} threw, the bank's lock was still held: the next transfer would wait for it forever. ` +
         'Check the input before taking the lock, or let go of the lock in a finally block so that every way out releases it.',
     ).toBeUndefined();
-    expect(done.invalid, 'Unknown accounts and amounts that are not positive integers must throw a RangeError (and move nothing).').toEqual({
-      'transfer(0, 3, 5)': 'RangeError',
-      'transfer(-1, 0, 5)': 'RangeError',
+    const invalid = done.invalid as Record<string, string>;
+    // Accounts are 0 to 2: each of these names another, as `from` or as `to`.
+    const unknownAccounts = [
+      'transfer(0, 3, 5)',
+      'transfer(3, 0, 5)',
+      'transfer(-1, 0, 5)',
+      'transfer(0, -1, 5)',
+      'transfer(0.5, 1, 5)',
+      'transfer(0, 0.5, 5)',
+      'transfer(NaN, 1, 5)',
+      'transfer(0, NaN, 5)',
+      'transfer(0, 7, 1000)',
+    ];
+    const accountsLetIn = unknownAccounts.filter((call) => invalid[call] !== 'RangeError');
+    const shortBalance = 'transfer(0, 7, 1000)';
+    const fractionOrNaN = accountsLetIn.filter((call) => /\b(?:0\.5|NaN)\b/.test(call));
+    expect(
+      Object.fromEntries(unknownAccounts.map((call) => [call, invalid[call]])),
+      `The bank has accounts 0 to 2, yet ${accountsLetIn.map((call) => `${call} ${invalid[call]}`).join(', ')}. ` +
+        'Any other account, too large, negative, fractional or NaN, as `from` or as `to`, is unknown: throw a RangeError for it, whatever the balances.' +
+        (accountsLetIn.includes(shortBalance) && invalid['transfer(0, 3, 5)'] === 'RangeError'
+          ? ` transfer(0, 3, 5) was refused, but in ${shortBalance} account 0 holds less than 1000: the unknown \`to\` went unnoticed once the balance decided the answer. Check both accounts whatever the balance.`
+          : '') +
+        (fractionOrNaN.length > 0
+          ? ' An Int32Array has no element 0.5 or NaN: reading one gives undefined, and writing one is dropped, so money appears or vanishes. Every comparison with NaN is false, and 0.5 lies between 0 and 2: an account must be an integer (Number.isInteger) in range.'
+          : ''),
+    ).toEqual(Object.fromEntries(unknownAccounts.map((call) => [call, 'RangeError'])));
+    const amounts = Object.fromEntries(Object.entries(invalid).filter(([call]) => !unknownAccounts.includes(call)));
+    expect(amounts, 'Amounts that are not positive integers must throw a RangeError (and move nothing).').toEqual({
       'transfer(0, 1, 0)': 'RangeError',
       'transfer(0, 1, -5)': 'RangeError',
       'transfer(0, 1, 1.5)': 'RangeError',
@@ -475,6 +501,39 @@ describe('Bank.transfer', () => {
       'transfer(0, 1, NaN)': 'RangeError',
     });
     expect(done.balances, 'The refused transfers changed balances').toEqual([70, 0, 230]);
+  });
+
+  test('a transfer from an account to itself leaves every balance as it was', async () => {
+    const bank = Bank.open(3, 100);
+    const thread = start('self-transfer', { memory: bank.memory, control: controlCells() });
+    const done = await finish(
+      thread,
+      5_000,
+      (call) =>
+        `${call} never returned, with no other thread in the bank. A transfer from an account to itself takes the bank's lock once, ` +
+        'like any other: does it wait for a lock it already holds, or keep the lock after an earlier call?',
+    );
+    const calls = done.calls as Array<{ call: string; account: number; amount: number; outcome: string; balances: number[] }>;
+    // Whatever transfer(i, i, x) returns or throws (the README leaves that open), no money may appear or vanish.
+    let before = [100, 100, 100];
+    for (const { call, account, amount, outcome, balances } of calls) {
+      const total = balances.reduce((sum, balance) => sum + balance, 0);
+      const minted = balances[account] === before[account]! + amount;
+      expect(
+        balances,
+        `${call} on [${before.join(', ')}] ${outcome} and left [${balances.join(', ')}]${total === 300 ? '' : `, a total of ${n(total)} instead of 300`}: ` +
+          'a transfer from an account to itself must leave every balance as it was, whatever it returns or throws, for the total never changes.' +
+          (minted
+            ? ` Account ${account} gained the ${amount} it was to give, as if its write as \`from\` were lost: \`from\` and \`to\` are one balance here, and ` +
+              'a write to `to` computed from the balance read before the write to `from` overwrites that write. Read each balance as it is when you write it.'
+            : ''),
+      ).toEqual(before);
+      before = balances;
+    }
+    expect(
+      calls.map(({ call }) => call),
+      `After ${calls.at(-1)?.call} ${calls.at(-1)?.outcome}, the bank's lock was still held: let go of it on every way out of transfer().`,
+    ).toEqual(['transfer(1, 1, 10)', 'transfer(2, 2, 100)']);
   });
 
   test('holds the lock from its first read of a balance to its last write', async () => {

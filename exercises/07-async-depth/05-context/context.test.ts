@@ -218,6 +218,64 @@ describe('bindToRequest', () => {
       `The bound function was called with (1, 2) and (3, 4), and returned sums of ${keptCalls.map(({ sum }) => shown(sum)).join(' and ')}: pass the arguments on, and return fn's result.`,
     ).toEqual([3, 7]);
   });
+
+  test('binds anew on every call: the same function bound by two requests runs as each of them', async () => {
+    const whoAmI = (tag: string) => ({ tag, saw: currentRequestId() });
+    const bindings: Array<(tag: string) => { tag: string; saw: string | undefined }> = [];
+    for (const id of ['req-first', 'req-second']) {
+      await valueWithin(
+        2_000,
+        runRequest(id, async () => {
+          bindings.push(bindToRequest(whoAmI));
+        }),
+        `runRequest("${id}", work) never settled`,
+        requestRejected(`runRequest("${id}", work)`, 'its work only binds a function and keeps it'),
+      );
+    }
+    const first = bindings[0]!;
+    const second = bindings[1]!;
+    // Called in the other order, one outside any request and one inside a third.
+    const calls = [
+      second('second'),
+      await valueWithin(
+        2_000,
+        runRequest('req-third', async () => first('first')),
+        'runRequest("req-third", work) never settled',
+        requestRejected('runRequest("req-third", work)', 'its work only calls a bound function, which reads currentRequestId()'),
+      ),
+    ];
+    expect(
+      calls.map((call) => call?.saw),
+      `One function was bound by "req-first" and then by "req-second"; called later, the binding made in "req-second" read ${shown(calls[0]?.saw)} ` +
+        `and the one made in "req-first" read ${shown(calls[1]?.saw)}. Each call of bindToRequest binds to the request making that call, ` +
+        'even for a function bound before.' +
+        (first === second
+          ? ' Both calls of bindToRequest returned the very same function: the second request got the binding made for the first. Make a new binding on every call.'
+          : ''),
+    ).toEqual(['req-second', 'req-first']);
+  });
+
+  test('a function bound outside any request runs outside any request, whoever calls it', async () => {
+    const bound = bindToRequest((tag: string) => ({ tag, saw: currentRequestId() }));
+    const calls = [
+      bound('outside'),
+      await valueWithin(
+        2_000,
+        runRequest('req-caller', async () => bound('inside')),
+        'runRequest("req-caller", work) never settled',
+        requestRejected('runRequest("req-caller", work)', 'its work only calls a bound function, which reads currentRequestId()'),
+      ),
+    ];
+    expect(
+      calls.map((call) => call?.saw),
+      `A function bound by the test's own code, outside any request, read ${shown(calls[0]?.saw)} when called outside any request and ` +
+        `${shown(calls[1]?.saw)} when called inside "req-caller". It runs as whoever called bindToRequest, and that was no request: ` +
+        'currentRequestId() must return undefined in it, whoever calls it.' +
+        (calls[1]?.saw === 'req-caller'
+          ? ' It ran as its caller: bindToRequest kept nothing when no request was current. An empty context is a context too: capture it all the same (AsyncResource.bind, or AsyncLocalStorage.snapshot()).'
+          : ''),
+    ).toEqual([undefined, undefined]);
+  });
 });
 
 describe('reportOnWorker', () => {

@@ -286,6 +286,26 @@ describe('Bank.transfer', () => {
         'Let go of both locks on every way out of transfer(): a return, early or not, and an exception (try/finally).',
     ).toBeUndefined();
     const invalid = results.filter((result) => !moves.some(([call]) => call === result.call));
+    // Accounts are 0 to 3: each of these names another, as `from` or as `to`.
+    const unknownAccounts = [
+      'transfer(0, 4, 5)',
+      'transfer(4, 0, 5)',
+      'transfer(-1, 0, 5)',
+      'transfer(0, -1, 5)',
+      'transfer(0.5, 1, 5)',
+      'transfer(0, 0.5, 5)',
+      'transfer(NaN, 1, 5)',
+      'transfer(0, NaN, 5)',
+    ];
+    const letIn = unknownAccounts.filter((call) => byCall[call]?.outcome !== 'RangeError');
+    expect(
+      Object.fromEntries(unknownAccounts.map((call) => [call, byCall[call]?.outcome])),
+      `The bank's accounts are 0 to 3, and ${letIn.map((call) => `${call} ${byCall[call]?.outcome ?? 'was never made'}`).join('; ')}. ` +
+        'An account that is not one of them, too large, negative, fractional or NaN, must be refused with a RangeError, as `to` as much as `from`.' +
+        (letIn.some((call) => byCall[call]?.outcome.startsWith('threw TypeError'))
+          ? ' (A TypeError is what calling lock() on this.locks[account] throws where there is no such lock: it is undefined.) Check both accounts before using either.'
+          : ''),
+    ).toEqual(Object.fromEntries(unknownAccounts.map((call) => [call, 'RangeError'])));
     expect(
       Object.fromEntries(invalid.map((result) => [result.call, result.outcome])),
       'Unknown accounts, a transfer from an account to itself, and amounts that are not positive integers must throw a RangeError (and move nothing).',
@@ -293,7 +313,7 @@ describe('Bank.transfer', () => {
     expect(
       invalid.map((result) => result.call),
       'every refused call must have been tried, the transfer from an account to itself last',
-    ).toHaveLength(9);
+    ).toHaveLength(14);
     expect(results.at(-1)!.balances, 'The refused transfers changed balances').toEqual([70, 0, 330, 0]);
   });
 
