@@ -113,6 +113,9 @@ describe('createBatcher', () => {
         add('c, added by flush');
       }
     });
+    // Queued before anything is added: "c", added by flush, is flushed the same way as "a" and "b", before it runs.
+    let immediateRanAfter: number | undefined;
+    setImmediate(() => (immediateRanAfter = held.length));
     add('a');
     add('b');
     await loopTurns(3);
@@ -133,6 +136,12 @@ describe('createBatcher', () => {
             : `Each item was flushed once, but not in the batches expected: "c", added by flush while it ran, goes into a batch of its own, ` +
               'flushed right after flush returns; "d", added a turn later, into the next.';
     expect(held, `flush got ${shown(held)}. ${why}`).toEqual([['a', 'b'], ['c, added by flush'], ['d, added a turn later']]);
+    expect(
+      immediateRanAfter,
+      `An immediate queued before the first add ran after ${immediateRanAfter} flush call(s), so the batch of "c", added by flush while it ran, ` +
+        'came later than that immediate: items added by flush are flushed the same way as the first ones, right after the current ' +
+        'operation (flush), before any timer or immediate, not on a later turn.',
+    ).toBe(2);
   });
 
   test('hands each batch over as an array of its own, never changed afterwards', async () => {
@@ -321,6 +330,33 @@ describe('everyTurn', () => {
             'than one turn): each step waited for something slower than the next turn. setTimeout(fn, 0) is a timer of at least ' +
             '1 ms, and the loop turns many times meanwhile; setImmediate runs on the very next turn.',
     ).toEqual({ together: 0, skipping: 0 });
+  });
+
+  test('rejects, never throws, when step throws at its first call', async () => {
+    const thrown = new Error('step 1 failed on purpose');
+    const observed = observedStep(turnCounter(), () => {
+      throw thrown;
+    });
+    let promise: Promise<number> | undefined;
+    let threw: unknown;
+    try {
+      promise = started(observed);
+    } catch (error) {
+      threw = error;
+    }
+    expect(
+      promise !== undefined,
+      `everyTurn(step) threw ${String(threw)} at the caller, as the call itself, when step threw at its first call: the caller is promised a ` +
+        'promise that rejects with that error. A step called inside everyTurn before it returns throws out of the call unless it is ' +
+        'caught there: call it inside the async function, or from the first turn.',
+    ).toBe(true);
+    const outcome = await settlementWithin(promise!, 2_000);
+    expect(
+      outcome.state === 'rejected' && outcome.reason === thrown,
+      `step threw at its first call, and everyTurn's promise ${outcome.state === 'pending' ? 'had not settled 2 s later' : outcome.state === 'resolved' ? `resolved with ${outcome.value}` : `rejected with ${String(outcome.reason)}`}: ` +
+        'it should reject with the error step threw.',
+    ).toBe(true);
+    expect(observed.turnsAt.length, 'step threw at its first call: that call is the last one.').toBe(1);
   });
 
   test('rejects with the error step threw, and calls step no more', async () => {
