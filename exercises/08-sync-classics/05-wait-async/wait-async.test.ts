@@ -411,6 +411,33 @@ describe('waitForNotify', () => {
     ).toBeGreaterThanOrEqual(120);
   });
 
+  test('resolves "timed-out", as a promise, for a timeoutMs of 0 on a cell that holds the expected value', async () => {
+    const memory = sharedInts(3);
+    const waiter = await startWaiter(memory);
+    const label = 'waitForNotify(cells, 1, 0, 0)';
+    waiter.call({ id: 'wait', fn: 'waitForNotify', index: 1, expected: 0, timeoutMs: 0 });
+    const returned = await waiter.returned('wait', RETURN_MS);
+    expect(returned, `${label} had not returned ${RETURN_MS / 1_000} s after the call.`).toBeDefined();
+    expect(
+      returned!.thenable,
+      returned!.threw !== undefined
+        ? `${label} threw "${returned!.threw}" instead of returning a promise.`
+        : `${label} returned ${returned!.kind === 'string' ? `the string "${returned!.text}"` : `a ${returned!.kind}`}, not a promise. With a timeout of 0, ` +
+            'Atomics.waitAsync answers at once too, { async: false, value: "timed-out" }: wrap whatever it answers at once, not only "not-equal".',
+    ).toBe(true);
+    const settled = await waiter.settled('wait', SETTLE_MS);
+    expect(
+      settled,
+      `${label} was still pending ${SETTLE_MS / 1_000} s after the call; ${waiter.lastWait()}. A timeoutMs of 0 is a timeout like any other: ` +
+        'the time is up at once. Only a missing timeoutMs means "as long as it takes".',
+    ).toBeDefined();
+    expect(
+      settled!.value,
+      `${label} ${shown(settled!)}, on a cell that held the expected 0: with nothing to wait for but time, and no time, it resolves "timed-out". ` +
+        '"not-equal" is only for a cell that does not hold expected.',
+    ).toBe('timed-out');
+  });
+
   test('leaves no timer and no waiter behind, whether it was woken or timed out', async () => {
     const memory = sharedInts(3);
     const waiter = await startWaiter(memory);
@@ -668,6 +695,20 @@ describe('waitUntil', () => {
       measured('wait-async: ms before waitUntil(..., 500) timed out (too soon)', settled!.atMs, 200, 'min'),
       `${label} resolved "timed-out" ${Math.round(settled!.atMs)} ms after the call, well before its 500 ms were up.`,
     ).toBeGreaterThanOrEqual(200);
+  });
+
+  test('times out at once for a timeoutMs of 0 while the predicate refuses the value', async () => {
+    const memory = sharedInts(3);
+    const waiter = await startWaiter(memory);
+    const label = 'waitUntil(cells, 1, (value) => value >= 1000, 0)';
+    waiter.call({ id: 'wait', fn: 'waitUntil', index: 1, atLeast: 1_000, timeoutMs: 0 });
+    const settled = await waiter.settled('wait', SETTLE_MS);
+    expect(
+      settled,
+      `${label} was still pending ${SETTLE_MS / 1_000} s after the call, the cell holding 0; ${waiter.lastWait()}. A timeoutMs of 0 leaves no time ` +
+        'to wait: the time is up at once. Only a missing timeoutMs means "as long as it takes".',
+    ).toBeDefined();
+    expect(settled!.value, `${label} ${shown(settled!)} while the cell held 0, which the predicate refuses.`).toBe('timed-out');
   });
 
   test('misses no change that comes between its check and its wait', async () => {
