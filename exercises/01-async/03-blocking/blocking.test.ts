@@ -319,6 +319,28 @@ describe('countMatchingLines: a big file', () => {
     ).toEqual(Object.fromEntries(words.map((word) => [word, countMatchingLinesSync(file, word)])));
   });
 
+  test('takes the word as plain text: dots, brackets, stars and plus signs match only themselves', async () => {
+    const text = 'a.b here\naxb here\nC++ code\nC code\n[warn] low disk\nwarn only\nsum(x) done\nsum x\n2*3\n23\n';
+    const file = path.join(folder, 'symbols.log');
+    await writeFile(file, text);
+    const words = ['a.b', 'C++', '[warn]', '(x)', '*'];
+    const counts = await valueWithin(
+      10_000,
+      Promise.all(words.map((word) => countMatchingLines(file, word))),
+      'countMatchingLines never settled',
+      rejectedReading(
+        `countMatchingLines('symbols.log', word), called for each of the words ${words.join(' ')},`,
+        'the count countMatchingLinesSync gives for each of them: the word is plain text, not a pattern, so no word can be a bad one',
+      ),
+    );
+    expect(
+      Object.fromEntries(words.map((word, index) => [word, counts[index]])),
+      'Counts by word, compared with countMatchingLinesSync: the word is plain text, not a pattern. "a.b" is found in "a.b here" ' +
+        'and not in "axb here"; "[warn]" only where the brackets are. A word turned into a regular expression gives . [ ( * + ' +
+        'a meaning of their own: compare text with text, as mentions() in original.ts does.',
+    ).toEqual(Object.fromEntries(words.map((word) => [word, countMatchingLinesSync(file, word)])));
+  });
+
   test('keeps a character whole where the edge of a chunk cuts it in two', async () => {
     // The "é" is 2 bytes in UTF-8: "caf" and its first byte end one chunk, its second starts the next.
     const cut = await wordAcrossChunkEdges('cut-char.log', 'café', 4);
