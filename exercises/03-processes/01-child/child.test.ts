@@ -348,6 +348,115 @@ describe('runChild', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('an abort given a reason of its own (abort(error)) still rejects with an AbortError', async () => {
+    // The reason says why the caller stopped; what runChild rejects with is an AbortError all the same.
+    const notAbortError = (error: unknown, reason: Error, when: string) =>
+      error === reason
+        ? `After ${when}, runChild rejected with the very reason given to abort() (${shownReason(error)}), not with an ` +
+          'AbortError. signal.reason is whatever the caller passed to abort(), and an AbortError only when abort() got ' +
+          'nothing: whatever the reason, reject with an error named AbortError (the reason may ride along as its `cause`).'
+        : `After ${when}, runChild should reject with an AbortError, whatever reason abort() was given; it rejected with ${shownReason(error)}.`;
+
+    // A signal aborted already, with a reason.
+    const early = new Error('cancelled before the call [kata: a reason the test gave abort()]');
+    const error = await failureWithin(5_000, () => ask({ do: 'echo', payload: 'never needed' }, { signal: AbortSignal.abort(early) }), {
+      hung: 'runChild never settled when its signal was already aborted with a reason (AbortSignal.abort(error))',
+      resolved: 'runChild resolved although its signal was already aborted with a reason (AbortSignal.abort(error)): the work should not run at all.',
+    });
+    expect((error as Error)?.name, notAbortError(error, early, 'AbortSignal.abort(error), a signal aborted before the call')).toBe('AbortError');
+
+    // A signal that aborts, with a reason, while the child works (it never ends by itself).
+    const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
+    const readyFile = path.join(dir, 'ready');
+    try {
+      const controller = new AbortController();
+      const before = spawnCounts().children;
+      const running = ask({ do: 'ignore-sigterm', readyFile, sigtermFile: path.join(dir, 'sigterm') }, { signal: controller.signal });
+      running.catch(() => {}); // Judged below, after the abort.
+      const ready = await Promise.race([
+        fileAppears(readyFile, 5_000),
+        running.then(
+          (value) => `resolved with ${shownReason(value)}`,
+          (failure: unknown) => `rejected with ${shownReason(failure)}`,
+        ),
+      ]);
+      expect(
+        ready,
+        ready === false
+          ? `The test child never said it was at work, 5 s after runChild started it: ${childrenSeen(before)}.`
+          : `runChild settled before the signal aborted, while its child was still at work: it ${ready}.`,
+      ).toBe(true);
+
+      const late = new Error('cancelled while the child worked [kata: a reason the test gave abort()]');
+      controller.abort(late);
+      const failure = await failureWithin(3_000, () => running, {
+        hung: 'runChild did not settle within 3 s of controller.abort(error)',
+        resolved: 'runChild resolved although its signal aborted (controller.abort(error)) while the child worked.',
+      });
+      expect((failure as Error)?.name, notAbortError(failure, late, 'controller.abort(error) while the child worked')).toBe('AbortError');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an abort after the child has replied, before it has exited, still kills it and rejects with an AbortError', async () => {
+    // The child replies, then never ends by itself: runChild has its reply but has not settled yet.
+    const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
+    const readyFile = path.join(dir, 'replied');
+    const timeline = new Timeline();
+    try {
+      const controller = new AbortController();
+      const before = spawnCounts().children;
+      const running = ask({ do: 'reply-then-linger', payload: 'the answer', readyFile }, { signal: controller.signal });
+      const end = timeline.begin('replied, not exited');
+      running.catch(() => {}); // Judged below, after the abort.
+
+      // The child writes readyFile once its reply has been handed to the channel (or pipe).
+      const ready = await Promise.race([
+        fileAppears(readyFile, 5_000),
+        running.then(
+          (value) => `resolved with ${shownReason(value)}`,
+          (failure: unknown) => `rejected with ${shownReason(failure)}`,
+        ),
+      ]);
+      expect(
+        ready,
+        ready === false
+          ? `The test child never said it had sent its reply, 5 s after runChild started it: ${childrenSeen(before)}.`
+          : `runChild settled although its child had not exited (it replies, then never ends by itself): it ${ready}. ` +
+              'It settles once the child has exited.',
+      ).toBe(true);
+      const pid = Number(readFileSync(readyFile, 'utf8'));
+      timeline.spans.at(-1)!.pid = pid;
+      // The reply was sent before readyFile was written. A few turns of the event loop, each of which
+      // polls for I/O, and it has reached runChild: the abort comes after the reply, before the exit.
+      for (let turn = 0; turn < 3; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+
+      controller.abort();
+      const [outcome, alive] = await Promise.allSettled([
+        within(3_000, running, 'runChild did not settle within 3 s of an abort that came after the reply'),
+        pidsStillAlive([pid], 3_000),
+      ]);
+      end();
+      const stillRunning = alive.status === 'fulfilled' && alive.value.length > 0;
+      expect(
+        stillRunning,
+        `The child (pid ${pid}) had sent its reply but had not exited when the signal aborted, and 3 s later it still ran: ` +
+          'nothing killed it. Until runChild settles, an abort kills the child whatever it is doing, replied or not, ' +
+          `and rejects with an AbortError.\n${timeline.toText()}\n`,
+      ).toBe(false);
+      expect(
+        outcome.status === 'fulfilled' ? `resolved with ${shownReason(outcome.value)}` : (outcome.reason as Error)?.name,
+        outcome.status === 'fulfilled'
+          ? `runChild resolved with ${shownReason(outcome.value)} although its signal aborted before the child had exited: ` +
+              'the abort came first, so runChild rejects with an AbortError.'
+          : `After an abort between the child's reply and its exit, runChild should reject with an AbortError; it rejected with ${shownReason(outcome.reason)}.`,
+      ).toBe('AbortError');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('sumOfSquaresInChild', () => {

@@ -17,11 +17,24 @@ export type TestRequest =
   | { do: 'kill-self'; signal?: NodeJS.Signals }
   | { do: 'exit-without-reply' }
   | { do: 'touch-state' }
-  | { do: 'ignore-sigterm'; readyFile: string; sigtermFile: string };
+  | { do: 'ignore-sigterm'; readyFile: string; sigtermFile: string }
+  | { do: 'reply-then-linger'; payload: unknown; readyFile: string };
 
 function reply(message: unknown): void {
   if (process.send) process.send(message);
   else process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+/** Replies as `reply` does, then calls `written` once the reply has been handed to the channel (or pipe). */
+function replyThen(message: unknown, written: () => void): void {
+  if (process.send) process.send(message, undefined, undefined, () => written());
+  else process.stdout.write(`${JSON.stringify(message)}\n`, () => written());
+}
+
+/** Writes this child's pid to `file`, aside first and then renamed, so the test never reads it half-written. */
+function writePid(file: string): void {
+  writeFileSync(`${file}.partial`, String(process.pid));
+  renameSync(`${file}.partial`, file);
 }
 
 function onRequest(handle: (request: TestRequest) => void): void {
@@ -79,9 +92,13 @@ onRequest((request) => {
       // A child that will not stop politely: SIGTERM is caught and noted, never obeyed.
       process.on('SIGTERM', () => appendFileSync(request.sigtermFile, 'SIGTERM\n'));
       setInterval(() => {}, 1_000);
-      // Written aside and renamed into place, so the test never reads the file half-written.
-      writeFileSync(`${request.readyFile}.partial`, String(process.pid));
-      renameSync(`${request.readyFile}.partial`, request.readyFile);
+      writePid(request.readyFile);
+      return;
+    case 'reply-then-linger':
+      // The work is answered, but the child never ends by itself. It writes its pid to readyFile
+      // only once its reply is on its way, so the test can abort between the reply and the exit.
+      setInterval(() => {}, 1_000);
+      replyThen(request.payload, () => writePid(request.readyFile));
       return;
   }
 });

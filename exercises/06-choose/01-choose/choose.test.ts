@@ -116,6 +116,8 @@ async function expectStoppedOrReused(fn: 'queryAll' | 'crunchAll', inputs: strin
 describe('fetchAll: waiting on an async API', () => {
   const WAIT = 300;
   const REQUESTS = 8;
+  // More URLs than any fixed cap a polite client might keep (10, 16, 20).
+  const MANY = 24;
   const pages = Array.from({ length: REQUESTS }, (_, i) => `/page/${i}`);
 
   test('has every request in flight at once and keeps the bodies in order', async () => {
@@ -135,6 +137,40 @@ describe('fetchAll: waiting on an async API', () => {
           `Start every request, then wait for all of them together.\n${timeline.toText()}\n`,
       ).toBe(REQUESTS);
       expect(bodies, 'fetchAll must resolve with the response bodies, in the order of the URLs').toEqual(pages.map((page) => `page ${page}`));
+    } finally {
+      await server.close();
+    }
+  });
+
+  test(`has all of ${MANY} requests in flight at once: no cap of its own on how many wait together`, async () => {
+    const timeline = new Timeline();
+    const server = await startLoopbackServer({ timeline });
+    try {
+      const many = Array.from({ length: MANY }, (_, i) => `/many/${i}`);
+      // The server holds every answer until the test releases them: no request can end before all
+      // of them have arrived, so what is judged is a count at the server, not how fast anything went.
+      const running = fetchAll(many.map((page) => server.url(`${page}?held=1`)));
+      running.catch(() => {}); // Judged below, once the answers are released.
+      await server.until(() => server.inFlight === MANY, 5_000, { stopWhen: running });
+      const heldAtOnce = server.maxInFlight;
+      const arrived = server.total;
+      server.release();
+      const bodies = await resolvedWithin(
+        10_000,
+        running,
+        'fetchAll never resolved, even after the server had answered every request it held',
+        'fetchAll',
+        `[${MANY} URLs of pages held until all ${MANY} requests have arrived]`,
+      );
+      const sentLater = server.total - arrived;
+      expect(
+        heldAtOnce,
+        `While the server held every answer (the test waited up to 5 s for all ${MANY} requests), only ${heldAtOnce} of ${MANY} ` +
+          `requests were in flight at once${sentLater > 0 ? `; the other ${sentLater} were sent only once answers came back: fetchAll keeps a limit of its own on how many wait together` : ''}. ` +
+          'Waiting through an async API costs a socket, not a thread: start every request, however many URLs there are, then ' +
+          `wait for all of them.\n${timeline.toText()}\n`,
+      ).toBe(MANY);
+      expect(bodies, `fetchAll must resolve with the ${MANY} response bodies, in the order of the URLs`).toEqual(many.map((page) => `page ${page}`));
     } finally {
       await server.close();
     }
@@ -236,6 +272,42 @@ describe('queryAll: waiting through a blocking client', () => {
         'thread asleep in a blocking call uses no CPU, so the number of cores does not limit how many can wait. ' +
         `Give each blocking query a thread of its own.\n${timeline.toText()}\n`,
     ).toBe(many.length);
+  });
+
+  // Twice the cores is a common size for a pool meant for I/O: more queries than that still all wait together.
+  test('has every query waiting at once when there are more queries than twice the cores', { timeout: 40_000 }, async () => {
+    const count = 2 * cores + 2;
+    const run = async (ms: number) => {
+      const timeline = new Timeline();
+      const many = Array.from({ length: count }, (_, i) => ({ key: `q${i}`, ms }));
+      const answers = onTimeline(
+        timeline,
+        await resolvedWithin(ms === 1_000 ? 10_000 : 15_000, queryAll(many), 'queryAll never resolved', 'queryAll', `[${count} queries of ${ms} ms]`),
+        (answer) => `query ${answer.key}`,
+      );
+      expect(
+        answers.map((answer) => answer.key),
+        `queryAll must resolve with every one of the ${count} answers, in the order of the queries`,
+      ).toEqual(many.map((query) => query.key));
+      return { timeline, answers, atOnce: maxOverlap(timeline.spans), places: placesOf(answers) };
+    };
+    // A thread holds one query at a time: fewer threads than queries can never have them all
+    // waiting at once, however long the waits. Threads that only started slowly (a busy machine, a
+    // pool that hands out work as its threads come up) get a second chance with waits of 4 s.
+    let { timeline, atOnce, places } = await run(1_000);
+    if (atOnce < count) ({ timeline, atOnce, places } = await run(4_000));
+    expect(
+      atOnce,
+      `With waits of 4 s, only ${atOnce} of ${count} queries were waiting at once, on ${places.size} threads or processes ` +
+        `(this machine has ${cores} cores, and ${count} is more than twice that). ` +
+        (places.size < count
+          ? `${places.size} threads for ${count} queries${places.size === 2 * cores ? ' (exactly twice the cores)' : ''}: some ran more ` +
+            'than one query, one after another. A pool capped at some number of threads (twice the cores is a common choice) makes ' +
+            'the queries beyond it take turns; a thread blocked in legacyQuery sleeps, so there is no core count to respect: one ' +
+            'thread for each query.'
+          : 'Each ran on a thread or process of its own, yet they did not all overlap: start every query before waiting for any answer.') +
+        `\n${timeline.toText()}\n`,
+    ).toBe(count);
   });
 
   test('leaves no thread or process it started running after it resolves, or reuses them on the next call', async () => {
