@@ -450,15 +450,19 @@ describe('Bank.transfer', () => {
     expect([...bank.balances], 'transfer(0, 1, 10) and transfer(2, 3, 10) on four accounts of 100').toEqual([90, 110, 90, 110]);
   });
 
-  test('a transfer waiting for a lock sleeps instead of retrying at full speed', async () => {
+  // Held: the lock transfer(0, 1, 10) needs second (1), or first (0), whatever order it takes them in.
+  test.each([
+    { held: 1, which: 'to' },
+    { held: 0, which: 'from' },
+  ])('a transfer waiting for a lock sleeps instead of retrying at full speed (the lock of its $which account held)', async ({ held }) => {
     const bank = Bank.open(2, 100);
     const control = createControl(1, bank.memory.length);
     const names = new Names(2, ['transfer(0, 1, 10)']);
     const timeline = new Timeline();
-    // The test plays another thread that holds the lock of account 1.
-    Atomics.store(bank.memory, 1, 1);
-    Atomics.store(control, holderIndex(control, 1), TEST_HOLDS);
-    const endHold = timeline.begin('test holds lock 1');
+    // The test plays another thread that holds the lock of account `held`.
+    Atomics.store(bank.memory, held, 1);
+    Atomics.store(control, holderIndex(control, held), TEST_HOLDS);
+    const endHold = timeline.begin(`test holds lock ${held}`);
     const thread = start({ role: 'transfers', memory: bank.memory, control, slot: 0, transfers: [[0, 1, 10]], times: 1 }, 'transfer(0, 1, 10)', timeline);
     await firstOf(thread.worker, ['started'], STARTUP_MS);
     expect(thread.worker.find('started'), 'The transfer thread never started').toBeDefined();
@@ -473,11 +477,11 @@ describe('Bank.transfer', () => {
     const callsMade = after.calls - before.calls;
     expect(
       early,
-      `transfer(0, 1, 10) returned ${String(early?.moved)} while the lock of account 1 was held by another thread: it must wait for that lock before it touches account 1's balance.`,
+      `transfer(0, 1, 10) returned ${String(early?.moved)} while the lock of account ${held} was held by another thread: it must wait for that lock before it touches account ${held}'s balance.`,
     ).toBeUndefined();
-    Atomics.store(bank.memory, 1, 0);
-    Atomics.store(control, holderIndex(control, 1), 0);
-    Atomics.notify(bank.memory, 1);
+    Atomics.store(bank.memory, held, 0);
+    Atomics.store(control, holderIndex(control, held), 0);
+    Atomics.notify(bank.memory, held);
     endHold();
     const through = await thread.worker.maybeMessage('done', 3_000);
     // A thread asleep in lock() makes no calls at all; one that backs off longer after each failure
@@ -504,13 +508,13 @@ describe('Bank.transfer', () => {
             : `It found a lock taken ${n(tries)} times and let go of a lock ${n(letGo)} times: it keeps calling Atomics while it waits. Sleep instead, in lock() or between tries. `;
     expect(
       callsPerMs < MAX_CALLS_PER_MS && (runnable === undefined || runnable < MAX_SHARE_READY),
-      `busy waiting: while the lock of account 1 was held by another thread for ${n(Math.round(watched))} ms, transfer(0, 1, 10) made ${n(callsMade)} Atomics calls ` +
+      `busy waiting: while the lock of account ${held} was held by another thread for ${n(Math.round(watched))} ms, transfer(0, 1, 10) made ${n(callsMade)} Atomics calls ` +
         `(${callsPerMs.toFixed(1)} per ms, against fewer than ${MAX_CALLS_PER_MS})${looks ? ` and was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : ''}. ` +
         `${why}At the end of that time, ${stateOf(whileHeld, 0, names)}.\n${timeline.toText()}\n`,
     ).toBe(true);
     expect(
       through,
-      `transfer(0, 1, 10) had not returned 3 s after the lock of account 1 was let go (and notified). ${stateOf(snapshot(control), 0, names)}.\n${timeline.toText()}\n`,
+      `transfer(0, 1, 10) had not returned 3 s after the lock of account ${held} was let go (and notified). ${stateOf(snapshot(control), 0, names)}.\n${timeline.toText()}\n`,
     ).toBeDefined();
     expect([...bank.balances], 'transfer(0, 1, 10) on two accounts of 100, once the lock was free').toEqual([90, 110]);
   });
