@@ -50,7 +50,16 @@ export interface Command {
    * act, and sets `go`. 0: no pause.
    */
   pauseAt: number;
+  /**
+   * Hold this call right after its first Atomics.wait on the lock's cells that a notify woke (it
+   * returned 'ok'), before it looks at the lock again: the test lets another thread arrive
+   * meanwhile, and sets `go`.
+   */
+  holdAfterWake?: boolean;
 }
+
+/** The call an actor is running: its command, and how far its pauses have got. */
+type Running = Command & { readOnly: number; paused: boolean; seq: number };
 
 export interface HarnessData {
   role: 'actor' | 'probe' | 'sequence' | 'stress';
@@ -104,14 +113,14 @@ switch (data.role) {
 
 async function actor(): Promise<void> {
   const presence = data.presence!;
-  let current: (Command & { readOnly: number; paused: boolean; seq: number }) | undefined;
+  let current: Running | undefined;
   spyOnAtomics((name, args, proceed) => {
     const now = current;
     if (!now) return proceed();
     realAtomics.add(control, cells.calls, 1);
     const cell = cellOf(args[0], args[1]);
     const own = cell >= now.lock && cell < now.lock + lockCells;
-    if (name === 'wait') return asleep(cell, args, proceed);
+    if (name === 'wait') return asleep(cell, args, proceed, own ? now : undefined);
     if (name === 'notify') {
       const woken = proceed();
       if (own) {
@@ -136,8 +145,7 @@ async function actor(): Promise<void> {
       // lets another thread arrive or leave.
       now.paused = true;
       post('paused', { seq: now.seq, call: name, cell: cell - now.lock, value: Number(result) });
-      while (realAtomics.load(control, cells.go) === 0) realAtomics.wait(control, cells.go, 0, 1_000);
-      realAtomics.store(control, cells.go, 0);
+      holdUntilGo();
     }
     return result;
   });
@@ -182,8 +190,14 @@ async function actor(): Promise<void> {
   }
 }
 
-/** Records an Atomics.wait of the lock's code, around the real one. */
-function asleep(cell: number, args: unknown[], proceed: () => unknown): unknown {
+/** Holds this thread until the test sets `go`, and takes the `go` back. */
+function holdUntilGo(): void {
+  while (realAtomics.load(control, cells.go) === 0) realAtomics.wait(control, cells.go, 0, 1_000);
+  realAtomics.store(control, cells.go, 0);
+}
+
+/** Records an Atomics.wait of the lock's code, around the real one; `now`: the running call, for a wait on its lock's cells. */
+function asleep(cell: number, args: unknown[], proceed: () => unknown, now?: Running): unknown {
   realAtomics.store(control, cells.lastWaitCell, cell);
   realAtomics.store(control, cells.lastWaitValue, Number(args[2]));
   realAtomics.add(control, cells.waits, 1);
@@ -195,6 +209,13 @@ function asleep(cell: number, args: unknown[], proceed: () => unknown): unknown 
     realAtomics.store(control, cells.parked, 0);
   }
   if (result === 'timed-out') realAtomics.add(control, cells.timedOut, 1);
+  if (result === 'ok' && now?.holdAfterWake && !now.paused) {
+    // Woken by a notify, and not yet back at the lock: hold it here while the test lets another
+    // thread arrive.
+    now.paused = true;
+    post('paused', { seq: now.seq, call: 'wait', cell: cell - now.lock, value: String(result) });
+    holdUntilGo();
+  }
   return result;
 }
 

@@ -151,14 +151,17 @@ class Actor {
     return this.get('parked') === 1;
   }
 
-  /** Sends the next command; `pauseAt` holds the call after that many reads of the lock's cells (see Command). */
-  do(op: Op, lock: number, pauseAt = 0): Call {
+  /**
+   * Sends the next command; `pauseAt` holds the call after that many reads of the lock's cells,
+   * `holdAfterWake` right after its first wake-up by a notify (see Command).
+   */
+  do(op: Op, lock: number, pauseAt = 0, holdAfterWake = false): Call {
     Atomics.store(this.control, cells.notifyMask, 0);
     Atomics.store(this.control, cells.askedToWake, noNotify);
     // A go meant for an earlier call must not let this one's pause through.
     Atomics.store(this.control, cells.go, 0);
     const call = new Call(this, op, lock, ++this.#seq);
-    this.worker.worker.postMessage({ op, lock, pauseAt } satisfies Command);
+    this.worker.worker.postMessage({ op, lock, pauseAt, holdAfterWake } satisfies Command);
     Atomics.add(this.control, cells.seq, 1);
     Atomics.notify(this.control, cells.seq);
     return call;
@@ -281,6 +284,19 @@ async function finish(worker: HarnessWorker, ms: number, stuck: (call: string) =
 function heldAfter(who: string, op: Op, paused: HarnessMessage | undefined, meanwhile: string): string {
   if (!paused) return `${who} was in first, and then ${meanwhile}`;
   return `${who}'s ${op}() read ${cellName(Number(paused.cell))} with Atomics.${String(paused.call)} (${String(paused.value)}) and was held right after that; meanwhile ${meanwhile}`;
+}
+
+/**
+ * Waits until Linux finds the actor's thread asleep in one look (not running, not ready to run), for
+ * at most `ms`: an actor whose parked flag is up is then inside its Atomics.wait, in the queue of
+ * sleepers that Atomics.notify wakes first come, first served, not only about to call it.
+ */
+async function untilFoundAsleep(actor: Actor, ms: number): Promise<void> {
+  const ends = performance.now() + ms;
+  while (performance.now() < ends) {
+    const looks = await lookAtThread(actor.worker.find('thread')?.proc, 0);
+    if (!looks || looks.runnable < looks.looks) return;
+  }
 }
 
 /** The most reads a pause is tried after: a lock call that reads its cells more often before it acts is not paused further in. */
@@ -474,6 +490,64 @@ describe('RWLock', () => {
     await scene.leave(second!, 'readUnlock', lock);
   });
 
+  test('a reader that arrives while a second writer waits behind the first stays behind it when the first leaves', async () => {
+    const scene = new Scene();
+    const lock = scene.newLock();
+    const [first, second, reader] = await scene.start('writer 1', 'writer 2', 'reader');
+    await scene.enter(first!, 'writeLock', lock, 'on a free lock');
+    // Writer 2 waits behind writer 1; once a notify wakes it, it is held before it looks at the lock again.
+    const write = second!.do('writeLock', lock, 0, true);
+    expect(await scene.arrival(write), `Writer 2's writeLock() returned with writer 1 still inside writing.\n${scene.text()}`).not.toBe('in');
+    expect(
+      second!.asleep,
+      `Writer 2 never slept in Atomics.wait while writer 1 held the lock (it is ${second!.sleep(lock)}), so this test could not hold it ` +
+        'between its wake-up and its next look at the lock. writeLock() should sleep in Atomics.wait while another writer is inside.\n' +
+        scene.text(),
+    ).toBe(true);
+    // A reader arrives while writer 2 waits (asleep in the Atomics.wait it called, so that a lock
+    // that wakes its sleepers one at a time, first come first served, wakes writer 2 first).
+    await untilFoundAsleep(second!, 3_000);
+    const read = reader!.do('readLock', lock);
+    expect(await scene.arrival(read), `The reader's readLock() returned with writer 1 still inside writing.\n${scene.text()}`).not.toBe('in');
+    await untilFoundAsleep(reader!, 3_000);
+    const readerWaits = reader!.get('waits');
+    const leave = await scene.leave(first!, 'writeUnlock', lock);
+    await scene.until(() => write.paused !== undefined || write.inside !== undefined, 5_000, 'writer 2 to be woken once writer 1 left');
+    expect(
+      write.paused ?? write.inside,
+      `wake-up: writer 1 left, and 5 s later writer 2 had not been woken in writeLock(): it is ${second!.sleep(lock)}. Writer 1's writeUnlock() ${leave.notified()}.\n` +
+        scene.text(),
+    ).toBeDefined();
+    // Writer 2, woken, is held before it looks at the lock again. The reader, if that unlock woke it
+    // too, gets in or goes back to sleep; if it did not wake it, it is still in the same wait.
+    await scene.until(
+      () => read.inside !== undefined || (reader!.asleep && (reader!.get('waits') > readerWaits || leave.since().woken <= 1)),
+      5_000,
+      'the reader to get in or go back to sleep while writer 2 is held',
+    );
+    expect(
+      read.inside,
+      `reader went ahead of a waiting writer: writer 2 was asleep in writeLock() behind writer 1 when the reader arrived. Writer 1 left ` +
+        `(its writeUnlock() ${leave.notified()}), and ${write.paused ? 'while writer 2, woken, was held before it could look at the lock again' : 'before writer 2 got in'}, ` +
+        `the reader got in (it found ${plural(Number(read.inside?.writers), 'writer')} inside). Writer 2 was still waiting: from the moment a writer waits, ` +
+        'readers that arrive wait behind it, also when the writer it waited for was another writer. When writer 1 leaves, does the lock ' +
+        'still know that writer 2 waits?\n' +
+        scene.text(),
+    ).toBeUndefined();
+    if (write.paused) second!.go();
+    expect(
+      await scene.through(write),
+      `Writer 2, woken when writer 1 left and then let go on, was still in writeLock() 5 s later: it is ${second!.sleep(lock)}.\n${scene.text()}`,
+    ).toBeDefined();
+    expect(read.inside, `The reader got in while writer 2 was inside writing.\n${scene.text()}`).toBeUndefined();
+    await scene.leave(second!, 'writeUnlock', lock);
+    expect(
+      await scene.through(read),
+      `Writer 2 left, and the reader, waiting behind it, was still in readLock() 5 s later: it is ${reader!.sleep(lock)}.\n${scene.text()}`,
+    ).toBeDefined();
+    await scene.leave(reader!, 'readUnlock', lock);
+  });
+
   test('the last reader out wakes the writer asleep in writeLock()', async () => {
     const scene = new Scene();
     const lock = scene.newLock();
@@ -577,6 +651,62 @@ describe('RWLock', () => {
       ).toBe(0);
       await scene.leave(waiter, waits === 'readLock' ? 'readUnlock' : 'writeUnlock', lock);
     }
+  });
+
+  test('a reader waiting behind a writer that itself waits for a reader sleeps until woken, instead of spinning or polling', async () => {
+    const scene = new Scene();
+    const lock = scene.newLock();
+    const [first, writer, second] = await scene.start('reader 1', 'writer', 'reader 2');
+    await scene.enter(first!, 'readLock', lock, 'on a free lock');
+    const write = writer!.do('writeLock', lock);
+    expect(await scene.arrival(write), `The writer got in while reader 1 was inside reading.\n${scene.text()}`).not.toBe('in');
+    // Reader 2 arrives while the writer only waits (reader 1 is still inside): it waits behind the writer.
+    const read = second!.do('readLock', lock);
+    expect(
+      await scene.arrival(read),
+      `Reader 2 got in past the writer that was waiting behind reader 1 (it is ${writer!.sleep(lock)}).\n${scene.text()}`,
+    ).not.toBe('in');
+    // Watch reader 2 while the writer still waits: its Atomics calls, and whether Linux finds it ready to run.
+    const calls = second!.get('calls');
+    const since = performance.now();
+    const looks = await lookAtThread(second!.worker.find('thread')?.proc, 500);
+    const watched = performance.now() - since;
+    const callsMade = second!.get('calls') - calls;
+    const callsPerMs = measured('rwlock: Atomics calls per ms of a reader waiting behind a waiting writer', callsMade / watched, 5);
+    const runnable =
+      looks && looks.looks > 0
+        ? measured('rwlock: share of looks finding a reader waiting behind a waiting writer ready to run', looks.runnable / looks.looks, 0.5)
+        : undefined;
+    expect(
+      callsPerMs < 5 && (runnable === undefined || runnable < 0.5),
+      `busy waiting behind a waiting writer: while reader 1 was inside and the writer waited for it, reader 2, waiting behind that writer for ` +
+        `${Math.round(watched)} ms, made ${plural(callsMade, 'Atomics call')}${looks ? ` and was found running or ready to run in ${looks.runnable} of ${looks.looks} looks` : ''} ` +
+        `(it is ${second!.sleep(lock)}). A writer that only waits may wait long: as long as the readers before it stay. Sleep in ` +
+        'Atomics.wait until a notify says the lock has changed.\n' +
+        scene.text(),
+    ).toBe(true);
+    const napsWhileWriterWaited = read.since().timedOut;
+    await scene.leave(first!, 'readUnlock', lock);
+    expect(
+      await scene.through(write),
+      `Reader 1, the last reader, left, and 5 s later the writer was still in writeLock(): it is ${writer!.sleep(lock)}.\n${scene.text()}`,
+    ).toBeDefined();
+    const leave = await scene.leave(writer!, 'writeUnlock', lock);
+    expect(
+      await scene.through(read),
+      `wake-up: the writer left, and 5 s later reader 2, which had arrived while the writer waited, was still in readLock(): it is ${second!.sleep(lock)}. ` +
+        `The writer's writeUnlock() ${leave.notified()}.\n${scene.text()}`,
+    ).toBeDefined();
+    const timedOut = read.since().timedOut;
+    expect(
+      timedOut,
+      `timed naps behind a waiting writer: reader 2 got in, but ${plural(timedOut, 'Atomics.wait call')} in its readLock() returned 'timed-out' ` +
+        `(${n(napsWhileWriterWaited)} of them while the writer was still waiting behind reader 1, not yet inside): it wakes itself to look ` +
+        `again instead of sleeping until notified (the writer's writeUnlock() ${leave.notified()}). A writer that is waiting is no ` +
+        'closer to leaving than one inside: behind either, wait without a timeout, and let the unlock that frees the lock wake the sleepers.\n' +
+        scene.text(),
+    ).toBe(0);
+    await scene.leave(second!, 'readUnlock', lock);
   });
 
   test("reads and writes the lock's cells only with Atomics", async () => {

@@ -35,6 +35,16 @@ export interface HarnessData {
   holdAfterNotify?: 'until-asleep' | 'until-asleep-again';
   /** Notifier: after notify() it keeps the mutex until the test opens `go`. */
   holdMutex?: boolean;
+  /** Notifier: calls notify() without taking the mutex (as a thread does that made its change under the mutex and let go of it). */
+  withoutMutex?: boolean;
+  /**
+   * Notifier: right after the first Atomics call of its notify() on the condition's cell that left
+   * the cell as it was (a read; Atomics.notify and Atomics.wait aside), it stops until the test
+   * opens `go`, and posts 'held' (which call, what it returned).
+   */
+  holdAfterRead?: boolean;
+  /** Notifier: it starts (takes the mutex, notifies) only once the test opens `go`. */
+  startOnGo?: boolean;
   /** Count this thread's Atomics.notify calls by cell (CELLS.notifyAt). */
   countNotifies?: boolean;
   /** sequence and trace: a number is put(number), 'take' is take(). */
@@ -93,6 +103,7 @@ let stateAtStart = 0;
 let heldBeforeSleep = false;
 let heldAfterNotify = false;
 let heldAfterWake = false;
+let heldAfterRead = false;
 let thief: { take(): number; put(value: number): void } | undefined;
 /** trace: the lock's cell as this thread last saw it, and snapshots of the queue taken at the first taking and the first letting go of the lock in a call. */
 let lockWas = 0;
@@ -201,7 +212,8 @@ function afterCall(name: string, touched: number): void {
     if (data.role === 'cond-waiter' && inCall && !releasedInCall && now === 0) {
       releasedInCall = true;
       signal('released');
-      if (data.holdAfterRelease) holdUntil(() => read('go') === 1, 3_000);
+      // The test always opens `go`; the bound only keeps a worker from waiting forever if a test failed first.
+      if (data.holdAfterRelease) holdUntil(() => read('go') === 1, 10_000);
     }
   } else if (touched === condCell && data.role === 'cond-waiter' && releasedInCall && !sleptInCall && name !== 'notify') {
     bump('readAfterRelease');
@@ -217,8 +229,16 @@ if (spying) {
     const touched = array === memory ? Number(index) : -1;
     if (name === 'wait') return onWait(touched, Number(args[2]), proceed);
     if (name === 'notify') return onNotify(touched, args[2], proceed);
+    // A notifier's read of the condition's cell, to be held right after (holdAfterRead).
+    const watchRead = data.holdAfterRead === true && inCall && !heldAfterRead && touched === condCell;
+    const before = watchRead ? realAtomics.load(memory, condCell) : 0;
     const result = proceed();
     if (touched >= 0) afterCall(name, touched);
+    if (watchRead && realAtomics.load(memory, condCell) === before) {
+      heldAfterRead = true;
+      post('held', { call: name, value: Number(result) });
+      holdUntil(() => read('go') === 1, 10_000);
+    }
     return result;
   });
 }
@@ -272,18 +292,26 @@ async function main(): Promise<void> {
     case 'cond-notifier': {
       const mutex = new Mutex(memory, mutexCell);
       const condition = new Condition(memory, condCell);
-      step('lock()');
-      mutex.lock();
-      post('locked');
+      // The test opens `go` once the other threads are where it wants them (or stops this worker).
+      if (data.startOnGo) holdUntil(() => read('go') === 1, 60_000);
+      if (!data.withoutMutex) {
+        step('lock()');
+        mutex.lock();
+        post('locked');
+      }
       const call = data.call ?? 'notify';
       step(`${call}()`);
       stateAtStart = realAtomics.load(memory, condCell);
+      inCall = true;
       condition[call]();
+      inCall = false;
       signal('notifierReturned');
       post('notified');
       if (data.holdMutex) holdUntil(() => read('go') === 1, 10_000);
-      step('unlock()');
-      mutex.unlock();
+      if (!data.withoutMutex) {
+        step('unlock()');
+        mutex.unlock();
+      }
       post('done');
       break;
     }

@@ -357,6 +357,79 @@ describe('Condition', () => {
     ).toBeDefined();
   });
 
+  test('a notify() between wait() letting go of the mutex and falling asleep is not lost while an earlier notify() is still under way', {
+    timeout: 30_000,
+  }, async () => {
+    const memory = sharedInts(2);
+    const mutexCell = 0;
+    const condCell = 1;
+    // The first notify() is made without the mutex (as by a thread that made its change under the
+    // mutex and let go of it), and held right after it reads the cell; the last one waits for the
+    // test's word. Each has a control of its own, so each is let go on by itself.
+    const earlyControl = createControl();
+    const lastControl = createControl();
+    const [early, last] = await Promise.all([
+      begin('cond-notifier', { memory, control: earlyControl, mutexCell, condCell, withoutMutex: true, holdAfterRead: true }),
+      begin('cond-notifier', { memory, control: lastControl, mutexCell, condCell, startOnGo: true }),
+    ]);
+    await until(() => early.find('held') !== undefined || early.find('done') !== undefined, 5_000);
+    const held = early.find('held');
+    expect(
+      held ?? early.find('done'),
+      `A notify() made without holding the mutex, on a condition nobody waits in, did not return within 5 s: it is stuck in ${lastStep(early)}.`,
+    ).toBeDefined();
+    // Meanwhile, two more notify() calls, each under the mutex; then a thread calls wait(), held
+    // right after it lets go of the mutex.
+    for (const index of [2, 3]) {
+      const other = await begin('cond-notifier', { memory, control: createControl(), mutexCell, condCell });
+      await finish(
+        other,
+        5_000,
+        (call) => `notify() number ${index}, with nobody waiting, never got through lock(), notify(), unlock(): it is stuck in ${call}`,
+      );
+    }
+    const scene = await waitersIn(1, { memory, mutexCell, condCell, holdAfterRelease: true });
+    const { control } = scene;
+    expect(
+      at(control, 'released'),
+      `wait(mutex) never let go of the mutex (its cell ${mutexCell} still reads ${Atomics.load(memory, mutexCell)}), so this test could not play a notify() ` +
+        'in the moment between letting go and sleeping. wait() lets go of the mutex, then sleeps.\n' +
+        `${scene.timeline.toText()}\n`,
+    ).toBe(1);
+    // The first notify() goes on and returns; then, with wait() still between letting go of the
+    // mutex and falling asleep, the last notify() takes the mutex, notifies and lets go.
+    const cellBefore = Atomics.load(memory, condCell);
+    open(earlyControl, 'go');
+    await finish(early, 5_000, (call) => `The notify() made without the mutex, let go on, never returned: it is stuck in ${call}`);
+    const cellAfterEarly = Atomics.load(memory, condCell);
+    const endLast = scene.timeline.begin('lock, notify(), unlock (the last)', { threadId: last.threadId });
+    open(lastControl, 'go');
+    await finish(last, 5_000, (call) => `The last notify() never got through lock(), notify(), unlock(): it is stuck in ${call}`);
+    endLast();
+    const cellAfterLast = Atomics.load(memory, condCell);
+    open(control, 'go');
+    const through = await scene.waiters[0]!.maybeMessage('returned', 3_000);
+    const asleep = at(control, 'parked') > 0;
+    const waitCell = at(control, 'lastWaitCell');
+    const waitValue = at(control, 'lastWaitValue');
+    const now = Atomics.load(memory, condCell);
+    const where = !asleep
+      ? `not asleep in Atomics.wait${waitCell === NEVER_WAITED ? ' (it never called it)' : ''}, with the condition's cell at ${now}`
+      : `asleep in Atomics.wait on ${condCellName(scene)(waitCell)}, expecting ${waitValue} (the condition's cell holds ${now})`;
+    const story =
+      held && asleep && waitCell === condCell && waitValue === cellAfterLast && cellAfterEarly !== cellBefore
+        ? `lost notify: a notify() made without the mutex read the condition's cell with Atomics.${String(held.call)} (${String(held.value)}) and was ` +
+          `held right after that. Meanwhile two more notify() calls took the cell to ${cellBefore}, and a thread called wait() and let go of the mutex. ` +
+          `Then the held notify() went on and set the cell to ${cellAfterEarly}: a value worked out from its own read, written over the two changes ` +
+          `made since. A last notify() came in the moment between wait() letting go of the mutex and falling asleep, and took the cell to ` +
+          `${cellAfterLast}, the very value wait() then slept on: 3 s later the thread is still asleep in Atomics.wait(cells, ${condCell}, ${waitValue}). ` +
+          'Reading the cell and writing it back are two steps, and other notifies can come in between: change it in one atomic step.'
+        : `A notify() came in the moment between wait() letting go of the mutex and falling asleep, after another notify(), made without the mutex, ` +
+          `had been held in the middle (the cell went from ${cellBefore} to ${cellAfterEarly} when it went on, then to ${cellAfterLast}); ` +
+          `3 s later the thread was still in wait(): it is ${where}.`;
+    expect(through, `${story}\n${scene.timeline.toText()}\n`).toBeDefined();
+  });
+
   test("notify() changes the condition's cell before it wakes anyone", async () => {
     // The waiter is held at its Atomics.wait on the condition's cell until the notifier's
     // Atomics.notify has gone by; the notifier is held after that Atomics.notify until the waiter
