@@ -205,6 +205,39 @@ describe('runChild', () => {
     ).toEqual([]);
   });
 
+  test('a ChildFailed carries long stderr whole, with no character split between chunks', async () => {
+    // 100,000 euro signs: 300,000 bytes of UTF-8, three bytes to a character, read through the
+    // pipe in chunks (64 KiB at most) whose edges fall inside characters.
+    const euros = 100_000;
+    const written = `${planted} a long complaint follows\n${'€'.repeat(euros)}\n`;
+    const error = await failureWithin(10_000, () => ask({ do: 'exit', code: 4, stderr: written }), {
+      hung: 'runChild never settled for a child that writes 300 KB to stderr and exits with code 4',
+      resolved: 'runChild resolved although the child exited with code 4 (after writing 300 KB to stderr).',
+    });
+    expect(error, `runChild rejected, but with ${shownReason(error)} instead of a ChildFailed.`).toBeInstanceOf(ChildFailed);
+    const failed = error as ChildFailed;
+    expect({ exitCode: failed.exitCode, signal: failed.signal }, 'The ChildFailed should carry the child’s exit code (4).').toEqual({
+      exitCode: 4,
+      signal: null,
+    });
+    const stderr = String(failed.stderr);
+    const replaced = [...stderr].filter((character) => character === '\uFFFD').length;
+    const kept = [...stderr].filter((character) => character === '€').length;
+    // Node's own warnings, if any, may stand before it: the test looks for the text the child wrote.
+    expect(
+      stderr.includes(written),
+      `The child wrote a line, then ${euros.toLocaleString('en')} "€" (${Buffer.byteLength(written).toLocaleString('en')} bytes) to its ` +
+        `stderr and exited with code 4; the ChildFailed's stderr holds ${stderr.length.toLocaleString('en')} characters, ` +
+        `${kept.toLocaleString('en')} of them "€". ` +
+        (replaced > 0
+          ? `${replaced} are U+FFFD, the replacement character: each stderr chunk was turned into text on its own, so a ` +
+            '"€" whose three bytes straddled two chunks became two halves that are not characters. Decode the stream as ' +
+            'a whole (setEncoding on the stream), or join its Buffers before turning them into text.'
+          : 'Part of what the child wrote was lost or changed: collect every chunk until the "close" event (after ' +
+            '"exit", the pipe may still hold stderr), and decode it as UTF-8.'),
+    ).toBe(true);
+  });
+
   test('an uncaught exception in the child becomes a ChildFailed with exit code 1 and the error in stderr', async () => {
     const error = await failureWithin(5_000, () => ask({ do: 'throw', message: `something broke in the child ${planted}` }), {
       hung: 'runChild never settled for a child that throws',

@@ -207,6 +207,31 @@ describe('runCommand', () => {
     ).toBe(true);
   });
 
+  test('brings 24 MiB of output back whole: no fixed limit on what a program may print', async () => {
+    // 25,165,824 "x": 24 MiB of plain ASCII, far past the 1 MiB that execFile and exec collect by
+    // default, and past the larger round limits one might raise it to (10 MiB, 16 MiB).
+    const size = 24 * 1024 * 1024;
+    const printing = runCommand(node, ['-e', "process.stdout.write('x'.repeat(25165824))"]);
+    const output = await valueWithin(
+      15_000,
+      printing,
+      'runCommand never settled for a program that prints 24 MiB and exits',
+      (reason) =>
+        `runCommand rejected with ${shownReason(reason)} for a program that printed 24 MiB (25,165,824 bytes) and exited with code 0: ` +
+        'it resolves with what the program printed, however much. ' +
+        ((reason as NodeJS.ErrnoException)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
+          ? 'A maxBuffer stopped it: any fixed number there is a size of output that runCommand cannot return. Lift the limit ' +
+            '(Infinity), or collect the output yourself from spawn.'
+          : 'Collect all of stdout until the program has exited, whatever its size.'),
+    );
+    const stdout = String(output?.stdout);
+    expect(
+      stdout === 'x'.repeat(size),
+      `The program printed 25,165,824 "x" (24 MiB) and exited with code 0; runCommand resolved with ${stdout.length.toLocaleString('en')} ` +
+        'characters of stdout. Every byte it printed must come back: read until the "close" event, and put no cap on what you keep.',
+    ).toBe(true);
+  });
+
   test('a program that does not exist is an ENOENT error, not a hang', async () => {
     const error = await failureWithin(5_000, () => runCommand('kata-no-such-program', ['--version']), {
       hung: 'runCommand never settled for a program that does not exist: listen for the "error" event',

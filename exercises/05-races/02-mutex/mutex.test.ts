@@ -171,6 +171,17 @@ describe('Mutex', () => {
       `tryLock() on a lock that was held called Atomics.wait ${String(done.waitsInTryLock)} time(s) before it returned false: it waited for the lock. ` +
         'tryLock() must return false at once when the lock is taken; waiting is what lock() is for.',
     ).toBe(0);
+    // One compareExchange answers it (a load first is fine too); a few calls more are allowed, not a loop.
+    const calls = (done.callsInTryLock ?? {}) as Record<string, number>;
+    const made = Object.values(calls).reduce((sum, count) => sum + count, 0);
+    expect(
+      measured('mutex: Atomics calls of tryLock() on a held lock', made, 4),
+      `tryLock() on a lock that was held made ${n(made)} Atomics calls before it returned false ` +
+        `(${Object.entries(calls)
+          .map(([name, count]) => `${name} ${n(count)}x`)
+          .join(', ')}): it kept trying instead of giving up. One atomic look that finds the cell taken is the whole answer; ` +
+        'retrying until the lock is free is what lock() is for.',
+    ).toBeLessThanOrEqual(4);
     expect(done.afterUnlock, 'tryLock() failed after unlock(): unlock() must mark the cell free again.').toBe(true);
     expect(done.cells, 'new Mutex(memory, 1) must use cell 1 only (the neighbours held 7 and 9), and leave it at 0 when unlocked.').toEqual([7, 0, 9]);
   });

@@ -313,6 +313,30 @@ describe('reportOnWorker', () => {
     }
   });
 
+  test('called outside any request, runs report on the worker outside any request too', async () => {
+    // The test's own code calls it, in no request: currentRequestId() is undefined here.
+    const report = await valueWithin(
+      5_000,
+      reportOnWorker('task of no request'),
+      'reportOnWorker("task of no request"), called outside any request, did not settle within 5 s',
+      (reason) =>
+        `reportOnWorker("task of no request"), called by the test's own code outside any request, rejected with ${shownReason(reason)}, ` +
+        'where the test expected the Report its worker posted: nothing in this test ends the worker early.',
+    );
+    expect(report?.task, `reportOnWorker("task of no request") resolved with ${shown(report)}: resolve with the Report the worker posted.`).toBe(
+      'task of no request',
+    );
+    expect(
+      report.requestId,
+      `Called outside any request, reportOnWorker("task of no request") had report read the request id ${shown(report.requestId)} on the worker. ` +
+        'No request called it, so report must see none there: currentRequestId() returns undefined, as it does on the main thread outside any request.' +
+        (report.requestId === 'undefined'
+          ? ' It read the text "undefined": the missing id became a string on its way to the worker (a command-line argument, a template ' +
+            'string or String() does that). Send it as it is, and make a request current in the worker only when there was one.'
+          : ''),
+    ).toBe(undefined);
+  });
+
   test('rejects when its worker ends before it reports', async () => {
     const log = spawnLog();
     const before = log.workers.length;
