@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { isChildAlive, type Settlement, settlementWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
+import { isChildAlive, measured, type Settlement, settlementWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
 import { watchTimers } from '#kata/inside/timers.ts';
@@ -124,6 +124,39 @@ describe('buildReport: a build that runs to the end', () => {
           `pending, with timeoutMs 10,000: a deadline's setTimeout that is never cleared keeps the process alive until it fires, ` +
           `into a finished build. Clear it when the build settles (try/finally), or use AbortSignal.timeout(), whose timer keeps ` +
           `nothing alive.`,
+      ).toEqual([]);
+    } finally {
+      timers.stop();
+    }
+  });
+
+  test('leaves no timer of its own pending once render.ts has failed it', async () => {
+    const timers = watchTimers();
+    try {
+      // One build that resolves first, so that the message can tell "never cleared" from "cleared on success only".
+      await built(server.url('/report/fine'), { timeoutMs: 10_000, retryDelayMs: 50 });
+      await nextTurn();
+      const afterSuccess = timers.pending().length;
+      const outcome = await settlementWithin(start(server.url('/report/broken'), { timeoutMs: 10_000, retryDelayMs: 50 }), 8_000);
+      expect(
+        outcome.state,
+        `render.ts exits with code 3 on a page that mentions "broken", and buildReport ` +
+          `${outcome.state === 'pending' ? 'had not settled 8 s after the call' : settledAs(outcome)}: a failed render fails the build.`,
+      ).toBe('rejected');
+      await nextTurn();
+      const left = timers.pending();
+      const shown = left.map((delay) => `${delay} ms`).join(', ');
+      expect(
+        left,
+        `A build that resolved left ${afterSuccess} timer(s) pending; then a build whose render failed (render.ts exited with ` +
+          `code 3) rejected, and ${left.length} timer(s) the builds started (of ${shown}) were still pending, with timeoutMs ` +
+          `10,000. ` +
+          (afterSuccess === 0
+            ? `So the deadline's timer is cleared when a build resolves, but a build that fails leaves it running until it ` +
+              `fires into a finished build, keeping the process alive meanwhile: clear it in a finally block, which every way ` +
+              `out of the build passes through (or use AbortSignal.timeout(), whose timer keeps nothing alive).`
+            : `Neither the build that resolved nor the one that failed cleared its deadline's timer: clear it in a finally ` +
+              `block, or use AbortSignal.timeout(), whose timer keeps nothing alive.`),
       ).toEqual([]);
     } finally {
       timers.stop();
@@ -342,6 +375,32 @@ describe('buildReport: the caller aborts', () => {
         'were still pending: nothing may be started for it, a deadline included. Check the signal before you start the deadline, or clear it on every way out.',
     ).toEqual([]);
   });
+
+  test('calls with a signal aborted already leave no listener on it, however many calls share it', async () => {
+    const caller = new AbortController();
+    caller.abort(new ClientGone('gone before the calls'));
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, (_, index) =>
+        settlementWithin(start(server.url(`/report/late-${index}`), { signal: caller.signal, timeoutMs: 10_000, retryDelayMs: 50 }), 5_000),
+      ),
+    );
+    const unsettled = outcomes.filter((outcome) => outcome.state === 'pending').length;
+    expect(
+      unsettled,
+      `12 builds were called with one caller's signal, aborted before the first call, and ${unsettled} of them had not ` +
+        `settled 5 s later: a signal aborted already rejects at once.${log()}`,
+    ).toBe(0);
+    await nextTurn();
+    const left = getEventListeners(caller.signal, 'abort').length;
+    expect(
+      left,
+      `12 builds were called with one caller's signal that was aborted already, and once all had settled the signal held ` +
+        `${left} 'abort' listener(s): a listener added to a signal aborted already (it will never fire), then left behind on ` +
+        `the way out for that signal, which skipped the code that removes it. A signal that stays aborted (a session ended ` +
+        `once) collects one per later call. Check signal.aborted before you add anything, or remove the listener on that ` +
+        `way out too.`,
+    ).toBe(0);
+  });
 });
 
 describe('buildReport: the deadline', () => {
@@ -449,5 +508,73 @@ describe('buildReport: the deadline', () => {
     } finally {
       timers.stop();
     }
+  });
+
+  test('the deadline ends a retry the server holds: a TimeoutError, and that connection closed', async () => {
+    server.route('/report/busy', { status: 503 });
+    const started = performance.now();
+    const building = start(server.url('/report/busy'), { signal: new AbortController().signal, timeoutMs: 2_000, retryDelayMs: 300 });
+    const unanswered = await serverSees(building, () => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+    expect(unanswered, `The first request was not answered (503) ${unanswered}.${log()}`).toBeUndefined();
+    server.route('/report/busy', { held: true });
+    const noRetry = await serverSees(building, () => requestsFor('/report/busy').length > 1, 3_000);
+    expect(noRetry, `The server answered 503, and the retry did not come ${noRetry} (retryDelayMs 300, timeoutMs 2,000).${log()}`).toBeUndefined();
+    const outcome = await settlementWithin(building, 5_000);
+    const closed = await server.until(() => requestsFor('/report/busy')[1]!.ending === 'client-closed', 1_000);
+    if (outcome.state === 'pending') {
+      expect.fail(
+        `With timeoutMs 2,000, the server held the retried request, and ${Math.round((performance.now() - started) / 1_000)} s after ` +
+          `the call buildReport had not settled, the retry ${closed ? 'closed' : 'still open'}: the deadline never reached the ` +
+          `retry's fetch. The deadline is for the whole build: every request takes the one signal that carries it, the retry too.${log()}`,
+      );
+    }
+    expect(
+      outcome.state === 'rejected' && isTimeoutError(outcome.reason),
+      `${notTheReason(outcome, new DOMException('', 'TimeoutError'), 'a TimeoutError')}, when the deadline passed while the server held the retry.`,
+    ).toBe(true);
+    expect(
+      closed,
+      `buildReport rejected with a TimeoutError while the server held the retried request, and 1 s later the server still had ` +
+        `that request open: the deadline ended the build's promise, not the retry. Hand the retry's fetch the signal that ` +
+        `carries the deadline.${log()}`,
+    ).toBe(true);
+  });
+
+  test('the deadline is counted from the call: stages that each end within timeoutMs, but not together, are stopped at timeoutMs', async () => {
+    // The first answer (a 503) takes 600 ms, the wait before the retry 600 ms, the retried answer 600 ms, and the page takes
+    // render.ts 30 s: each stage but the render ends within timeoutMs (1,000 ms), and the deadline, counted from the call, passes
+    // during the wait, about 1,000 ms after the call. A deadline started again for each stage passes 1,000 ms into the render,
+    // 2,800 ms after the call at the earliest.
+    const pathname = '/report/slow-stages';
+    server.route(pathname, { status: 503, delayMs: 600 });
+    const started = performance.now();
+    const calledAt = server.now();
+    const building = start(server.url(pathname), { timeoutMs: 1_000, retryDelayMs: 600 });
+    const noRequest = await serverSees(building, () => requestsFor(pathname).length > 0, 3_000);
+    expect(noRequest, `No request for the page reached the server ${noRequest}.${log()}`).toBeUndefined();
+    server.route(pathname, { delayMs: 600 });
+    const outcome = await settlementWithin(building, 6_000, started);
+    const [, retry] = requestsFor(pathname);
+    const retryAt = retry === undefined ? undefined : Math.round(retry.arrivedAt - calledAt);
+    const byDeadline =
+      outcome.state === 'rejected' &&
+      isTimeoutError(outcome.reason) &&
+      measured('cancel: a deadline over stages each shorter than it, rejected after (ms)', outcome.atMs, 2_500) <= 2_500;
+    expect(
+      byDeadline,
+      `With timeoutMs 1,000, the first answer (503) took 600 ms, the wait before the retry 600 ms, the retried answer 600 ms, ` +
+        `and the render 30 s; the deadline, counted from the call, passes during the wait, and buildReport should reject with a ` +
+        `TimeoutError about 1,000 ms after the call (2,500 at most). It ` +
+        (outcome.state === 'pending'
+          ? 'had not settled 6 s after the call. '
+          : `${outcome.state === 'resolved' ? `resolved with ${JSON.stringify(outcome.value)}` : `rejected with ${shownReason(outcome.reason)}`} ` +
+            `${Math.round(outcome.atMs)} ms after the call. `) +
+        (retryAt !== undefined && retryAt >= 1_000
+          ? `The retried request still reached the server ${retryAt} ms after the call, past the deadline: the deadline was ` +
+            `started again for a stage (a timeout of timeoutMs for each) instead of once, at the call. Make one deadline at the ` +
+            `call and hand its signal to every stage.`
+          : '') +
+        log(),
+    ).toBe(true);
   });
 });

@@ -338,4 +338,45 @@ describe('singleFlight: when the call fails', () => {
     ).toBe(2);
     expect(outcome, 'Once the server answers 200 again, the next get("ada") must resolve with its body.').toEqual({ status: 'fulfilled', value: body('ada') });
   });
+
+  test("a get() made in the first caller's own .catch, as soon as the call failed, reaches the server again", async () => {
+    server.route('/user/ada', { status: 503 });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    let heard: unknown;
+    const retried = await within(
+      5_000,
+      Promise.allSettled([
+        get('ada').catch((error: unknown) => {
+          heard = error;
+          // The server recovers the moment the first caller hears of the failure, and that caller asks again at once.
+          server.route('/user/ada', {});
+          return get('ada');
+        }),
+      ]),
+      'get("ada"), then get("ada") again from its own .catch, did not settle within 5 s after the server answered',
+    );
+    const outcome = retried[0]!;
+    if (outcome.status === 'rejected' && isNotImplemented(outcome.reason)) throw outcome.reason;
+    const requests = requestsFor('ada');
+    expect(
+      heard !== undefined,
+      `The server answered 503 for "ada", and get("ada") resolved with ${outcome.status === 'fulfilled' ? JSON.stringify(outcome.value) : 'nothing'}: ` +
+        `it must reject as load does.${log()}`,
+    ).toBe(true);
+    expect(
+      { requests, outcome },
+      `get("ada") rejected (the server answered 503), and in its own .catch the server recovered and get("ada") was called ` +
+        `again: that second get ${outcome.status === 'rejected' ? `rejected with ${shownReason(outcome.reason)}` : `resolved with ${JSON.stringify(outcome.value)}`}, ` +
+        `and the server saw ${requests} request(s) in all (load was called ${calls.length} time(s)). ` +
+        (requests === 1
+          ? 'The failed call was still stored when its first caller heard it had failed, and its failure was served again (it ' +
+            'is forgotten later, a turn or a timer after it failed, or never). Forget a failed call as it settles, just as a ' +
+            'resolved one, before any caller hears of it: a caller that retries at once must reach load again. '
+          : requests === 2 && outcome.status === 'rejected'
+            ? 'A new request went out and was answered 200, but the caller still got a failure. '
+            : '') +
+        log(),
+    ).toEqual({ requests: 2, outcome: { status: 'fulfilled', value: body('ada') } });
+  });
 });
