@@ -281,6 +281,46 @@ describe('createPool', () => {
     expect(report.sum, `The pool ran the next task, but it reported the wrong sum\n${timeline.toText()}\n`).toBe(sumOfSquares(1_000));
   });
 
+  test('rejects with an AbortError whatever the signal aborted with: abort(reason), AbortSignal.timeout()', async () => {
+    const pool = open({ threads: 1 });
+    const { cue, waiting, stopped } = await probe();
+    const controller = new AbortController();
+    const hungUp = settle(pool.run({ n: 1_000, cue: cue('hung up', { hold: 'gate' }) }, { signal: controller.signal }));
+    await within(10_000, waiting('gate', 1), 'The task never started on the pool thread');
+    controller.abort('the client hung up');
+    const aborted = await within(
+      2_000,
+      hungUp,
+      'run() neither resolved nor rejected within 2 s after its AbortSignal fired with a reason (abort("the client hung up"))',
+    );
+    stopped('hung up');
+    // Held at a gate nobody opens, this task cannot finish before its signal times out, queued or running.
+    const timedOut = await within(
+      10_000,
+      settle(pool.run({ n: 1_000, cue: cue('timed out', { hold: 'never opened' }) }, { signal: AbortSignal.timeout(100) })),
+      'run() with the signal AbortSignal.timeout(100), its task held at a gate nobody opens, neither resolved nor rejected within 10 s',
+    );
+    stopped('timed out');
+    const nameOf = (outcome: typeof aborted) => {
+      if (outcome.status === 'fulfilled') return 'resolved';
+      const { reason } = outcome;
+      return typeof reason === 'object' && reason !== null && 'name' in reason ? String(reason.name) : `rejected with ${describeError(reason)}`;
+    };
+    // The reason each signal carries: a string the caller chose, and the DOMException AbortSignal.timeout() aborts with.
+    const ownReason =
+      (aborted.status === 'rejected' && aborted.reason === 'the client hung up') ||
+      (timedOut.status === 'rejected' && timedOut.reason instanceof DOMException && timedOut.reason.name === 'TimeoutError');
+    expect(
+      { 'abort("the client hung up")': nameOf(aborted), 'AbortSignal.timeout(100)': nameOf(timedOut) },
+      `run() gave these for a task whose signal aborted with a reason: abort("the client hung up") on a running task: ${nameOf(aborted)}; ` +
+        `AbortSignal.timeout(100): ${nameOf(timedOut)}. ` +
+        (ownReason
+          ? 'It rejected with the reason the signal carries (signal.reason), which is whatever the caller aborted with: an AbortError only for abort() with no reason. '
+          : '') +
+        'Whatever the reason, a cancelled task rejects with an AbortError, so that its caller can tell a cancellation from a failure.',
+    ).toEqual({ 'abort("the client hung up")': 'AbortError', 'AbortSignal.timeout(100)': 'AbortError' });
+  });
+
   test('cancels a task still waiting in the queue: it never runs', async () => {
     const pool = open({ threads: 1 });
     const { cue, waiting, open: openGate, timeline } = await probe();

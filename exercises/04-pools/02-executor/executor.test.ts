@@ -5,6 +5,7 @@ import { threadId as mainThreadId, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
   isChildAlive,
+  isNotImplemented,
   letSpawnedOutliveTests,
   liveChildren,
   liveWorkers,
@@ -328,6 +329,69 @@ describe.each(kinds)('$name', (kind) => {
       'with no items there is no task to fail: it should resolve with []',
     );
     expect(results, 'map() of no items should resolve with an empty list').toEqual([]);
+  });
+
+  test(`map() starts a ${kind.unit} only for an item to run: none for no items, one for one item`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 3 });
+    const none = await resultWithin(
+      5_000,
+      executor.map('square', []),
+      'map() of no items never settled',
+      'map("square", []) with maxWorkers: 3',
+      'map() of no items has no task to run, nor to fail: it should resolve with [] at once',
+    );
+    const forNoItems = kind.started().length - first;
+    const one = await resultWithin(
+      12_000,
+      executor.map('square', [3]),
+      'map() of one item never settled',
+      'map("square", [3]) with maxWorkers: 3, after map("square", []),',
+      'square(3) throws nothing: it should resolve with [9]',
+    );
+    const forOneItem = kind.started().length - first;
+    expect({ none, one }, 'map("square", []) should resolve with [], and map("square", [3]) with [9]').toEqual({ none: [], one: [9] });
+    expect(
+      { forNoItems, forOneItem },
+      `With maxWorkers: 3, map() of no items had started ${count(forNoItems, kind)}, and ${count(forOneItem, kind)} were started ` +
+        'once map() of one item had run too. map() needs a worker only for an item to run: an empty map() starts none, and one ' +
+        'item needs one. Starting the pool up to maxWorkers before submitting readies workers that may never get work.',
+    ).toEqual({ forNoItems: 0, forOneItem: 1 });
+  });
+
+  test('map() takes any iterable of items, not only an array: a Set, a generator', async () => {
+    const executor = open({ maxWorkers: 2 });
+    function* fourAndFive(): Generator<number> {
+      yield 4;
+      yield 5;
+    }
+    const notOnlyArrays = (made: string, what: string) =>
+      `${kind.name}: ${made} ${what}, but map() takes any Iterable of items, as its signature says, not only an array. ` +
+      'A Set or a generator has no array methods (no .map(), no .length, no [i]); code that treats the items as an array ' +
+      'breaks on them, while for...of (or Array.from) walks any iterable.';
+    /** Calls map() (`made` says how), turning an error it throws at once into this test's own words. */
+    const mapOf = (made: string, call: () => Promise<number[]>): Promise<number[]> => {
+      try {
+        return call();
+      } catch (error) {
+        if (isNotImplemented(error)) throw error;
+        throw new Error(notOnlyArrays(made, `threw ${shownReason(error)} at once`), { cause: error });
+      }
+    };
+    const fromSet = await valueWithin(
+      15_000,
+      mapOf('map("square", new Set([1, 2, 3]))', () => executor.map('square', new Set([1, 2, 3]))),
+      'map() of a Set never settled',
+      (reason) => notOnlyArrays('map("square", new Set([1, 2, 3]))', `rejected with ${shownReason(reason)}`),
+    );
+    expect(fromSet, 'map("square", new Set([1, 2, 3])) should resolve with the square of each item the Set gives, in order').toEqual([1, 4, 9]);
+    const fromGenerator = await valueWithin(
+      10_000,
+      mapOf('map("square", a generator of 4 and 5)', () => executor.map('square', fourAndFive())),
+      'map() of a generator never settled',
+      (reason) => notOnlyArrays('map("square", a generator of 4 and 5)', `rejected with ${shownReason(reason)}`),
+    );
+    expect(fromGenerator, 'map("square", a generator of 4 and 5) should resolve with [16, 25] (a generator gives its items only once)').toEqual([16, 25]);
   });
 
   test('a task that returns a promise which rejects later reaches the caller as that rejection', async () => {
