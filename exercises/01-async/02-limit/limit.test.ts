@@ -169,6 +169,106 @@ describe('crawl: bounded concurrency', () => {
     ).toEqual(urls.map(ok));
   });
 
+  test('keeps a request in flight until its body has ended, not only until its headers arrive', async () => {
+    // A server that sends each answer's headers and the start of its body at once, and holds the
+    // rest of the body until the test lets it go. fetch() resolves as soon as the headers are in;
+    // the request is in flight until its body ends, so it keeps its slot until then. 8 URLs, 3
+    // slots: while every body is held, no request has ended, so no fourth may start.
+    let arrived = 0;
+    let lastArrivalAt = performance.now();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let bodiesHeld = true;
+    const holding = new Set<() => void>();
+    const halves = http.createServer((req, res) => {
+      arrived += 1;
+      lastArrivalAt = performance.now();
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      let open = true;
+      // Ended when the server hands over the rest of the body, or when the client closes first.
+      const ended = () => {
+        if (open) (open = false), (inFlight -= 1);
+      };
+      res.on('close', ended);
+      const body = `page ${new URL(req.url ?? '/', 'http://halves').pathname}`;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.write(body.slice(0, 5));
+      const finish = () => {
+        holding.delete(finish);
+        ended();
+        res.end(body.slice(5));
+      };
+      if (bodiesHeld) holding.add(finish);
+      else finish();
+    });
+    await new Promise<void>((resolve) => halves.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(halves.address() as AddressInfo).port}`;
+      const urls = Array.from({ length: 8 }, (_, index) => `${origin}/half/${index}`);
+      const crawling = crawled(urls, { concurrency: 3, timeoutMs: 5_000 });
+      let settled = false;
+      void crawling.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      // Wait for all 8, or until none has arrived for 400 ms (or the crawl is over).
+      for (let waited = 0; !settled && arrived < urls.length && !(arrived > 0 && performance.now() - lastArrivalAt > 400) && waited < 3_000; waited += 20) {
+        await sleep(20);
+      }
+      const withoutBody = arrived;
+      bodiesHeld = false;
+      for (const finish of [...holding]) finish();
+      const results = await crawling;
+      expect(
+        maxInFlight,
+        `The server had ${maxInFlight} requests in flight at once, with concurrency 3. ` +
+          (withoutBody > 3
+            ? `${withoutBody} of the 8 requests arrived while the server had sent each one its headers but not one of them the end of ` +
+              'its body: no request had ended, yet more started. A slot was handed back when fetch() resolved with the ' +
+              "headers, while the body was still to come (unless more were started at once than allowed: see the test 'never " +
+              "has more than `concurrency` requests in flight at the server'). A request is in flight until the end of its " +
+              'body: keep its slot until the body has been read (response.text() resolved), then start the next URL.'
+            : `Only ${withoutBody} arrived while every body was held, but more were open at once once the bodies came: slots ` +
+              'were given back before their requests ended, or counted free more than once.'),
+      ).toBeLessThanOrEqual(3);
+      expect(
+        results,
+        'Each page is { url, ok: true, status, body }, with the whole body the server sent: its start, sent with the headers, and its end, sent later.',
+      ).toEqual(urls.map((url) => ({ url, ok: true, status: 200, body: `page ${new URL(url).pathname}` })));
+    } finally {
+      halves.closeAllConnections();
+      await new Promise((resolve) => halves.close(resolve));
+    }
+  });
+
+  test('counts each copy of a URL listed several times as a request in flight of its own', async () => {
+    // One URL listed 4 times, another twice, every answer held at first: 2 slots, so 2 requests,
+    // whatever URLs they are for.
+    const same = server.url('/page/same?delay=10');
+    const other = server.url('/page/other?delay=10');
+    const urls = [same, same, same, same, other, other];
+    const beforeAnyAnswer = await crawledWithAnswersHeld(urls, { concurrency: 2, timeoutMs: 5_000 }, urls.length);
+    const early = server.requests.slice(0, beforeAnyAnswer);
+    const distinct = new Set(early.map((r) => r.path)).size;
+    expect(
+      server.maxInFlight,
+      `For ${urls.length} URLs, /page/same listed 4 times and /page/other twice, with concurrency 2, the server had ` +
+        `${server.maxInFlight} requests in flight at once (${beforeAnyAnswer} arrived before any was answered` +
+        (beforeAnyAnswer >= urls.length
+          ? `: all ${urls.length} at once). More were started than allowed: each copy of a URL is a request of its own and takes a slot of its own.`
+          : beforeAnyAnswer > 3
+            ? `, for only ${distinct} distinct URLs): copies of one URL shared a slot, as if the requests in flight were counted ` +
+              'by their URL (a Set of URLs holds a URL once, however many of its copies are running). Count the requests ' +
+              'themselves: each copy of a URL is a request of its own and takes a slot of its own.'
+            : beforeAnyAnswer === 3
+              ? '): one more than allowed, from an off-by-one (`<=` where `<` belongs) or from two copies of one URL counted ' +
+                'as one. Each copy of a URL is a request of its own and takes a slot of its own.'
+              : '). Each copy of a URL is a request of its own and takes a slot of its own.') +
+        log(),
+    ).toBeLessThanOrEqual(2);
+  });
+
   test('resolves with an empty list for no URLs', async () => {
     expect(await crawled([], { concurrency: 3, timeoutMs: 1_000 }), 'crawl([]) must resolve with [], one result per URL: none').toEqual([]);
   });
@@ -393,6 +493,47 @@ describe('crawl: timeouts and failures', () => {
       cutting.closeAllConnections();
       await new Promise((resolve) => cutting.close(resolve));
     }
+  });
+
+  test('frees the slot of a request that times out once: the URLs queued behind it keep to `concurrency`', async () => {
+    // Two URLs that never answer fill both slots and time out after 1 s; 6 URLs wait behind them,
+    // each held open by the server once it arrives. When the two time out, their two slots take
+    // two of the waiting URLs, and those stay in flight: a third would be one slot too many.
+    const timeoutMs = 1_000;
+    const nevers = [server.url('/never/0?never=1'), server.url('/never/1?never=1')];
+    const queued = Array.from({ length: 6 }, (_, index) => server.url(`/queued/${index}?held=1`));
+    const crawling = crawled([...nevers, ...queued], { concurrency: 2, timeoutMs }, 8_000);
+    const neverRequests = () => server.requests.filter((r) => r.pathname.startsWith('/never/'));
+    const queuedRequests = () => server.requests.filter((r) => r.pathname.startsWith('/queued/'));
+    const queuedOpen = () => queuedRequests().filter((r) => r.ending === undefined).length;
+    const neversEnded = () => neverRequests().length === 2 && neverRequests().every((r) => r.ending !== undefined);
+    // Until a third queued URL is open, or both timed out and nothing has happened for 400 ms.
+    await server.until(() => queuedOpen() > 2 || (neversEnded() && server.idleMs() > 400), 4_000, { stopWhen: crawling });
+    const open = queuedOpen();
+    // The server may see a timed-out request's connection close a moment after the next request arrives.
+    await server.until(neversEnded, 500);
+    const neversOpen = neverRequests().filter((r) => r.ending === undefined).length;
+    const firstNeverAt = Math.min(...neverRequests().map((r) => r.arrivedAt));
+    const startedEarly = queuedRequests().filter((r) => r.arrivedAt < firstNeverAt + timeoutMs / 2).length;
+    const picture = log();
+    server.release();
+    await crawling;
+    expect(
+      open,
+      `With concurrency 2, after the 2 requests that never answer timed out (timeoutMs ${timeoutMs}), ${open} of the URLs ` +
+        'queued behind them were in flight at the server at once, none of them answered yet. ' +
+        (startedEarly > 0
+          ? `${startedEarly} of them started long before any timeout, while both slots were still taken: more requests were ` +
+            'started than allowed from the start.'
+          : neversOpen > 0
+            ? `${neversOpen} of the requests that never answer were still open at the server, not aborted, while the URLs ` +
+              'behind them took their slots: the crawl stopped waiting for a request without cancelling it (a race against a ' +
+              'timer), so it counted that slot free while the request still held a connection.'
+            : 'Each timeout handed back more slots than its request had taken: a request that times out ends once, and frees ' +
+              'its one slot once, whether its signal fires, its fetch rejects, or both. Give the slot back in one place ' +
+              '(when that request’s result is in), not in an abort listener as well.') +
+        picture,
+    ).toBeLessThanOrEqual(2);
   });
 
   test('keeps every slot busy after requests fail, while URLs remain', async () => {

@@ -207,6 +207,33 @@ describe('runCommand', () => {
     ).toBe(true);
   });
 
+  test('brings long stderr back whole, with no character split between chunks', async () => {
+    // The same 1.5 MB of "€" as above, written to stderr, by a program that then exits with code 0:
+    // stderr is text too, read through its own pipe in chunks whose edges fall inside characters.
+    const text = '€'.repeat(500_000);
+    const printing = runCommand(node, ['-e', "process.stderr.write('€'.repeat(500000))"]);
+    const output = await valueWithin(
+      10_000,
+      printing,
+      'runCommand never settled for a program that writes 1.5 MB to stderr and exits',
+      (reason) =>
+        `runCommand rejected with ${shownReason(reason)} for a program that wrote 1.5 MB to stderr and exited with code 0: ` +
+        'it must resolve with { stdout, stderr }, all of stderr included. Output on stderr is no failure, however long; ' +
+        'execFile and exec stop a program whose stderr passes their maxBuffer (1 MiB by default) too.',
+    );
+    const stderr = String(output?.stderr);
+    const replaced = [...stderr].filter((character) => character === '\uFFFD').length;
+    expect(
+      stderr === text,
+      `The program wrote 500,000 "€" (1,500,000 bytes) to stderr; runCommand resolved with ${stderr.length} characters of stderr. ` +
+        (replaced > 0
+          ? `${replaced} of them are U+FFFD, the replacement character: stderr's chunks were decoded one at a time, so a "€" ` +
+            'cut between two chunks of stderr came back as replacement characters. Decode stderr as one stream, like ' +
+            'stdout: set its encoding too, or join its Buffers before decoding them.'
+          : 'Part of stderr was lost or changed: collect all of it until the "close" event, and decode it as UTF-8.'),
+    ).toBe(true);
+  });
+
   test('brings 24 MiB of output back whole: no fixed limit on what a program may print', async () => {
     // 25,165,824 "x": 24 MiB of plain ASCII, far past the 1 MiB that execFile and exec collect by
     // default, and past the larger round limits one might raise it to (10 MiB, 16 MiB).
