@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, test } from 'vitest';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
-import { shownReason, Timeline, valueWithin } from '#kata/testing/index.ts';
+import { isNotImplemented, shownReason, Timeline, valueWithin } from '#kata/testing/index.ts';
 import { recordWorkerSpans, type WorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countInWorkers, createCounter, increment } from './counter.ts';
 
@@ -39,6 +39,30 @@ describe('createCounter', () => {
         `(${counter.buffer.byteLength} bytes). Expected 1 cell at 0 in a SharedArrayBuffer of ${Int32Array.BYTES_PER_ELEMENT} bytes: ` +
         'keep the default `slots = 1`, and size the buffer as slots * Int32Array.BYTES_PER_ELEMENT.',
     ).toEqual({ cells: 1, values: [0], shared: true });
+  });
+
+  test('gives as many cells as asked for: 1,000 as well as 3', () => {
+    const slots = 1000;
+    let counter: Int32Array | undefined;
+    let failure: unknown;
+    try {
+      counter = createCounter(slots);
+    } catch (error) {
+      // The stub's "Not implemented yet" fails the test as it is.
+      if (isNotImplemented(error)) throw error;
+      failure = error;
+    }
+    expect(
+      failure,
+      `createCounter(${n(slots)}) threw ${shownReason(failure)}. \`slots\` may be any number of cells, 0 or more, not only a few: ` +
+        'is the buffer of a fixed size? Size it by `slots` (slots * Int32Array.BYTES_PER_ELEMENT bytes).',
+    ).toBeUndefined();
+    const cells = counter!;
+    expect(
+      { cells: cells.length, notZero: cells.filter((value) => value !== 0).length, shared: cells.buffer instanceof SharedArrayBuffer },
+      `createCounter(${n(slots)}) gave ${n(cells.length)} cells over ${cells.buffer.constructor.name} (${n(cells.buffer.byteLength)} bytes), ` +
+        `${n(cells.filter((value) => value !== 0).length)} of them not 0. Expected ${n(slots)} cells, all 0, in a SharedArrayBuffer.`,
+    ).toEqual({ cells: slots, notZero: 0, shared: true });
   });
 });
 

@@ -590,11 +590,11 @@ describe('channel on the test thread', () => {
     ).toEqual({ received: [1, 2, undefined, undefined], END: 2 });
   });
 
-  test('carries 0, negative numbers, fractions and NaN as they were sent', async () => {
-    const values = [0, -1, -1.5, 2.25, Number.NaN];
+  test('carries 0, negative numbers, fractions, NaN and Infinity as they were sent', async () => {
+    const values = [0, -1, -1.5, 2.25, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     const list = values.map(String).join(', ');
     const channel = createChannel(8);
-    // 8 slots hold the 5 items and the end: nothing here has to wait, and a wait on the test thread
+    // 8 slots hold the 7 items and the end: nothing here has to wait, and a wait on the test thread
     // would sleep for ever (no other thread moves this channel). One is cut short, and fails the call.
     const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
     const realWait = atomics.wait;
@@ -627,9 +627,64 @@ describe('channel on the test thread', () => {
       received,
       `send ${list}, close, then ${values.length + 1} receives on one thread returned ${received.map(String).join(', ')}` +
         (endedAt >= 0 && endedAt < values.length
-          ? `: the stream ended at the item ${values[endedAt]}. send() takes any number, 0, negative numbers, fractions and NaN ` +
-            'included, so no value may stand for the end of the stream: close() marks the end by its position (END).'
+          ? `: the stream ended at the item ${values[endedAt]}. send() takes any number, 0, negative numbers, fractions, NaN and ` +
+            'Infinity included, so no value may stand for the end of the stream: close() marks the end by its position (END).'
           : ', where each number should come back as it was sent, in order, and then undefined for the end.'),
     ).toEqual([...values, undefined]);
+  });
+
+  test('END holds the position of the end marker, counted from the start of the stream, also once the ring has gone round', async () => {
+    const capacity = 3;
+    const items = [1, 2, 3, 4, 5];
+    const channel = createChannel(capacity);
+    // Each send is received at once, so nothing here has to wait; the end marker goes to position 5,
+    // which is slot 2 of this 3-slot ring. A wait on the test thread would sleep for ever (no other
+    // thread moves this channel): one is cut short, and fails the call.
+    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
+    const realWait = atomics.wait;
+    atomics.wait = (...args: unknown[]) => {
+      if (args[0] !== channel.header) return realWait(...args);
+      const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
+      if (result === 'timed-out')
+        throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
+      return result;
+    };
+    const step = (label: string, work: () => unknown) =>
+      valueWithin(
+        2_000,
+        (async () => work())(),
+        `${label} never returned, on a channel of ${capacity} slots that had room (or an item, or the end) for it`,
+        (reason) =>
+          `${label} threw ${shownReason(reason)}, where the test expected it to return: sending 1 to 5 on one thread, each received ` +
+          `before the next is sent, then closing and receiving the end, through a channel of ${capacity} slots, never has to wait.`,
+      );
+    const received: unknown[] = [];
+    let end: number | undefined;
+    try {
+      for (const item of items) {
+        await step(`send(channel, ${item})`, () => send(channel, item));
+        received.push(await step('receive(channel)', () => receive(channel)));
+      }
+      await step('close(channel)', () => close(channel));
+      end = Atomics.load(channel.header, END);
+      received.push(await step('receive(channel) at the end', () => receive(channel)));
+    } finally {
+      atomics.wait = realWait;
+    }
+    const position = items.length;
+    expect(
+      received,
+      `On a channel of ${capacity} slots, sending and receiving 1 to 5 in turn, then close and a receive, gave ` +
+        `${received.map(String).join(', ')}, where 1 to 5 and then undefined for the end were expected.`,
+    ).toEqual([...items, undefined]);
+    expect(
+      end,
+      `After 5 items had gone through a channel of ${capacity} slots, close() left END at ${end}, where the end marker's position is ` +
+        `${position} (TAIL was ${position} when close() began; the marker sits in slot ${position % capacity} of the ring). ` +
+        (end === position % capacity
+          ? 'END holds the slot of the marker (position % capacity), not its position: END counts positions from the start of the ' +
+            'stream, as HEAD and TAIL do; only the slot index wraps around the ring.'
+          : 'END must hold the position at which close() put the end marker, counted from the start of the stream as HEAD and TAIL are.'),
+    ).toBe(position);
   });
 });

@@ -563,18 +563,35 @@ describe('Barrier', { timeout: 30_000 }, () => {
             writes,
             problem: `Thread B ${b.left(0) ? 'left the barrier alone' : b.asleep ? 'went to sleep' : 'was still in arriveAndWait() 3 s later'} without any Atomics call that writes to the barrier's memory: an arrival that writes nothing cannot be counted by the others.`,
           };
-        a.go(2);
+        // A may begin round 1 only: until the test lets it into round 2, nobody may leave round 2.
+        a.go(1);
         await a.arrival(0);
         await until(() => a.paused !== undefined || a.left(0) !== undefined, 3_000, [a, b]);
         const heldAfter = a.paused ? String(a.paused.after) : undefined;
         b.resume();
-        // B sleeps in round 1, or finds it over, leaves, and arrives (and sleeps) in round 2.
+        // B sleeps in round 1, or finds it over, leaves, and arrives (and sleeps) in round 2. The
+        // harness marks a thread asleep just before its Atomics.wait: a moment more, and it really sleeps.
+        await until(() => b.asleep || b.hasLeft(1), 2_000, [a, b]);
+        await sleep(50);
         await until(() => b.asleep || b.hasLeft(1), 2_000, [a, b]);
         const raced = b.hasLeft(0);
+        const bWaits = b.cell('waits');
+        const bRewaits = b.cell('rewaits');
+        const aWoke = a.cell('woken');
         a.resume();
+        // A finishes round 1 (its notify included) and stops before round 2. A thread its notify woke
+        // leaves round 1 and sleeps in round 2, or (already in round 2) goes back to sleep there.
+        await until(() => a.hasLeft(0), 3_000, [a, b]);
+        let early: { result: string; lateWake: boolean } | undefined;
+        if (a.hasLeft(0)) {
+          const wokeNobody = () => a.cell('woken') === aWoke;
+          await until(() => b.hasLeft(1) || wokeNobody() || (b.asleep && b.cell('waits') > bWaits), 3_000, [a, b]);
+          if (b.hasLeft(1)) early = { result: String(b.left(1)?.result), lateWake: raced && !wokeNobody() && b.cell('rewaits') === bRewaits };
+        }
+        a.go(2);
         await until(() => a.left(1) !== undefined && b.left(1) !== undefined, 3_000, [a, b]);
         const inside = [a, b].filter((party) => !party.left(1));
-        return { writes, heldAfter, raced, inside, after: a.callsAfterPause, cells: scene.cells, scene };
+        return { writes, heldAfter, raced, early, inside, after: a.callsAfterPause, cells: scene.cells, scene };
       }),
     );
     // Every run has ended (each wait is bounded) before a failure of one is reported: none goes on polling after the test.
@@ -584,7 +601,7 @@ describe('Barrier', { timeout: 30_000 }, () => {
     const ordinal = (count: number) => `${count}${['st', 'nd', 'rd'][count - 1] ?? 'th'}`;
     for (const outcome of outcomes) {
       expect(outcome.problem, outcome.problem).toBeUndefined();
-      const { writes, heldAfter, raced, inside, after, cells, scene } = outcome as Required<typeof outcome>;
+      const { writes, heldAfter, raced, early, inside, after, cells, scene } = outcome as Required<typeof outcome>;
       const where = (party: Party) => `${party.name} still in round ${party.left(0) ? 2 : 1}`;
       const writesAfter = writesToCells(after);
       expect(
@@ -600,6 +617,17 @@ describe('Barrier', { timeout: 30_000 }, () => {
             : inside.map((party) => scene.whyStill(party)).join(' ')) +
           `\n${scene.timeline.toText()}\n`,
       ).toEqual([]);
+      expect(
+        early,
+        `left round 2 before thread A had arrived in it: thread B returned ${early?.result} from round 2 while the test still held A out of round 2 ` +
+          `(A, the last to arrive in round 1, ${heldAfter ? `was held right after its ${ordinal(writes)} write to the barrier's cells (${heldAfter})` : 'went through its whole arriveAndWait() unheld'}; ` +
+          `B ${raced ? 'saw round 1 end, left it, and arrived in round 2' : 'stayed in round 1'}; then A went on and returned from round 1). ` +
+          (early?.lateWake
+            ? "A's Atomics.notify for round 1 came after B had left round 1 and fallen asleep in round 2: it woke B there, and B returned without going back to sleep, " +
+              'though round 2 was not over. A wake-up says only that someone notified, maybe for a round that is past: look again, and sleep again while your round goes on.'
+            : 'arriveAndWait() returns once all the parties have arrived in this round, and A had not.') +
+          `\n${scene.timeline.toText()}\n`,
+      ).toBeUndefined();
     }
   });
 
