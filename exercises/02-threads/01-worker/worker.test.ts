@@ -221,11 +221,11 @@ describe('runWorker', () => {
     expect(error, 'runWorker should reject with an Error object').toBeInstanceOf(Error);
   });
 
-  test('rejects with the error as the worker threw it: a RangeError stays a RangeError', async () => {
+  test('rejects with the error as the worker threw it: a RangeError stays a RangeError', { timeout: 40_000 }, async () => {
     const rangeMessage = 'a RangeError thrown inside the worker on purpose';
     const error = await withWorkerSpans(() =>
       within(
-        5_000,
+        10_000,
         failureOf(
           () => misbehave('throw-range-error'),
           `runWorker resolved, although its worker threw a RangeError ("${rangeMessage}"). Reject with the error from its 'error' event.`,
@@ -299,7 +299,7 @@ describe('runWorker', () => {
     });
   });
 
-  test('resolves with the first message even when the worker posts undefined or null', async () => {
+  test('resolves with the first message even when the worker posts undefined or null', { timeout: 40_000 }, async () => {
     await withWorkerSpans(async (workers) => {
       for (const [how, posted] of [
         ['post-undefined', undefined],
@@ -307,7 +307,7 @@ describe('runWorker', () => {
       ] as const) {
         const shown = describeValue(posted);
         const value = await valueWithin(
-          5_000,
+          10_000,
           misbehave(how),
           `runWorker never settled, although its worker posted ${shown} and then ended by itself`,
           (reason) => {

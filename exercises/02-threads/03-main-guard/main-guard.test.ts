@@ -210,7 +210,7 @@ describe('main-guard.ts, run as a program', () => {
     ).toBeLessThanOrEqual(most);
   });
 
-  test('gives no part more than its share when the range does not divide evenly, the last part included', async () => {
+  test('gives no part more than its share when the range does not divide evenly, the last part included', { timeout: 75_000 }, async () => {
     // 7 numbers in 5 parts, and 14 in 6: (to - from) / threads rounded to the nearest whole number
     // is below Math.ceil here (1 for 2, 2 for 3), so parts of that size leave the rest to one part.
     const uneven: Job[] = [
@@ -242,7 +242,7 @@ describe('main-guard.ts, run as a program', () => {
     }
   });
 
-  test('starts every worker before the first one ends: the PRIMES_THREADS workers count at the same time', async () => {
+  test('starts every worker before the first one ends: the PRIMES_THREADS workers count at the same time', { timeout: 75_000 }, async () => {
     const job = jobs[0]!;
     const run = await runGuarded(job);
     expectNoRunaway(run, job);

@@ -382,7 +382,7 @@ describe('runChild', () => {
     }
   });
 
-  test('an abort given a reason of its own (abort(error)) still rejects with an AbortError', async () => {
+  test('an abort given a reason of its own (abort(error)) still rejects with an AbortError', { timeout: 40_000 }, async () => {
     // The reason says why the caller stopped; what runChild rejects with is an AbortError all the same.
     const notAbortError = (error: unknown, reason: Error, when: string) =>
       error === reason
@@ -408,7 +408,7 @@ describe('runChild', () => {
       const running = ask({ do: 'ignore-sigterm', readyFile, sigtermFile: path.join(dir, 'sigterm') }, { signal: controller.signal });
       running.catch(() => {}); // Judged below, after the abort.
       const ready = await Promise.race([
-        fileAppears(readyFile, 5_000),
+        fileAppears(readyFile, 10_000),
         running.then(
           (value) => `resolved with ${shownReason(value)}`,
           (failure: unknown) => `rejected with ${shownReason(failure)}`,
@@ -417,7 +417,7 @@ describe('runChild', () => {
       expect(
         ready,
         ready === false
-          ? `The test child never said it was at work, 5 s after runChild started it: ${childrenSeen(before)}.`
+          ? `The test child never said it was at work, 10 s after runChild started it: ${childrenSeen(before)}.`
           : `runChild settled before the signal aborted, while its child was still at work: it ${ready}.`,
       ).toBe(true);
 
@@ -433,7 +433,7 @@ describe('runChild', () => {
     }
   });
 
-  test('an abort after the child has replied, before it has exited, still kills it and rejects with an AbortError', async () => {
+  test('an abort after the child has replied, before it has exited, still kills it and rejects with an AbortError', { timeout: 40_000 }, async () => {
     // The child replies, then never ends by itself: runChild has its reply but has not settled yet.
     const dir = mkdtempSync(path.join(tmpdir(), 'kata-child-'));
     const readyFile = path.join(dir, 'replied');
@@ -447,7 +447,7 @@ describe('runChild', () => {
 
       // The child writes readyFile once its reply has been handed to the channel (or pipe).
       const ready = await Promise.race([
-        fileAppears(readyFile, 5_000),
+        fileAppears(readyFile, 10_000),
         running.then(
           (value) => `resolved with ${shownReason(value)}`,
           (failure: unknown) => `rejected with ${shownReason(failure)}`,
@@ -456,7 +456,7 @@ describe('runChild', () => {
       expect(
         ready,
         ready === false
-          ? `The test child never said it had sent its reply, 5 s after runChild started it: ${childrenSeen(before)}.`
+          ? `The test child never said it had sent its reply, 10 s after runChild started it: ${childrenSeen(before)}.`
           : `runChild settled although its child had not exited (it replies, then never ends by itself): it ${ready}. ` +
               'It settles once the child has exited.',
       ).toBe(true);

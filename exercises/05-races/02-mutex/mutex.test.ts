@@ -514,12 +514,12 @@ describe('Bank.transfer', () => {
     expect(done.balances, 'The refused transfers changed balances').toEqual([70, 0, 230]);
   });
 
-  test('a transfer from an account to itself leaves every balance as it was', async () => {
+  test('a transfer from an account to itself leaves every balance as it was', { timeout: 40_000 }, async () => {
     const bank = Bank.open(3, 100);
     const thread = start('self-transfer', { memory: bank.memory, control: controlCells() });
     const done = await finish(
       thread,
-      5_000,
+      10_000,
       (call) =>
         `${call} never returned, with no other thread in the bank. A transfer from an account to itself takes the bank's lock once, ` +
         'like any other: does it wait for a lock it already holds, or keep the lock after an earlier call?',

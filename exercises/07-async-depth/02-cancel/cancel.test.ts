@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { isChildAlive, measured, type Settlement, settlementWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
+import { isChildAlive, type Settlement, settlementWithin, shownReason, sleep, spawnLog, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer, ServedRequest } from '#kata/testing/loopback-server.ts';
 import { watchTimers } from '#kata/inside/timers.ts';
@@ -510,20 +510,20 @@ describe('buildReport: the deadline', () => {
     }
   });
 
-  test('the deadline ends a retry the server holds: a TimeoutError, and that connection closed', async () => {
+  test('the deadline ends a retry the server holds: a TimeoutError, and that connection closed', { timeout: 30_000 }, async () => {
     server.route('/report/busy', { status: 503 });
     const started = performance.now();
-    const building = start(server.url('/report/busy'), { signal: new AbortController().signal, timeoutMs: 2_000, retryDelayMs: 300 });
-    const unanswered = await serverSees(building, () => requestsFor('/report/busy')[0]?.ending === 'answered', 3_000);
+    const building = start(server.url('/report/busy'), { signal: new AbortController().signal, timeoutMs: 4_000, retryDelayMs: 300 });
+    const unanswered = await serverSees(building, () => requestsFor('/report/busy')[0]?.ending === 'answered', 4_000);
     expect(unanswered, `The first request was not answered (503) ${unanswered}.${log()}`).toBeUndefined();
     server.route('/report/busy', { held: true });
-    const noRetry = await serverSees(building, () => requestsFor('/report/busy').length > 1, 3_000);
-    expect(noRetry, `The server answered 503, and the retry did not come ${noRetry} (retryDelayMs 300, timeoutMs 2,000).${log()}`).toBeUndefined();
-    const outcome = await settlementWithin(building, 5_000);
+    const noRetry = await serverSees(building, () => requestsFor('/report/busy').length > 1, 4_000);
+    expect(noRetry, `The server answered 503, and the retry did not come ${noRetry} (retryDelayMs 300, timeoutMs 4,000).${log()}`).toBeUndefined();
+    const outcome = await settlementWithin(building, 8_000);
     const closed = await server.until(() => requestsFor('/report/busy')[1]!.ending === 'client-closed', 1_000);
     if (outcome.state === 'pending') {
       expect.fail(
-        `With timeoutMs 2,000, the server held the retried request, and ${Math.round((performance.now() - started) / 1_000)} s after ` +
+        `With timeoutMs 4,000, the server held the retried request, and ${Math.round((performance.now() - started) / 1_000)} s after ` +
           `the call buildReport had not settled, the retry ${closed ? 'closed' : 'still open'}: the deadline never reached the ` +
           `retry's fetch. The deadline is for the whole build: every request takes the one signal that carries it, the retry too.${log()}`,
       );
@@ -550,27 +550,27 @@ describe('buildReport: the deadline', () => {
     const started = performance.now();
     const calledAt = server.now();
     const building = start(server.url(pathname), { timeoutMs: 1_000, retryDelayMs: 600 });
-    const noRequest = await serverSees(building, () => requestsFor(pathname).length > 0, 3_000);
-    expect(noRequest, `No request for the page reached the server ${noRequest}.${log()}`).toBeUndefined();
+    // The retry gets the 600 ms answer, should one come; a first request that never came (a test thread stalled past the
+    // deadline before fetch could send it) leaves nothing to route, and a right answer has rejected by then.
+    await serverSees(building, () => requestsFor(pathname).length > 0, 3_000);
     server.route(pathname, { delayMs: 600 });
     const outcome = await settlementWithin(building, 6_000, started);
     const [, retry] = requestsFor(pathname);
     const retryAt = retry === undefined ? undefined : Math.round(retry.arrivedAt - calledAt);
-    const byDeadline =
-      outcome.state === 'rejected' &&
-      isTimeoutError(outcome.reason) &&
-      measured('cancel: a deadline over stages each shorter than it, rejected after (ms)', outcome.atMs, 2_500) <= 2_500;
+    // Judged by what the server saw, not by the clock: the deadline (due 1,000 ms after the call) always comes before the end of
+    // the wait (due 600 ms after the 503, itself at least 600 ms after the call), so no retry is ever sent. A deadline started
+    // again for each stage lets the wait end and sends the retry.
     expect(
-      byDeadline,
+      outcome.state === 'rejected' && isTimeoutError(outcome.reason) && retry === undefined,
       `With timeoutMs 1,000, the first answer (503) took 600 ms, the wait before the retry 600 ms, the retried answer 600 ms, ` +
-        `and the render 30 s; the deadline, counted from the call, passes during the wait, and buildReport should reject with a ` +
-        `TimeoutError about 1,000 ms after the call (2,500 at most). It ` +
+        `and the render 30 s; the deadline, counted from the call, passes during the wait: buildReport should reject with a ` +
+        `TimeoutError about 1,000 ms after the call, before any retry. It ` +
         (outcome.state === 'pending'
           ? 'had not settled 6 s after the call. '
           : `${outcome.state === 'resolved' ? `resolved with ${JSON.stringify(outcome.value)}` : `rejected with ${shownReason(outcome.reason)}`} ` +
             `${Math.round(outcome.atMs)} ms after the call. `) +
-        (retryAt !== undefined && retryAt >= 1_000
-          ? `The retried request still reached the server ${retryAt} ms after the call, past the deadline: the deadline was ` +
+        (retryAt !== undefined
+          ? `The retried request reached the server ${retryAt} ms after the call, past the deadline: the deadline was ` +
             `started again for a stage (a timeout of timeoutMs for each) instead of once, at the call. Make one deadline at the ` +
             `call and hand its signal to every stage.`
           : '') +

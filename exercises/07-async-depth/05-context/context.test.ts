@@ -313,10 +313,10 @@ describe('reportOnWorker', () => {
     }
   });
 
-  test('called outside any request, runs report on the worker outside any request too', async () => {
+  test('called outside any request, runs report on the worker outside any request too', { timeout: 40_000 }, async () => {
     // The test's own code calls it, in no request: currentRequestId() is undefined here.
     const report = await valueWithin(
-      5_000,
+      10_000,
       reportOnWorker('task of no request'),
       'reportOnWorker("task of no request"), called outside any request, did not settle within 5 s',
       (reason) =>
