@@ -276,6 +276,26 @@ async function whileWaiting(side: Side, ms: number): Promise<WhileWaiting> {
   return { looks, cpuMs, share: cpuMs / watched, whose: 'the whole process' };
 }
 
+/**
+ * For a channel used on the test thread alone: a wait there would sleep for ever (no other thread
+ * moves the channel), so each Atomics.wait on its header is cut short at 200 ms, and one that times
+ * out throws, failing the call that made it. Returns the function that puts Atomics.wait back.
+ */
+function cutWaitsShort(channel: Channel): () => void {
+  const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
+  const realWait = atomics.wait;
+  atomics.wait = (...args: unknown[]) => {
+    if (args[0] !== channel.header) return realWait(...args);
+    const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
+    if (result === 'timed-out')
+      throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
+    return result;
+  };
+  return () => {
+    atomics.wait = realWait;
+  };
+}
+
 function expectAsleep(seen: WhileWaiting, who: string, waitingFor: string, advice: string): void {
   const cpu = `${seen.whose} used ${seen.cpuMs.toFixed(1)} ms of CPU (${Math.round(seen.share * 100)}% of a core)`;
   const busy = `it waits in a busy loop, burning a core to check again and again. ${advice}`;
@@ -594,17 +614,8 @@ describe('channel on the test thread', () => {
     const values = [0, -1, -1.5, 2.25, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     const list = values.map(String).join(', ');
     const channel = createChannel(8);
-    // 8 slots hold the 7 items and the end: nothing here has to wait, and a wait on the test thread
-    // would sleep for ever (no other thread moves this channel). One is cut short, and fails the call.
-    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
-    const realWait = atomics.wait;
-    atomics.wait = (...args: unknown[]) => {
-      if (args[0] !== channel.header) return realWait(...args);
-      const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
-      if (result === 'timed-out')
-        throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
-      return result;
-    };
+    // 8 slots hold the 7 items and the end: nothing here has to wait.
+    const restoreWait = cutWaitsShort(channel);
     const step = (label: string, work: () => unknown) =>
       valueWithin(
         2_000,
@@ -620,7 +631,7 @@ describe('channel on the test thread', () => {
       await step('close(channel)', () => close(channel));
       for (let index = 0; index <= values.length; index += 1) received.push(await step('receive(channel)', () => receive(channel)));
     } finally {
-      atomics.wait = realWait;
+      restoreWait();
     }
     const endedAt = received.indexOf(undefined);
     expect(
@@ -638,17 +649,8 @@ describe('channel on the test thread', () => {
     const items = [1, 2, 3, 4, 5];
     const channel = createChannel(capacity);
     // Each send is received at once, so nothing here has to wait; the end marker goes to position 5,
-    // which is slot 2 of this 3-slot ring. A wait on the test thread would sleep for ever (no other
-    // thread moves this channel): one is cut short, and fails the call.
-    const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
-    const realWait = atomics.wait;
-    atomics.wait = (...args: unknown[]) => {
-      if (args[0] !== channel.header) return realWait(...args);
-      const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
-      if (result === 'timed-out')
-        throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
-      return result;
-    };
+    // which is slot 2 of this 3-slot ring.
+    const restoreWait = cutWaitsShort(channel);
     const step = (label: string, work: () => unknown) =>
       valueWithin(
         2_000,
@@ -669,7 +671,7 @@ describe('channel on the test thread', () => {
       end = Atomics.load(channel.header, END);
       received.push(await step('receive(channel) at the end', () => receive(channel)));
     } finally {
-      atomics.wait = realWait;
+      restoreWait();
     }
     const position = items.length;
     expect(
