@@ -22,6 +22,23 @@ interface Echo {
 const startedSince = (before: number) => spawnLog().children.slice(before);
 
 /** How the child processes started since `before` were seen to end, by now. */
+/**
+ * Waits up to `ms` for the test child to write `readyFile`: true once it has, false if it never did,
+ * or how runChild settled, should it settle first (a stub's error is thrown as it is).
+ */
+function readyBeforeSettled(readyFile: string, ms: number, running: Promise<unknown>): Promise<boolean | string> {
+  return Promise.race([
+    fileAppears(readyFile, ms),
+    running.then(
+      (value) => `resolved with ${shownReason(value)}`,
+      (error: unknown) => {
+        if (isNotImplemented(error)) throw error;
+        return `rejected with ${shownReason(error)}`;
+      },
+    ),
+  ]);
+}
+
 function childrenSeen(before: number): string {
   const started = startedSince(before);
   if (started.length === 0) return 'no child process was started';
@@ -316,16 +333,7 @@ describe('runChild', () => {
       running.catch(() => {}); // Judged below, after the abort.
 
       // Abort only once the child is up and ignoring SIGTERM: it writes its pid to readyFile then.
-      const ready = await Promise.race([
-        fileAppears(readyFile, 5_000),
-        running.then(
-          (value) => `resolved with ${shownReason(value)}`,
-          (error: unknown) => {
-            if (isNotImplemented(error)) throw error;
-            return `rejected with ${shownReason(error)}`;
-          },
-        ),
-      ]);
+      const ready = await readyBeforeSettled(readyFile, 5_000, running);
       expect(ready, `runChild settled before its child had even started working: it ${ready}.`).toBe(true);
       const pid = Number(readFileSync(readyFile, 'utf8'));
       timeline.spans.at(-1)!.pid = pid;
@@ -407,13 +415,7 @@ describe('runChild', () => {
       const before = spawnCounts().children;
       const running = ask({ do: 'ignore-sigterm', readyFile, sigtermFile: path.join(dir, 'sigterm') }, { signal: controller.signal });
       running.catch(() => {}); // Judged below, after the abort.
-      const ready = await Promise.race([
-        fileAppears(readyFile, 10_000),
-        running.then(
-          (value) => `resolved with ${shownReason(value)}`,
-          (failure: unknown) => `rejected with ${shownReason(failure)}`,
-        ),
-      ]);
+      const ready = await readyBeforeSettled(readyFile, 10_000, running);
       expect(
         ready,
         ready === false
@@ -446,13 +448,7 @@ describe('runChild', () => {
       running.catch(() => {}); // Judged below, after the abort.
 
       // The child writes readyFile once its reply has been handed to the channel (or pipe).
-      const ready = await Promise.race([
-        fileAppears(readyFile, 10_000),
-        running.then(
-          (value) => `resolved with ${shownReason(value)}`,
-          (failure: unknown) => `rejected with ${shownReason(failure)}`,
-        ),
-      ]);
+      const ready = await readyBeforeSettled(readyFile, 10_000, running);
       expect(
         ready,
         ready === false
