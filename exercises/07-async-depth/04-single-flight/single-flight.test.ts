@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
-import { isNotImplemented, shownReason, sleep, valueWithin, within } from '#kata/testing/index.ts';
+import { isNotImplemented, settlementWithin, shownReason, sleep, valueWithin, within } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import type { LoopbackServer } from '#kata/testing/loopback-server.ts';
 import { singleFlight } from './single-flight.ts';
@@ -129,6 +129,53 @@ describe('singleFlight: sharing a call in flight', () => {
     expect(bodies, 'Every caller must get the body the server sent for /user/ada.').toEqual(Array(20).fill(body('ada')));
   });
 
+  test('a caller that comes 1.5 s into a call still in flight joins it', async () => {
+    server.route('/user/ada', { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const started = performance.now();
+    const first = get('ada');
+    let firstSettled = false;
+    first.then(
+      () => (firstSettled = true),
+      () => (firstSettled = true),
+    );
+    const arrived = await server.until(() => requestsFor('ada') > 0, 2_000);
+    expect(
+      arrived,
+      `get("ada") was called, and 2 s later no request for /user/ada had reached the server (load was called ${calls.length} times).${log()}`,
+    ).toBe(true);
+    // The late callers come 1.5 s after the first one, while the server still holds its answer.
+    await sleep(Math.max(0, 1_500 - (performance.now() - started)));
+    const cameAfterMs = Math.round(performance.now() - started);
+    const settledBefore = firstSettled;
+    const late = Array.from({ length: 5 }, () => get('ada'));
+    // The answer is still held: a request the late callers started has time to reach the server.
+    await sleep(200);
+    const whileHeld = requestsFor('ada');
+    server.release('/user/ada');
+    const bodies = await allOf([first, ...late], 'the first caller and 5 late ones for "ada"');
+    const inAll = requestsFor('ada');
+    expect(
+      { whileHeld, inAll },
+      `One caller asked for "ada", and the server held the answer; ${cameAfterMs} ms later 5 more callers asked for "ada". The ` +
+        `server saw ${whileHeld} request(s) for ada while its answer was held, and ${inAll} in all (load was called ` +
+        `${calls.length} times). ` +
+        (settledBefore
+          ? "The first caller's get() had already settled by then, although the server had not answered: get(key) must " +
+            'settle as load(key) does, when its answer comes. '
+          : whileHeld > 1
+            ? `The late callers started a call of their own while the first was still held: the call in flight was no longer ` +
+              `shared ${cameAfterMs} ms after it started, though it had not settled. A call stays shared for as long as it is ` +
+              'in flight, however long that is: the slow pages are where a herd hurts most. '
+            : 'The late callers waited for the call in flight, and then called load again instead of taking its value. ') +
+        log(),
+    ).toEqual({ whileHeld: 1, inAll: 1 });
+    expect(bodies, 'Every caller, the first and the 5 that came 1.5 s later, must get the body the server sent for /user/ada.').toEqual(
+      Array(6).fill(body('ada')),
+    );
+  });
+
   test('callers for different keys get a request per key, all in flight at the same time', async () => {
     const keys = ['ada', 'grace', 'edsger'];
     for (const key of keys) server.route(`/user/${key}`, { held: true });
@@ -155,6 +202,37 @@ describe('singleFlight: sharing a call in flight', () => {
       bodies.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : `rejected: ${(outcome.reason as Error)?.message}`)),
       'Each caller must get the body for its own key (5 for ada, then 5 for grace, then 5 for edsger): a caller got the answer of another key.',
     ).toEqual(keys.flatMap((key) => Array(5).fill(body(key))));
+  });
+
+  test('8 different keys called at once have their 8 calls in flight at the same time', async () => {
+    const keys = ['ada', 'grace', 'edsger', 'barbara', 'donald', 'alan', 'margaret', 'tony'];
+    for (const key of keys) server.route(`/user/${key}`, { held: true });
+    const { calls, load } = countedLoad();
+    const get = wrapped(load);
+    const gets = keys.map((key) => get(key));
+    const allThere = await server.until(() => server.inFlight >= keys.length, 5_000);
+    const inFlight = server.maxInFlight;
+    const calledWhileHeld = [...calls];
+    server.release();
+    const bodies = await allOf(gets, '8 callers, one for each of 8 keys');
+    const notCalled = keys.filter((key) => !calledWhileHeld.includes(key));
+    expect(
+      allThere,
+      `8 callers asked at once for 8 different keys, and while the server held every answer, for 5 s, at most ${inFlight} of ` +
+        `their requests were in flight together. ` +
+        (notCalled.length > 0
+          ? `By then load had been called for ${calledWhileHeld.length} of the 8 keys only: the calls for ` +
+            `${notCalled.join(', ')} had not started while the others were in flight (held back by a limit on how many calls ` +
+            'of load may run at once, whatever their keys, or by a queue). '
+          : `load had been called for all 8 keys, yet only ${inFlight} requests were ever in flight at once. `) +
+        `Keys are independent: however many keys are asked for, each one's call starts at once.${log()}`,
+    ).toBe(true);
+    expect(
+      keys.map(requestsFor),
+      `8 callers, one per key: the server got these requests per key: ${keys.map((key) => `${key}: ${requestsFor(key)}`).join(', ')}. ` +
+        `Each key gets one call of load, its own.${log()}`,
+    ).toEqual(Array(8).fill(1));
+    expect(bodies, 'Each of the 8 callers must get the body the server sent for its own key.').toEqual(keys.map(body));
   });
 
   test("a key's call in flight stays shared after another key's call has resolved", async () => {
@@ -312,6 +390,40 @@ describe('singleFlight: when the call fails', () => {
     // An unhandled rejection is reported once the microtasks have run: let it come, so that it
     // fails this test (kata/vitest/escaped-errors.ts) rather than another one.
     await sleep(20);
+  });
+
+  test('every caller rejects with the very value load rejected with, a falsy one too: undefined, null, 0, "", false', async () => {
+    // Each falsy reason gets a singleFlight of its own and 3 callers sharing its call, all at once.
+    const cases = [undefined, null, 0, '', false].map((reason) => {
+      const get = singleFlight(async (_key: string): Promise<string> => {
+        await sleep(20);
+        return Promise.reject(reason);
+      });
+      return { reason, gets: [get('ada'), get('ada'), get('ada')] };
+    });
+    const outcomes = await Promise.all(cases.map(({ gets }) => Promise.all(gets.map((promise) => settlementWithin(promise, 5_000)))));
+    const wrong = cases.flatMap(({ reason }, index) => {
+      const seen = outcomes[index]!.filter((outcome) => outcome.state !== 'rejected' || !Object.is(outcome.reason, reason));
+      if (seen.length === 0) return [];
+      const shown = seen.map((outcome) =>
+        outcome.state === 'resolved'
+          ? `resolved with ${shownReason(outcome.value)}`
+          : outcome.state === 'rejected'
+            ? `rejected with ${shownReason(outcome.reason)}`
+            : 'had not settled 5 s later',
+      );
+      return [`load rejected with ${shownReason(reason)}, and ${seen.length} of its 3 callers ${[...new Set(shown)].join(' or ')}`];
+    });
+    const resolved = outcomes.some((settled) => settled.some((outcome) => outcome.state === 'resolved'));
+    expect(
+      wrong,
+      `Callers sharing a call whose load rejected with a falsy value did not all reject with it: ${wrong.join('; ')}. ` +
+        (resolved
+          ? 'A rejection is a failure whatever its reason: tell the callers how the call ended by which way its promise ' +
+            'settled (its rejection handler ran), never by whether the reason is truthy. '
+          : '') +
+        'Reject every caller with the very value load rejected with, whatever it is.',
+    ).toEqual([]);
   });
 
   test('asks again after a failure: the failure is not kept', async () => {
