@@ -166,6 +166,41 @@ describe('runRequest and currentRequestId', () => {
       failure === thrown,
       `The work threw ${thrown}, and runRequest ${typeof failure === 'string' ? failure : `rejected with ${String(failure)}`}: reject with the work's own error.`,
     ).toBe(true);
+    // A work may throw anything, not only an Error: each value must come back as the very value thrown.
+    const notErrors: Array<[string, unknown]> = [
+      ['the string "card declined"', 'card declined'],
+      ['undefined', undefined],
+      ['the plain object { code: 402 }', { code: 402 }],
+    ];
+    const outcomes = await within(
+      2_000,
+      Promise.all(
+        notErrors.map(([, value], index) =>
+          runRequest(`req-${3 + index}`, async () => {
+            await sleep(1);
+            throw value;
+          }).then(
+            (result): { resolved: unknown } | { rejected: unknown } => ({ resolved: result }),
+            (reason: unknown) => ({ rejected: reason }),
+          ),
+        ),
+      ),
+      'runRequest did not settle within 2 s of a work that throws something other than an Error',
+    );
+    const changed = notErrors.flatMap(([what, value], index) => {
+      const outcome = outcomes[index]!;
+      if ('rejected' in outcome && Object.is(outcome.rejected, value)) return [];
+      if ('resolved' in outcome) return [`the work threw ${what}, and runRequest resolved with ${shownReason(outcome.resolved)}`];
+      const reason = outcome.rejected;
+      const wrapped = reason instanceof Error && Object.is(reason.cause, value) ? ' (an Error whose cause is the value thrown)' : '';
+      return [`the work threw ${what}, and runRequest rejected with ${shownReason(reason)}${wrapped}`];
+    });
+    expect(
+      changed,
+      `A work threw something that is not an Error, and runRequest did not reject with that very value: ${changed.join('; ')}. ` +
+        'Reject with exactly what the work threw, whatever it is: a caller may test for that very value (a string code, an ' +
+        'object with fields), and a wrapper or a copy hides it.',
+    ).toEqual([]);
   });
 });
 
