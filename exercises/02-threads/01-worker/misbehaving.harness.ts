@@ -2,7 +2,19 @@
 // workerData says how to go wrong.
 import { parentPort, workerData } from 'node:worker_threads';
 
-export type Misbehaviour = 'throw' | 'throw-range-error' | 'exit-3' | 'exit-quietly' | 'linger' | 'post-twice' | 'post-undefined' | 'post-null';
+export type Misbehaviour =
+  | 'throw'
+  | 'throw-range-error'
+  | 'throw-zero'
+  | 'throw-empty-string'
+  | 'throw-null'
+  | 'exit-3'
+  | 'exit-3-after-posting'
+  | 'exit-quietly'
+  | 'linger'
+  | 'post-twice'
+  | 'post-undefined'
+  | 'post-null';
 
 switch (workerData as Misbehaviour) {
   case 'throw':
@@ -10,7 +22,19 @@ switch (workerData as Misbehaviour) {
   case 'throw-range-error':
     // An error of a class of its own: the caller should see a RangeError, not only its message.
     throw new RangeError('a RangeError thrown inside the worker on purpose');
+  // Falsy values, thrown as they are: the 'error' event hands over exactly what was thrown.
+  case 'throw-zero':
+    throw 0;
+  case 'throw-empty-string':
+    throw '';
+  case 'throw-null':
+    throw null;
   case 'exit-3':
+    process.exit(3);
+    break;
+  case 'exit-3-after-posting':
+    // Posts its result, then exits with code 3: the result came first, so the code is no failure.
+    parentPort!.postMessage('the result');
     process.exit(3);
     break;
   case 'exit-quietly':

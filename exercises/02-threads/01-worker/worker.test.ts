@@ -244,6 +244,33 @@ describe('runWorker', () => {
     ).toBe('RangeError');
   });
 
+  test("rejects with what the worker threw even when it is falsy: 0, '' or null", { timeout: 40_000 }, async () => {
+    await withWorkerSpans(async () => {
+      for (const [how, thrown] of [
+        ['throw-zero', 0],
+        ['throw-empty-string', ''],
+        ['throw-null', null],
+      ] as const) {
+        const shown = JSON.stringify(thrown);
+        const reason = await within(
+          10_000,
+          failureOf(
+            () => misbehave(how),
+            `runWorker resolved, although its worker threw ${shown} (and so posted nothing): reject with what the worker threw, whatever its value.`,
+          ),
+          `runWorker never settled, although its worker threw ${shown} and exited`,
+        );
+        expect(
+          reason,
+          `runWorker(misbehaving.harness.ts, '${how}') rejected with ${shownReason(reason)}, although its worker threw ${shown}. ` +
+            `Node hands a thrown value to the 'error' event as it was thrown, ${shown} included, and it is the worker's own error: reject with it. ` +
+            'A falsy value thrown is an error all the same: keep "no error yet" apart from the error itself (a flag, or a wrapper ' +
+            'such as { error }), not as a test of whether the error is truthy.',
+        ).toBe(thrown);
+      }
+    });
+  });
+
   test('rejects with the exit code when the worker exits with a non-zero code', async () => {
     const error = await withWorkerSpans(() =>
       within(
@@ -296,6 +323,30 @@ describe('runWorker', () => {
           '(listen with once(), or keep the first value and ignore the rest).',
       ).toBe('the first message');
       expect(workers.alive().length, 'runWorker resolved, but its worker is still alive: settle only once it has exited.').toBe(0);
+    });
+  });
+
+  test('resolves with the first message even when the worker then calls process.exit(3)', { timeout: 20_000 }, async () => {
+    await withWorkerSpans(async (workers) => {
+      const value = await valueWithin(
+        10_000,
+        misbehave<string>('exit-3-after-posting'),
+        'runWorker never settled, although its worker posted "the result" and then called process.exit(3)',
+        (reason) => {
+          const seen = workers.seen.at(-1);
+          const exit = seen?.exitCode === undefined ? 'before its exit' : `then its exit code ${seen.exitCode}`;
+          return (
+            `runWorker(misbehaving.harness.ts, 'exit-3-after-posting') rejected with ${shownReason(reason)}, although its worker posted "the result" ` +
+            `and only then called process.exit(3)${seen ? ` (the test saw ${seen.posted} message(s) from it, ${exit})` : ''}. ` +
+            'An exit code rejects only a worker that exits without posting: once the first message has come, it is the result, ' +
+            'whatever code the worker exits with after it.'
+          );
+        },
+      );
+      expect(
+        value,
+        `The worker posted "the result" and then called process.exit(3); runWorker resolved with ${describeValue(value)}: it resolves with the first message.`,
+      ).toBe('the result');
     });
   });
 
