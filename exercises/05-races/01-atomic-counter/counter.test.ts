@@ -1,4 +1,6 @@
+import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
+import workerThreads from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
@@ -17,6 +19,40 @@ const countRejected = (threads: number, times: number, spans: WorkerSpans) => (r
     `The worker threads it started: ${seen.length === 0 ? 'none' : seen.join('; ')}.`
   );
 };
+
+/**
+ * Runs `work` with `new Worker` watched (the module's export, which counter.ts's import sees once it
+ * is synced, as parallel.test.ts does), and pushes onto `given` the `workerData` of every worker
+ * started meanwhile, as the main thread passed it: its counter is the very Int32Array countInWorkers
+ * handed over, over the same memory the worker counts in when that memory is shared. `onStart` runs
+ * right after each of those workers is created. The tests start no worker of their own meanwhile.
+ */
+async function watchWorkerData<T>(given: unknown[], work: () => Promise<T>, onStart: (workerData: unknown) => void = () => {}): Promise<T> {
+  const Original = workerThreads.Worker;
+  workerThreads.Worker = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Original>) {
+      super(...args);
+      given.push(args[1]?.workerData);
+      onStart(args[1]?.workerData);
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    return await work();
+  } finally {
+    workerThreads.Worker = Original;
+    syncBuiltinESMExports();
+  }
+}
+
+/** The `counter` of a worker's `workerData`, when it is an Int32Array. */
+const counterIn = (workerData: unknown) => {
+  const counter = (workerData as { counter?: unknown } | null | undefined)?.counter;
+  return counter instanceof Int32Array ? counter : undefined;
+};
+
+/** How many different buffers the counters of `given` (workerData, as watchWorkerData saw them) lie over. */
+const buffersOf = (given: unknown[]) => new Set(given.map((workerData) => counterIn(workerData)?.buffer)).size;
 
 describe('createCounter', () => {
   test('puts `slots` cells in shared memory, every one at 0, and none for 0', () => {
@@ -234,6 +270,109 @@ describe('countInWorkers', () => {
         (total === 0 ? "A total of 0 means the workers counted on copies: is the counter's buffer a SharedArrayBuffer? " : '') +
         'Does each worker call increment(counter, 0, times) on the counter it received?',
     ).toBe(1_000_000);
+  });
+
+  test('hands every worker the same counter: one SharedArrayBuffer in all their workerData', async () => {
+    const timeline = new Timeline();
+    const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+    const given: unknown[] = [];
+    let total: number;
+    try {
+      total = await watchWorkerData(given, () =>
+        valueWithin(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved', countRejected(3, 1000, spans)),
+      );
+    } finally {
+      spans.stop();
+    }
+    expect(
+      given.length,
+      `countInWorkers(3, 1000) started ${spans.seen.length} worker threads, and the test saw the workerData of ${given.length} of them ` +
+        "(it watches new Worker() of 'node:worker_threads' while the call runs). Start the 3 workers there, with new Worker(file, { workerData: { counter, times } }).",
+    ).toBe(3);
+    const without = given.filter((workerData) => counterIn(workerData) === undefined);
+    expect(
+      without.length,
+      `${without.length} of the 3 workers of countInWorkers(3, 1000) got no Int32Array as the counter of their workerData ` +
+        `(one got ${shownReason(without[0])}): counter.worker.ts reads { counter, times } from it.`,
+    ).toBe(0);
+    const buffers = buffersOf(given);
+    expect(
+      buffers,
+      `countInWorkers(3, 1000) handed its 3 workers ${buffers} different buffers in their workerData: ` +
+        `${buffers === 3 ? 'each worker counted on a counter of its own' : 'some workers counted on counters of their own'}, so those threads never ` +
+        'touched the same cell, and there was no race for increment() to survive. The exercise is one counter that every thread shares: ' +
+        'create one counter for the call, and hand that same counter to every worker.',
+    ).toBe(1);
+    expect(total, `3 workers each added 1,000 to one shared counter: expected 3,000, got ${n(total)}.`).toBe(3000);
+  });
+
+  test('resolves with the value it reads from the shared counter, not a total it works out', async () => {
+    const timeline = new Timeline();
+    const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+    const given: unknown[] = [];
+    // While the workers run, the test adds `extra` to the shared counter itself, through the workerData
+    // of the first worker: Atomics.add, so no increment of the workers is lost to it. It happens as that
+    // worker is created, before any worker can have exited, so the counter holds it when the call reads it.
+    const extra = 7;
+    let addedTo: Int32Array | undefined;
+    let total: number;
+    try {
+      total = await watchWorkerData(
+        given,
+        () => valueWithin(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved', countRejected(3, 1000, spans)),
+        (workerData) => {
+          const counter = counterIn(workerData);
+          if (addedTo !== undefined || counter === undefined || !(counter.buffer instanceof SharedArrayBuffer) || counter.length === 0) return;
+          Atomics.add(counter, 0, extra);
+          addedTo = counter;
+        },
+      );
+    } finally {
+      spans.stop();
+    }
+    expect(
+      addedTo,
+      `countInWorkers(3, 1000) started ${given.length} workers whose workerData the test saw, and none of them held a counter in shared memory ` +
+        `(the first one's workerData: ${shownReason(given[0])}), so the test could not add to the counter the workers share. ` +
+        'Hand every worker { counter, times }, the counter from createCounter().',
+    ).toBeDefined();
+    const inCell = Atomics.load(addedTo!, 0);
+    expect(
+      total,
+      `countInWorkers(3, 1000) resolved with ${n(total)}, but the counter it handed its workers holds ${n(inCell)}: while the workers ran, this test ` +
+        `added ${extra} to that counter itself, so it should have resolved with ${n(3000 + extra)} (3 workers of 1,000, and the ${extra}). ` +
+        (total === 3000 && inCell !== total ? 'It resolved with exactly threads * times: the total was worked out, not read from the counter. ' : '') +
+        "Resolve with the value in the counter's cell, read once every worker has exited.",
+    ).toBe(3000 + extra);
+  });
+
+  test('gives each of two calls made at once its own total', async () => {
+    const timeline = new Timeline();
+    const spans = recordWorkerSpans(timeline, (threadId) => `worker ${threadId}`);
+    const given: unknown[] = [];
+    let totals: number[];
+    try {
+      totals = await watchWorkerData(given, () =>
+        Promise.all([
+          valueWithin(10_000, countInWorkers(2, 1000), 'countInWorkers(2, 1000) never resolved beside countInWorkers(3, 1000)', countRejected(2, 1000, spans)),
+          valueWithin(10_000, countInWorkers(3, 1000), 'countInWorkers(3, 1000) never resolved beside countInWorkers(2, 1000)', countRejected(3, 1000, spans)),
+        ]),
+      );
+    } finally {
+      spans.stop();
+    }
+    const buffers = buffersOf(given);
+    expect(
+      totals,
+      `Two calls made at once, countInWorkers(2, 1000) and countInWorkers(3, 1000), resolved with ${n(totals[0]!)} and ${n(totals[1]!)} ` +
+        '(expected 2,000 and 3,000). ' +
+        (buffers === 1 && given.length === 5
+          ? 'All 5 of their workers were handed the same buffer: the two calls shared one counter, so what a call reads from it ' +
+            "takes in the other call's increments too. Each call creates a counter of its own."
+          : `Their ${given.length} workers were handed ${buffers} different buffers. Each call counts on a counter of its own, ` +
+            'and resolves with what that counter holds once its own workers have exited.') +
+        `\n${timeline.toText()}\n`,
+    ).toEqual([2000, 3000]);
   });
 
   test('starts every worker before waiting for any of them', async () => {
