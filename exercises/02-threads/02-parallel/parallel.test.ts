@@ -3,7 +3,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { inspect } from 'node:util';
-import workerThreads, { Worker } from 'node:worker_threads';
+import workerThreads, { MessagePort, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { measured as recorded, shownReason, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
@@ -145,6 +145,66 @@ async function workersDuring<T>(work: () => Promise<T>): Promise<{ result: T; st
 const isPart = (data: unknown): data is { from: number; to: number } =>
   typeof data === 'object' && data !== null && Number.isFinite((data as { from?: unknown }).from) && Number.isFinite((data as { to?: unknown }).to);
 
+/** Something handed to a worker thread, and the transfer list it went with. */
+interface Handover {
+  /** How it went: the workerData of a new Worker, or a postMessage. */
+  how: string;
+  value: unknown;
+  transfer: readonly unknown[];
+}
+
+/** The transfer list of a postMessage: an array, or MessagePort's options form `{ transfer }`. */
+const transferListOf = (transfer: unknown): readonly unknown[] => {
+  if (Array.isArray(transfer)) return transfer;
+  const listed = (transfer as { transfer?: unknown } | undefined)?.transfer;
+  return Array.isArray(listed) ? listed : [];
+};
+
+/**
+ * Everything handed to a worker while `work` runs, with its transfer list: the workerData of each
+ * `new Worker` (watched as workersDuring watches it), and every message posted on a MessagePort
+ * (worker.postMessage posts on the worker's port; a pool posts its tasks on ports of its own). The
+ * messages Node itself posts while a Worker is being constructed are left out.
+ */
+async function handoversDuring<T>(work: () => Promise<T>): Promise<{ result: T; handovers: Handover[] }> {
+  const Original = workerThreads.Worker;
+  const post = MessagePort.prototype.postMessage;
+  const handovers: Handover[] = [];
+  let constructing = false;
+  workerThreads.Worker = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Original>) {
+      constructing = true;
+      try {
+        super(...args);
+      } finally {
+        constructing = false;
+      }
+      handovers.push({ how: `the workerData of new Worker(${scriptName(args[0])})`, value: args[1]?.workerData, transfer: args[1]?.transferList ?? [] });
+    }
+  };
+  MessagePort.prototype.postMessage = function (this: MessagePort, value: unknown, transfer?: unknown) {
+    if (!constructing) handovers.push({ how: 'a postMessage', value, transfer: transferListOf(transfer) });
+    return post.call(this, value, transfer as Parameters<typeof post>[1]);
+  };
+  syncBuiltinESMExports();
+  try {
+    return { result: await work(), handovers };
+  } finally {
+    workerThreads.Worker = Original;
+    MessagePort.prototype.postMessage = post;
+    syncBuiltinESMExports();
+  }
+}
+
+/** Whether `value`, as handed to a worker, holds `buffer`: the buffer itself, a view over it, or either inside an array or object (a few levels down). */
+function holdsBuffer(value: unknown, buffer: ArrayBufferLike, depth = 0): boolean {
+  if (value === buffer) return true;
+  if (ArrayBuffer.isView(value)) return value.buffer === buffer;
+  if (typeof value !== 'object' || value === null || depth >= 3) return false;
+  const inside = Array.isArray(value) ? value.slice(0, 100) : Object.values(value);
+  return inside.some((item) => holdsBuffer(item, buffer, depth + 1));
+}
+
 describe('countPrimesParallel', () => {
   // Five calls of 5 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
   test('counts every number exactly once, however the range splits', { timeout: 30_000 }, async () => {
@@ -202,7 +262,8 @@ describe('countPrimesParallel', () => {
     }
   });
 
-  test('starts a worker thread per part, all before waiting for any', async () => {
+  // Two calls of 10 s at most each (right answers take up to 0.6 s, beside a CPU hog too).
+  test('starts a worker thread per part, all before waiting for any', { timeout: 30_000 }, async () => {
     const threads = 3;
     const { workers, timeline } = await countMediumOn(threads);
     const threadIds = new Set(workers.seen.map((seen) => seen.threadId));
@@ -219,6 +280,23 @@ describe('countPrimesParallel', () => {
         'the next gives you threads, but no parallelism. Start every worker first, then wait for all of them together.\n' +
         `${timeline.toText()}\n`,
     ).toBeGreaterThanOrEqual(threads);
+
+    // A fixed 6, whatever the cores: more than the 4 threads of libuv's pool, a limit some answers borrow.
+    const six = 6;
+    const many = await countMediumOn(six);
+    const manyIds = new Set(many.workers.seen.map((seen) => seen.threadId));
+    expect(
+      manyIds.size,
+      `For threads = ${six}, ${manyIds.size} worker thread(s) counted the range: each of the ${six} parts is counted in a worker of its own, ` +
+        `whatever their number.\n${many.timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(six);
+    expect(
+      many.timeline.maxInFlight,
+      `For threads = ${six}, all ${manyIds.size} workers were started, but no more than ${many.timeline.maxInFlight} were running at any moment: ` +
+        'some started only after others had reported their count, so their parts waited their turn. Start the worker of every part ' +
+        'before waiting for any, with no limit of your own on how many run at once.\n' +
+        `${many.timeline.toText()}\n`,
+    ).toBeGreaterThanOrEqual(six);
   });
 
   test('starts one worker per part even when there are more parts than cores', async () => {
@@ -236,6 +314,37 @@ describe('countPrimesParallel', () => {
       timeline.maxInFlight,
       `At most ${timeline.maxInFlight} of the ${threads} workers ran at once: start every worker before waiting for any.\n${timeline.toText()}\n`,
     ).toBeGreaterThanOrEqual(threads);
+  });
+
+  // Two calls of 10 s at most each (right answers take well under a second, beside a CPU hog too).
+  test('starts `threads` workers also when the range does not divide evenly into `threads` parts', { timeout: 30_000 }, async () => {
+    // 9 numbers in 6 parts and 10 in 7: shares of ceil(1.5) = 2 and ceil(1.43) = 2 numbers, where parts of 2 laid end to end
+    // cover the range in 5 parts. At least as many numbers as threads: every part can have one.
+    const uneven = [
+      { from: 0, to: 9, threads: 6, count: 4 },
+      { from: 0, to: 10, threads: 7, count: 4 },
+    ];
+    for (const { from, to, threads, count } of uneven) {
+      const call = `countPrimesParallel(${from}, ${to}, ${threads})`;
+      const { result, started } = await workersDuring(() =>
+        withWorkerSpans(async (workers) => {
+          const counted = await valueWithin(10_000, countPrimesParallel(from, to, threads), `${call} never settled`, countRejected(from, to, threads, count));
+          return { counted, threadIds: new Set(workers.seen.map((seen) => seen.threadId)) };
+        }),
+      );
+      expect(result.counted, `${call} resolved with ${result.counted}, where [${from}, ${to}) holds ${count} primes: 2, 3, 5 and 7.`).toBe(count);
+      // The parts are seen where each worker got its own (a pool's tasks are not).
+      const parts = started
+        .filter((worker) => worker.script === primesWorker && isPart(worker.workerData))
+        .map((worker) => worker.workerData as { from: number; to: number });
+      expect(
+        result.threadIds.size,
+        `${call} started ${result.threadIds.size} worker thread(s) for a range of ${to - from} numbers that does not divide evenly into ${threads} parts` +
+          (parts.length > 0 ? `; it handed out ${parts.length} part(s), [${parts.map((part) => `${part.from}, ${part.to}`).join('), [')})` : '') +
+          `. The README asks for \`threads\` parts, each counted in its own worker, however the numbers divide: make ${threads} parts ` +
+          'of at most ceil((to - from) / threads) numbers each, some of them shorter than others where the numbers run short.',
+      ).toBeGreaterThanOrEqual(threads);
+    }
   });
 
   test('leaves no worker running once the count is in', async () => {
@@ -359,12 +468,19 @@ describe('sumInWorker', () => {
   test('moves the array to the worker instead of copying it', async () => {
     const values = new Float64Array(4_000_000).map((_, index) => index % 1000);
     const bytes = values.byteLength;
+    // Kept: once detached, the array still names the buffer it had.
+    const buffer = values.buffer;
     const expected = 4000 * ((999 * 1000) / 2);
-    const { sum, workers } = await withWorkerSpans(async (workers, timeline) => {
-      const call = timeline.run('sumInWorker', () => sumInWorker(values));
-      const sum = await valueWithin(10_000, call, 'sumInWorker never settled', sumRejected(`a Float64Array of ${values.length} values`, expected));
-      return { sum, workers };
-    });
+    const {
+      result: { sum, workers },
+      handovers,
+    } = await handoversDuring(() =>
+      withWorkerSpans(async (workers, timeline) => {
+        const call = timeline.run('sumInWorker', () => sumInWorker(values));
+        const sum = await valueWithin(10_000, call, 'sumInWorker never settled', sumRejected(`a Float64Array of ${values.length} values`, expected));
+        return { sum, workers };
+      }),
+    );
     expect(workers.seen.length, 'sumInWorker started no worker thread: post the array to a Worker, and sum it there.').toBeGreaterThanOrEqual(1);
     expect(sum, 'sumInWorker should resolve with the sum of the values, as computed by the worker').toBe(expected);
     expect(
@@ -372,6 +488,19 @@ describe('sumInWorker', () => {
       `The ${bytes / 1e6} MB array was copied, not transferred: it is still readable on the main thread after the call. ` +
         "postMessage (and workerData) copy by default; list the array's buffer in transferList to move it instead.",
     ).toBe(0);
+    // Moved means the worker gets that very memory: the buffer goes in the message, and in its transfer list.
+    const listing = handovers.filter((handover) => handover.transfer.includes(buffer));
+    const shown = (value: unknown) => inspect(value, { depth: 1, maxArrayLength: 3, breakLength: Infinity });
+    expect(
+      listing.some((handover) => holdsBuffer(handover.value, buffer)),
+      (listing.length === 0
+        ? "The array's buffer was detached, but no workerData or postMessage the tests saw listed it in a transfer list: it was emptied some " +
+          'other way, and the worker got the values without it. '
+        : `The array's buffer was in the transfer list of ${listing.map((handover) => handover.how).join(' and ')}, but what went with it ` +
+          `(${listing.map((handover) => shown(handover.value)).join('; ')}) does not hold that buffer: the worker summed values copied ` +
+          'into something else, and the listed buffer went along unused: detached here, read by nobody there. ') +
+        'Nothing is copied when the worker gets the memory itself: send the array (or its buffer) in the same message whose transfer list holds its buffer.',
+    ).toBe(true);
   });
 
   test('sums an empty array to 0', async () => {
