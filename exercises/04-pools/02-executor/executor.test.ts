@@ -10,6 +10,7 @@ import {
   liveChildren,
   liveWorkers,
   shownReason,
+  sleep,
   spawnLog,
   stopWorkers,
   Timeline,
@@ -202,6 +203,43 @@ describe.each(kinds)('$name', (kind) => {
       `With maxWorkers: 3, 3 tasks submitted one at a time (each once the one before had resolved) started ${count(started.length, kind)} ` +
         `and ran on ${count(places, kind)} (${kind.unit === 'thread' ? 'thread ids' : 'pids'} ${ranOn.join(', ')}).${seen} When a task arrives while a worker is idle, that worker ` +
         'takes it: a pool starts a new worker only when every worker it has is busy, and keeps the ones it started for the next tasks.',
+    ).toEqual({ started: 1, ranOn: 1 });
+  });
+
+  test(`keeps an idle ${kind.unit} for the next task, also when that task comes 1.5 s later`, async () => {
+    const first = kind.started().length;
+    const executor = open({ maxWorkers: 3 });
+    // Two tasks, one at a time: the second submitted 1.5 s after the first resolved, the pool idle meanwhile.
+    const ranOn: number[] = [];
+    for (const [nth, ms] of [
+      [1, 15_000],
+      [2, 10_000],
+    ] as const) {
+      if (nth === 2) await sleep(1_500);
+      const where = await resultWithin(
+        ms,
+        executor.submit('whereAmI'),
+        'submit() never settled',
+        `submit("whereAmI") number ${nth} of 2 with maxWorkers: 3${nth === 2 ? ', made 1.5 s after the first had resolved,' : ''}`,
+        'the task whereAmI throws nothing: it should resolve with where the task ran ({ threadId, pid })',
+      );
+      ranOn.push(kind.idOf(where));
+    }
+    const started = kind.started().slice(first);
+    const exited = started.filter((unit) => !kind.isAlive(unit)).length;
+    const places = new Set(ranOn).size;
+    // Nothing called shutdown(): a worker that has exited by now was stopped (or died) while the pool was open.
+    const seen =
+      exited === 0
+        ? ''
+        : ` ${exited} of them had already exited, and shutdown() was never called: a worker of the pool ended ` +
+          'while the pool was open (stopped for sitting idle?), and an exited worker cannot take the next task.';
+    expect(
+      { started: started.length, ranOn: places },
+      `With maxWorkers: 3, 2 tasks submitted one at a time, the second 1.5 s after the first had resolved, started ` +
+        `${count(started.length, kind)} and ran on ${count(places, kind)} (${kind.unit === 'thread' ? 'thread ids' : 'pids'} ${ranOn.join(', ')}).${seen} ` +
+        'The workers a pool starts are kept for the next tasks until shutdown(), however long they wait for one: the second ' +
+        'task should run on the worker started for the first.',
     ).toEqual({ started: 1, ranOn: 1 });
   });
 
@@ -662,6 +700,71 @@ describe.each(kinds)('$name', (kind) => {
       'there was nothing to run and nothing to fail: shutdown() should resolve once every worker it started (none was needed) has exited',
     );
     await expectRefusedAsShutDown(() => executor.submit('square', 2), 'submit() after shutdown() of an executor that had run no task');
+  });
+
+  test('shutdown() called right after map() lets every item of that map() run: map() resolves with all the results', async () => {
+    const executor = open({ maxWorkers: 2 });
+    // More items than workers, and shutdown() called before map() has resolved: Python's `with` block does this.
+    const mapping = executor.map('square', [1, 2, 3, 4, 5, 6]);
+    const closing = executor.shutdown();
+    closing.catch(() => {}); // Judged below, after map().
+    const results = await valueWithin(15_000, mapping, 'map() never settled with shutdown() called right after it', (reason) => {
+      const refused = reason instanceof Error && /shut/i.test(reason.message);
+      return (
+        `${kind.name}: map("square", [1, 2, 3, 4, 5, 6]) with maxWorkers: 2, and shutdown() called right after it, rejected with ${shownReason(reason)}. ` +
+        (refused ? 'Items of that map() were refused as shut down: they had not all been handed to the executor when map() was called. ' : '') +
+        'map() was called before shutdown(), so all 6 of its tasks were submitted before it, and shutdown() lets every task ' +
+        'already submitted finish: map() should resolve with [1, 4, 9, 16, 25, 36].'
+      );
+    });
+    expect(results, 'map("square", [1, 2, 3, 4, 5, 6]), with shutdown() called right after it, should resolve with each square, in order').toEqual([
+      1, 4, 9, 16, 25, 36,
+    ]);
+    await resultWithin(
+      10_000,
+      closing,
+      'shutdown() never resolved',
+      'shutdown() with maxWorkers: 2, called right after map("square", [1, 2, 3, 4, 5, 6]),',
+      'square throws nothing: shutdown() should resolve once those 6 tasks have run and the workers have stopped',
+    );
+  });
+
+  test('shutdown() called again resolves too: while the first call is still under way, and after it has resolved', async () => {
+    const executor = open({ maxWorkers: 2 });
+    const tasks = [1, 2, 3, 4].map((n) => settle(executor.submit('square', n)));
+    // Both calls made before any task has run: the second comes while the first waits for the tasks.
+    const firstCall = settle(executor.shutdown());
+    const secondCall = settle(executor.shutdown());
+    const first = await within(
+      15_000,
+      firstCall,
+      'The first shutdown() never settled after shutdown() was called a second time while it waited for 4 submitted tasks',
+    );
+    const second = await within(
+      5_000,
+      secondCall,
+      'A second shutdown(), called while the first was still waiting for 4 submitted tasks, never settled although the first one resolved',
+    );
+    const shown = (outcome: { status: string; reason?: unknown }) =>
+      outcome.status === 'fulfilled' ? 'resolved' : `rejected with ${shownReason(outcome.reason)}`;
+    expect(
+      { first: shown(first), second: shown(second) },
+      'shutdown() called twice in a row (the second call while the first was still waiting for the 4 tasks submitted before it): ' +
+        'both calls should resolve, once the tasks have run and every worker has exited.',
+    ).toEqual({ first: 'resolved', second: 'resolved' });
+    const done = await within(5_000, Promise.all(tasks), 'the 4 tasks submitted before shutdown() never all settled');
+    expect(
+      done.map((o) => o.status),
+      'The 4 tasks submitted before shutdown() (called twice) should finish',
+    ).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    // Every worker has exited: a later call has nothing left to wait for. A right answer resolves in microseconds.
+    const later = await within(
+      5_000,
+      settle(executor.shutdown()),
+      `shutdown() called once more, after an earlier call had resolved, never settled: every ${kind.unit} of the executor had ` +
+        'exited by then, so there was nothing left to wait for',
+    );
+    expect(shown(later), 'shutdown() called once more, after an earlier call had resolved: it should resolve, as every worker has exited.').toBe('resolved');
   });
 
   test(`after shutdown(), no ${kind.unit} of the executor is left alive`, async () => {
