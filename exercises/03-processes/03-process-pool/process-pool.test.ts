@@ -1,6 +1,18 @@
 import { fork } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, liveChildren, measured, shownReason, spawnCounts, spawnLog, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import {
+  isNotImplemented,
+  liveChildren,
+  measured,
+  type Settlement,
+  settlementWithin,
+  shownReason,
+  spawnCounts,
+  spawnLog,
+  Timeline,
+  valueWithin,
+  within,
+} from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { pidsStillAlive, reapChildren, recordRemoteRun } from '#kata/testing/processes.ts';
 import { ChildCrashed, ProcessPool } from './process-pool.ts';
@@ -478,6 +490,45 @@ describe('ProcessPool', () => {
         `close() on a ProcessPool of 2, called while 2 tasks (each held 300 ms) ran, rejected with ${shownReason(reason)}, but those tasks do ` +
         'not fail, and the run() refused meanwhile is not one of them: close() should resolve once they have run and every child has exited.',
     );
+  });
+
+  test('close() called again resolves too: while the first call is still draining, and after it has resolved', async () => {
+    const timeline = new Timeline();
+    const pool = openPool(2);
+    const draining = runAll(
+      pool,
+      [
+        { n: 1_000, holdMs: 300 },
+        { n: 1_000, holdMs: 300 },
+      ],
+      timeline,
+      SMALL_TASKS_MS,
+    );
+    draining.catch(() => {}); // Judged below.
+    // Two calls in a row, both while the 2 tasks run: each call's promise is judged on its own.
+    const calls = [pool.close(), pool.close()];
+    const [first, second] = await Promise.all(calls.map((call) => settlementWithin(call, SMALL_TASKS_MS)));
+    const told = (settlement: Settlement<void>) =>
+      settlement.state === 'resolved'
+        ? 'resolved'
+        : settlement.state === 'rejected'
+          ? `rejected with ${shownReason(settlement.reason)}`
+          : `never settled (waited ${SMALL_TASKS_MS / 1000} s)`;
+    expect(
+      { first: first!.state, second: second!.state },
+      `close() called twice in a row while 2 tasks (each held 300 ms) ran: the first call ${told(first!)}, the second ${told(second!)}. ` +
+        'Every call of close() is owed what close() promises: it resolves once the tasks have run and every child has exited, ' +
+        'however many times it was called.',
+    ).toEqual({ first: 'resolved', second: 'resolved' });
+    const failed = (await draining).flatMap((o, i) => (o.status === 'rejected' ? [`task ${i}: ${shownReason(o.reason)}`] : []));
+    expect(failed, 'The tasks submitted before close() (called twice) should finish.').toEqual([]);
+    // Every child has exited: a later call has nothing left to wait for, and a right answer resolves at once.
+    const later = await settlementWithin(pool.close(), 5_000);
+    expect(
+      later.state,
+      `close() called once more, after the earlier calls had resolved, ${told(later)}: every child had exited by then, ` +
+        'so there was nothing left to wait for.',
+    ).toBe('resolved');
   });
 
   test('refuses new tasks after close()', async () => {
