@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -273,6 +273,28 @@ describe('runCommand', () => {
           : '.'),
     ).toBe('ENOENT');
   });
+
+  // A file that is there but may not be run: the system refuses to start it (EACCES), so no program
+  // runs, exits or is killed. It lives in the test's temporary folder, which afterEach removes.
+  test.skipIf(process.platform === 'win32')('a program that cannot be started for another reason (no execute permission) is Node’s own error', async () => {
+    const notExecutable = path.join(sandbox, 'not-executable.sh');
+    writeFileSync(notExecutable, '#!/bin/sh\necho started\n', { mode: 0o644 });
+    chmodSync(notExecutable, 0o644);
+    const error = await failureWithin(5_000, () => runCommand(notExecutable, []), {
+      hung: 'runCommand never settled for a file without execute permission, which the system refuses to start: listen for the "error" event',
+      resolved: 'runCommand resolved for a file without execute permission: the system refused to start it, so nothing ran.',
+    });
+    const code = (error as NodeJS.ErrnoException)?.code;
+    expect(
+      code,
+      `runCommand rejected with ${shownReason(error)} for a file without execute permission; expected Node's own error, with code "EACCES"` +
+        (error instanceof CommandFailed
+          ? `. That CommandFailed (exit code ${error.exitCode}, signal ${error.signal}) says a program ran and failed, but this one ` +
+            'never started: Node refused to start it, and its error (code "EACCES") was turned into a CommandFailed. ENOENT is not the only ' +
+            'way a program cannot start: pass Node’s error on as it is whenever the program did not run at all.'
+          : '.'),
+    ).toBe('EACCES');
+  });
 });
 
 // searchFile runs the given search program with argv-spy.harness.ts preloaded into it: the tests see
@@ -341,7 +363,7 @@ function readingOf(args: string[], input: string, kind: 'PATTERN' | 'FILE'): 'op
 }
 
 /** Fails, naming what search received and how it read it, unless searchFile found `expected`. */
-function expectFound({ outcome, received }: Searched, pattern: string, file: string, expected: string[]): void {
+function expectFound({ outcome, received }: Searched, pattern: string, file: string, expected: string[], note = ''): void {
   const call = `searchFile(${shownReason(pattern)}, ${shownReason(file)})`;
   const args = received.at(-1);
   const wrote = existsSync(path.join(sandbox, 'pwned'));
@@ -390,7 +412,7 @@ function expectFound({ outcome, received }: Searched, pattern: string, file: str
   expect(
     (outcome as { lines: unknown }).lines,
     `${call} resolved with ${shownReason((outcome as { lines: unknown }).lines)}. search was run well and printed ${shownReason(printed)}: ` +
-      'resolve with those lines, each without its newline, and [] when it printed nothing.',
+      `resolve with those lines, each without its newline, and [] when it printed nothing.${note}`,
   ).toEqual(expected);
 }
 
@@ -418,6 +440,55 @@ describe('searchFile', () => {
     const lines = ['  pear tree  ', 'apple', '\tpear jam\t'];
     writeFileSync(path.join(sandbox, 'spaced.txt'), `${lines.join('\n')}\n`);
     expectFound(await searched('pear', 'spaced.txt'), 'pear', 'spaced.txt', [lines[0]!, lines[2]!]);
+  });
+
+  test('keeps a found line made only of spaces and tabs, as search printed it', async () => {
+    // search prints every line that contains the pattern and is not empty: with the pattern " ", a
+    // line of blanks is a line it found, like any other.
+    const lines = ['a b', '   ', 'ab', ' \t ', '', 'c d'];
+    writeFileSync(path.join(sandbox, 'blanks.txt'), `${lines.join('\n')}\n`);
+    const result = await searched(' ', 'blanks.txt');
+    const expected = ['a b', '   ', ' \t ', 'c d'];
+    const resolved = 'lines' in result.outcome && Array.isArray(result.outcome.lines) ? (result.outcome.lines as unknown[]) : undefined;
+    const lost = resolved === undefined ? [] : expected.filter((line) => line.trim() === '' && !resolved.includes(line));
+    expectFound(
+      result,
+      ' ',
+      'blanks.txt',
+      expected,
+      lost.length > 0
+        ? ` Missing or changed: ${shownReason(lost)}, found lines made only of spaces and tabs. They contain the pattern " ", so search ` +
+            'printed them: a blank-looking line is still a line found. The only piece of the output that is no line is the empty one after the last newline.'
+        : '',
+    );
+  });
+
+  test('rejects with search’s CommandFailed when the file does not exist', async () => {
+    const { outcome, received } = await searched('apple', 'missing.txt');
+    // What search does with that file, run here directly: it fails, with an exit code and a reason on stderr.
+    const direct = spawnSync(process.execPath, [searchProgram, '--', 'apple', 'missing.txt'], { encoding: 'utf8' });
+    const said = `search exits with code ${direct.status} for it and writes ${shownReason(direct.stderr.split('\n').find((line) => line.includes('ENOENT')) ?? direct.stderr)} to stderr`;
+    if (!('error' in outcome)) {
+      expect.fail(
+        `searchFile("apple", "missing.txt") resolved with ${shownReason(outcome.lines)} for a file that does not exist` +
+          (received.length > 0
+            ? `: ${said}. search failed; it never said that no line matched. [] means search read the file and found nothing: let a ` +
+              'failure of search through as the CommandFailed runCommand rejects with, with its exit code and stderr.'
+            : ', without starting search: run searchProgram with runCommand, and let its failure through.'),
+      );
+    }
+    const error = outcome.error;
+    expect(
+      error,
+      `searchFile("apple", "missing.txt") rejected with ${shownReason(error)}; ${said}, which runCommand turns into a CommandFailed. ` +
+        'Reject with that CommandFailed, as it is.',
+    ).toBeInstanceOf(CommandFailed);
+    const failed = error as CommandFailed;
+    expect(
+      { exitCode: failed.exitCode, stderrSaysWhy: failed.stderr.includes('ENOENT') },
+      `searchFile("apple", "missing.txt") rejected with a CommandFailed with exit code ${failed.exitCode} and stderr ${shownReason(failed.stderr)}; ` +
+        `${said}: the CommandFailed should carry search's own exit code and stderr.`,
+    ).toEqual({ exitCode: direct.status, stderrSaysWhy: true });
   });
 
   test.each(['-i', '--output=pwned'])('reads the file named %j as a file, never as an option', async (file) => {
