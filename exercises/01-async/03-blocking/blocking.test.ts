@@ -185,6 +185,36 @@ describe('deriveKey: slow crypto', () => {
     expect(Buffer.isBuffer(seen.result), 'deriveKey must resolve with a Buffer, like deriveKeySync.').toBe(true);
     expect(seen.result.toString('hex'), 'deriveKey must derive the same key as deriveKeySync (same iterations, length and digest).').toBe(KEY_HEX);
   });
+
+  // Two pairs whose password and salt, put end to end, read the same ("abc"): their keys differ.
+  const twoPairs = [
+    { password: 'a', salt: 'bc', hex: '89c4b0229b132f1d591951060f015fb92798ed97a1f6e9a324f26773589f9381' },
+    { password: 'ab', salt: 'c', hex: '04a43408f69c9742e17581e46775761aa432b7f2b4bf00389d11cc0ce707c01d' },
+  ];
+
+  test('derives each password and salt their own key: ("a", "bc"), then ("ab", "c")', { timeout: 2 * OBSERVE_MS + 10_000 }, async () => {
+    const keys: string[] = [];
+    for (const { password, salt } of twoPairs) {
+      const call = `deriveKey(${JSON.stringify(password)}, ${JSON.stringify(salt)})`;
+      const key = await valueWithin(
+        OBSERVE_MS,
+        deriveKey(password, salt),
+        `${call} never settled`,
+        rejectedWhere(call, 'the key deriveKeySync derives from that password and salt'),
+      );
+      keys.push(Buffer.isBuffer(key) ? key.toString('hex') : shownReason(key));
+    }
+    const [first, second] = keys;
+    expect(first, 'deriveKey("a", "bc") must derive the same key as deriveKeySync("a", "bc").').toBe(twoPairs[0]!.hex);
+    expect(
+      second,
+      second === first
+        ? 'deriveKey("ab", "c") resolved with the very key deriveKey("a", "bc") had resolved with just before: a key of another call was ' +
+            'given again. Both pairs read "abc" when the password and the salt are put end to end, so whatever remembers keys by the two ' +
+            'joined together mixes these pairs up. A key belongs to its password and its salt, each kept apart.'
+        : 'deriveKey("ab", "c") must derive the same key as deriveKeySync("ab", "c").',
+    ).toBe(twoPairs[1]!.hex);
+  });
 });
 
 describe('countMatchingLines: a big file', () => {
