@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { shownReason, sleep, valueWithin } from '#kata/testing/index.ts';
+import { measured, shownReason, sleep, valueWithin } from '#kata/testing/index.ts';
 import { loopbackServerForEachTest } from '#kata/testing/loopback-each-test.ts';
 import { startLoopbackServer, type LoopbackServer, type ServedRequest } from '#kata/testing/loopback-server.ts';
 import { crawl, type CrawlOptions, type PageResult } from './limit.ts';
@@ -466,6 +466,73 @@ describe('crawl: timeouts and failures', () => {
     } finally {
       trickle.closeAllConnections();
       await new Promise((resolve) => trickle.close(resolve));
+    }
+  });
+
+  test('times out a request whose headers come late: the deadline runs from the start, not again from the headers', async () => {
+    // A server that waits 900 ms before its headers (inside timeoutMs, 1500), then sends a piece
+    // of body every 50 ms until 3 s after the request arrived. Counted from the start, the request
+    // runs out at 1.5 s and must be closed then, long before its body would end; a deadline counted
+    // again from the headers would run out only at 2.4 s.
+    const timeoutMs = 1_500;
+    const headersAfterMs = 900;
+    const bodyEndsAfterMs = 3_000;
+    let arrivedAt: number | undefined;
+    let headersAt: number | undefined;
+    let closedAt: number | undefined;
+    let finished = false;
+    const late = http.createServer((_req, res) => {
+      arrivedAt = performance.now();
+      let trickling: NodeJS.Timeout | undefined;
+      const headers = setTimeout(() => {
+        headersAt = performance.now();
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        let sent = 0;
+        trickling = setInterval(() => {
+          sent += 1;
+          if (performance.now() - arrivedAt! < bodyEndsAfterMs) res.write(`piece ${sent}\n`);
+          else clearInterval(trickling), (finished = true), res.end('the end\n');
+        }, 50);
+      }, headersAfterMs);
+      res.on('close', () => {
+        clearTimeout(headers);
+        clearInterval(trickling);
+        if (!finished) closedAt = performance.now();
+      });
+    });
+    await new Promise<void>((resolve) => late.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(late.address() as AddressInfo).port}/late`;
+      const [result] = await crawled([url], { concurrency: 1, timeoutMs }, 8_000);
+      // The server may see the connection close a moment after crawl() resolved.
+      for (let waited = 0; closedAt === undefined && !finished && waited < 1_000; waited += 20) await sleep(20);
+      const closedAfter = closedAt === undefined || arrivedAt === undefined ? undefined : Math.round(closedAt - arrivedAt);
+      const afterHeaders = closedAt === undefined || headersAt === undefined ? undefined : Math.round(closedAt - headersAt);
+      expect(
+        result,
+        `The server sent its headers ${headersAfterMs} ms after the request arrived, then a piece of body every 50 ms until ` +
+          `${bodyEndsAfterMs} ms; with timeoutMs ${timeoutMs} the request must time out. crawl() reported ${JSON.stringify(result)}` +
+          (finished ? ', and the server sent the whole body.' : '.') +
+          ' timeoutMs is how long one request may take from its start to the end of its body.',
+      ).toEqual({ url, ok: false, reason: 'timeout' });
+      // Closed at ~1500 ms by a deadline counted from the start (600 ms to spare for a busy
+      // machine); never before 2400 ms by one counted again from the headers.
+      const boundMs = timeoutMs + 600;
+      expect(
+        closedAfter === undefined ? Number.POSITIVE_INFINITY : measured('limit: request with late headers closed after (ms)', closedAfter, boundMs),
+        closedAfter === undefined
+          ? `crawl() reported the timeout, but the server ${finished ? 'sent the whole body' : 'never saw the connection closed'}: the request was not aborted.`
+          : `With timeoutMs ${timeoutMs}, the request was closed by the client only ${closedAfter} ms after it arrived at the server ` +
+              `(its headers went out at ${headersAfterMs} ms; it should have been closed at about ${timeoutMs} ms). ` +
+              (afterHeaders !== undefined && afterHeaders >= timeoutMs - 50
+                ? `That is ${afterHeaders} ms after the headers: the deadline was counted again from the headers (a timer restarted ` +
+                  'when fetch() resolved), so a request may run for up to twice timeoutMs. '
+                : '') +
+              'One deadline, made when the request starts, covers the wait for the headers and the reading of the body together.',
+      ).toBeLessThanOrEqual(boundMs);
+    } finally {
+      late.closeAllConnections();
+      await new Promise((resolve) => late.close(resolve));
     }
   });
 
