@@ -92,6 +92,32 @@ describe('buildReport: a build that runs to the end', () => {
     ).toBe(true);
   });
 
+  test('resolves with the whole report when render.ts prints more than one pipe read of non-ASCII text', async () => {
+    // 90,000 accented letters, two bytes each in UTF-8: render.ts prints a report of about 180 KB, which
+    // reaches buildReport in several chunks of up to 64 KiB. The report starts with 27 ASCII bytes, so
+    // a chunk that ends at an even byte count ends in the middle of a letter.
+    const page = 'éèàùç'.repeat(18_000);
+    server.route('/report/accents', { body: page });
+    const report = String(await built(server.url('/report/accents'), { timeoutMs: 10_000, retryDelayMs: 50 }));
+    const expected = reportOf(page);
+    const replaced = [...report].filter((character) => character === '\uFFFD').length;
+    const firstDifference = [...expected].findIndex((character, index) => report[index] !== character);
+    expect(
+      replaced,
+      `render.ts printed a report of ${Buffer.byteLength(expected)} bytes of valid UTF-8 (${expected.length} characters, ` +
+        `accented letters of two bytes each), and buildReport resolved with ${report.length} characters, ${replaced} of them ` +
+        'U+FFFD (the replacement character a decoder puts where bytes are not a whole character). The output came in ' +
+        'several chunks, and each chunk was decoded on its own: a letter whose two bytes fell into two chunks came out ' +
+        'as two broken halves. Decode the stream as a whole (a stream decoder keeps the first half until the second comes), ' +
+        'or join the chunks and decode them once.',
+    ).toBe(0);
+    expect(
+      report === expected,
+      `render.ts printed a report of ${expected.length} characters for the page of ${page.length} accented letters; buildReport ` +
+        `resolved with ${report.length} characters, different from character ${firstDifference} on. Resolve with ` +
+        'everything render.ts prints on stdout, whole and in order, once it has exited.',
+    ).toBe(true);
+  });
   test('retries once after a 503, retryDelayMs after the first answer', async () => {
     server.route('/report/busy', { status: 503 });
     const building = start(server.url('/report/busy'), { timeoutMs: 10_000, retryDelayMs: 400 });
