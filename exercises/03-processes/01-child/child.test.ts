@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, fstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isNotImplemented, shownReason, spawnCounts, spawnLog, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { isChildAlive, isNotImplemented, settlementWithin, shownReason, spawnCounts, spawnLog, Timeline, valueWithin, within } from '#kata/testing/index.ts';
 import { failureWithin } from '#kata/testing/deadline.ts';
 import { fileAppears, pidsStillAlive, reapChildren } from '#kata/testing/processes.ts';
 import { ChildFailed, runChild, sumOfSquaresInChild, type RunOptions } from './child.ts';
@@ -16,6 +16,12 @@ const ask = <Reply>(request: TestRequest, options?: RunOptions) => runChild<Repl
 interface Echo {
   pid: number;
   payload: unknown;
+}
+
+/** The reply of 'print-then-reply': its input, and how many bytes it printed on stdout first. */
+interface Printed {
+  payload: unknown;
+  printed: number;
 }
 
 /** The child processes started since `before` (a spawnCounts().children value). */
@@ -128,6 +134,44 @@ describe('runChild', () => {
         'child succeeded, so resolve with the reply when the child has exited with code 0.\n' +
         `${timeline.toText()}\n`,
     ).toEqual({ exitCode: 0, signal: null });
+  });
+
+  test('settles for a child that prints 1 MiB on stdout before it replies and exits', async () => {
+    const before = spawnCounts().children;
+    // The test process's stdout, by device and inode: the child prints its 1 MiB only where stdout
+    // is a file of its own (a pipe runChild made, /dev/null), never onto the test's output.
+    const own = fstatSync(1, { bigint: true });
+    const request: TestRequest = {
+      do: 'print-then-reply',
+      payload: 'printed, then replied',
+      bytes: 1 << 20,
+      testStdout: { dev: String(own.dev), ino: String(own.ino) },
+    };
+    const outcome = await settlementWithin(ask<Printed>(request), 10_000);
+    const [child] = startedSince(before);
+    let seen: string;
+    if (outcome.state === 'pending') {
+      const alive = child !== undefined && isChildAlive(child);
+      const stdout = child?.stdout;
+      const unread = alive && stdout != null && stdout.readableFlowing !== true;
+      seen =
+        'runChild had not settled 10 s after it started a child that prints 1 MiB on stdout, then replies and exits with code 0. ' +
+        (unread
+          ? `The child was still running, and its stdout was a pipe to this process that nothing read (${stdout.readableLength} bytes ` +
+            'waiting in it): a pipe holds only so much, and a child that writes more is stopped in that write until someone reads, ' +
+            'so it never got to reply or exit. A stdout that runChild pipes (silent: true, stdio "pipe") must be read, or left to ' +
+            'the parent’s own (stdio "inherit").'
+          : `Seen: ${childrenSeen(before)}.`);
+      // Killed here, so that the test reports its own finding rather than the clean-up's.
+      if (alive) child.kill('SIGKILL');
+    } else if (outcome.state === 'rejected') {
+      seen =
+        `runChild(test-child.harness.ts, { do: 'print-then-reply', ... }) rejected with ${shownReason(outcome.reason)}, where the test ` +
+        `expected the child's reply: this child prints 1 MiB on stdout, then sends back its input, then exits with code 0. Seen: ${childrenSeen(before)}.`;
+    } else {
+      seen = `runChild resolved with ${shownReason(outcome.value)}: it must resolve with the child's reply ({ payload: 'printed, then replied', ... }).`;
+    }
+    expect(outcome.state === 'resolved' && outcome.value?.payload, seen).toBe('printed, then replied');
   });
 
   test('resolves with the first message the child sends, not a later one', async () => {

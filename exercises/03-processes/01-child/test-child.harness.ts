@@ -3,7 +3,7 @@
  * chosen way, or refuse to die. It talks over IPC when it has a channel (fork), and in JSON lines
  * on stdin/stdout when it has none (spawn), so either way of talking to a child passes.
  */
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, fstatSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { moduleState } from './module-state.harness.ts';
 
@@ -18,7 +18,8 @@ export type TestRequest =
   | { do: 'exit-without-reply' }
   | { do: 'touch-state' }
   | { do: 'ignore-sigterm'; readyFile: string; sigtermFile: string }
-  | { do: 'reply-then-linger'; payload: unknown; readyFile: string };
+  | { do: 'reply-then-linger'; payload: unknown; readyFile: string }
+  | { do: 'print-then-reply'; payload: unknown; bytes: number; testStdout: { dev: string; ino: string } };
 
 function reply(message: unknown): void {
   if (process.send) process.send(message);
@@ -29,6 +30,16 @@ function reply(message: unknown): void {
 function replyThen(message: unknown, written: () => void): void {
   if (process.send) process.send(message, undefined, undefined, () => written());
   else process.stdout.write(`${JSON.stringify(message)}\n`, () => written());
+}
+
+/** Whether this process's stdout is the file `other` names (device and inode): the test's own, inherited. */
+function stdoutIs(other: { dev: string; ino: string }): boolean {
+  try {
+    const own = fstatSync(1, { bigint: true });
+    return String(own.dev) === other.dev && String(own.ino) === other.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes this child's pid to `file`, aside first and then renamed, so the test never reads it half-written. */
@@ -94,6 +105,20 @@ onRequest((request) => {
       setInterval(() => {}, 1_000);
       writePid(request.readyFile);
       return;
+    case 'print-then-reply': {
+      // Prints `bytes` on stdout, then replies once they are written (a write to a pipe nobody
+      // reads never is). Only onto a stdout of this child's own (a pipe its parent made, or
+      // /dev/null): where stdout is the test process's own, inherited, whoever runs the tests reads
+      // it, and 1 MiB there would only flood their screen; over JSON lines, stdout carries the reply.
+      if (!process.send || stdoutIs(request.testStdout)) {
+        reply({ payload: request.payload, printed: 0 });
+        return;
+      }
+      const line = '[kata: the test child prints this on stdout on purpose, to see that its parent lets it finish]\n';
+      const text = line.repeat(Math.ceil(request.bytes / line.length));
+      process.stdout.write(text, () => reply({ payload: request.payload, printed: Buffer.byteLength(text) }));
+      return;
+    }
     case 'reply-then-linger':
       // The work is answered, but the child never ends by itself. It writes its pid to readyFile
       // only once its reply is on its way, so the test can abort between the reply and the exit.
