@@ -214,6 +214,9 @@ async function main(): Promise<void> {
         [1, 2, 130],
         [3, 2, 100],
         [1, 0, 1],
+        // Positive integers too large for any balance (an Int32): refused by the balance, not as bad input.
+        [2, 0, 2 ** 31],
+        [0, 2, 3e9],
         [0, 4, 5],
         [4, 0, 5],
         [-1, 0, 5],

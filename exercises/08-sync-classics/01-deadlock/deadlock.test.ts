@@ -280,12 +280,22 @@ describe('Bank.transfer', () => {
       ).toEqual({ outcome, balances });
       before = balances;
     }
+    // Positive integers larger than any balance can hold (an Int32's at most 2,147,483,647): good input, refused by the balance.
+    const tooLarge = ['transfer(2, 0, 2147483648)', 'transfer(0, 2, 3000000000)'];
+    const misjudged = tooLarge.filter((call) => byCall[call]?.outcome !== 'returned false');
+    expect(
+      Object.fromEntries(tooLarge.map((call) => [call, { outcome: byCall[call]?.outcome, balances: byCall[call]?.balances }])),
+      `${misjudged.map((call) => `${call} ${byCall[call] ? (byCall[call].outcome === 'RangeError' ? 'threw a RangeError' : byCall[call].outcome) : 'was never made'}`).join('; ')}, ` +
+        `on balances of [${before.join(', ')}]. These amounts are positive integers, only larger than any balance can be: they are not bad input, ` +
+        'the balance is too small, so transfer() must return false and move nothing.' +
+        (misjudged.some((call) => byCall[call]?.outcome === 'RangeError') ? ' Is the amount checked in a way that only holds for 32-bit integers?' : ''),
+    ).toEqual(Object.fromEntries(tooLarge.map((call) => [call, { outcome: 'returned false', balances: before }])));
     expect(
       leftHeld && heldText(leftHeld),
       `${leftHeld ? heldText(leftHeld) : ''}: the next transfer on that account would wait for it forever. ` +
         'Let go of both locks on every way out of transfer(): a return, early or not, and an exception (try/finally).',
     ).toBeUndefined();
-    const invalid = results.filter((result) => !moves.some(([call]) => call === result.call));
+    const invalid = results.filter((result) => !moves.some(([call]) => call === result.call) && !tooLarge.includes(result.call));
     // Accounts are 0 to 3: each of these names another, as `from` or as `to`.
     const unknownAccounts = [
       'transfer(0, 4, 5)',
@@ -448,6 +458,37 @@ describe('Bank.transfer', () => {
     endInside();
     await first.worker.message('done', 5_000, 'transfer(0, 1, 10) never returned after the test let it go on');
     expect([...bank.balances], 'transfer(0, 1, 10) and transfer(2, 3, 10) on four accounts of 100').toEqual([90, 110, 90, 110]);
+  });
+
+  test('a transfer takes the locks of its two accounts only, not those of the accounts between them or beyond', { timeout: 25_000 }, async () => {
+    const bank = Bank.open(5, 100);
+    const control = createControl(1, bank.memory.length);
+    const names = new Names(5, ['transfer(0, 3, 10)']);
+    const timeline = new Timeline();
+    // The test plays another thread that holds the locks of every account but 0 and 3: those between them, and the one above.
+    const others = [1, 2, 4];
+    for (const account of others) {
+      Atomics.store(bank.memory, account, 1);
+      Atomics.store(control, holderIndex(control, account), TEST_HOLDS);
+    }
+    const endHold = timeline.begin('test holds locks 1, 2 and 4');
+    const thread = start({ role: 'transfers', memory: bank.memory, control, slot: 0, transfers: [[0, 3, 10]], times: 1 }, 'transfer(0, 3, 10)', timeline);
+    const watch = await watchThreads([thread], control, 5_000);
+    endHold();
+    if (watch.state === 'blocked') {
+      expect.fail(
+        `transfer(0, 3, 10) waited for a lock it has no business with: ${chainText(watch.blocked, names)}. ` +
+          'It moves money between accounts 0 and 3 only, so the locks of accounts 1, 2 and 4, held meanwhile by another thread, must not stop it: ' +
+          "a transfer takes no other account's lock, or transfers on unrelated accounts wait for each other." +
+          `\n${timeline.toText()}\n`,
+      );
+    }
+    expect(
+      watch.state,
+      `transfer(0, 3, 10) had not returned ${n(5_000)} ms after it started, while the test held the locks of accounts 1, 2 and 4 (not its own two). ` +
+        `${stateOf(snapshot(control), 0, names)}.\n${timeline.toText()}\n`,
+    ).toBe('done');
+    expect([...bank.balances], 'transfer(0, 3, 10) on five accounts of 100, beside the locks of accounts 1, 2 and 4 held').toEqual([90, 100, 100, 110, 100]);
   });
 
   // Held: the lock transfer(0, 1, 10) needs second (1), or first (0), whatever order it takes them in.
