@@ -278,14 +278,15 @@ async function whileWaiting(side: Side, ms: number): Promise<WhileWaiting> {
 
 /**
  * For a channel used on the test thread alone: a wait there would sleep for ever (no other thread
- * moves the channel), so each Atomics.wait on its header is cut short at 200 ms, and one that times
- * out throws, failing the call that made it. Returns the function that puts Atomics.wait back.
+ * moves the channel), so each Atomics.wait on its header (or on the header of any copy of it the
+ * test passes too) is cut short at 200 ms, and one that times out throws, failing the call that
+ * made it. Returns the function that puts Atomics.wait back.
  */
-function cutWaitsShort(channel: Channel): () => void {
+function cutWaitsShort(...channels: Channel[]): () => void {
   const atomics = Atomics as unknown as { wait: (...args: unknown[]) => unknown };
   const realWait = atomics.wait;
   atomics.wait = (...args: unknown[]) => {
-    if (args[0] !== channel.header) return realWait(...args);
+    if (!channels.some((channel) => args[0] === channel.header)) return realWait(...args);
     const result = realWait(args[0], args[1], args[2], Math.min(Number(args[3] ?? Number.POSITIVE_INFINITY), 200));
     if (result === 'timed-out')
       throw new Error(`it went to sleep in Atomics.wait on header[${String(args[1])}], with room (or an item, or the end) there for it`);
@@ -538,6 +539,71 @@ describe('channel between two worker threads', () => {
       pipe.expectWholeStream(report);
       await pipe.producerFinished();
     }
+  });
+  test('after the end, receive() through another copy of the channel, on this thread or another, returns undefined at once', { timeout: 30_000 }, async () => {
+    const channel = createChannel(4);
+    const timeline = new Timeline();
+    // What a worker gets in workerData, or a thread that is posted the Channel again: new arrays over the same shared memory.
+    const copy = structuredClone(channel);
+    // On the test thread nothing here has to wait: each receive finds an item or the end.
+    const restoreWait = cutWaitsShort(channel, copy);
+    const step = (label: string, work: () => unknown) =>
+      valueWithin(
+        2_000,
+        (async () => work())(),
+        `${label} never returned, on a channel of 4 slots that had room (or an item, or the end) for it`,
+        (reason) =>
+          `${label} threw ${shownReason(reason)}, where the test expected it to return: send 1, close, and two receives on the test thread, ` +
+          'through a channel of 4 slots, never have to wait.',
+      );
+    const received: unknown[] = [];
+    let afterEnd: unknown;
+    let header = '';
+    try {
+      await step('send(channel, 1)', () => send(channel, 1));
+      await step('close(channel)', () => close(channel));
+      received.push(await step('receive(channel)', () => receive(channel)));
+      received.push(await step('receive(channel) at the end', () => receive(channel)));
+      const [head, end] = [Atomics.load(channel.header, HEAD), Atomics.load(channel.header, END)];
+      header =
+        `HEAD ${head}, TAIL ${Atomics.load(channel.header, TAIL)}, END ${end}` +
+        (end >= 0 && head > end ? ': HEAD had been moved past the end marker, so the shared memory no longer showed the end where HEAD points' : '');
+      afterEnd = await valueWithin(
+        2_000,
+        (async () => receive(copy))(),
+        `After the end of the stream, receive() through another copy of the channel (new arrays over the same shared memory, as a worker gets it) ` +
+          `had not returned 2 s later (the header after the end: ${header}), where every receive after the end returns undefined at once.`,
+        (reason) =>
+          'After the end of the stream, receive() through another copy of the channel (new arrays over the same shared memory, as a worker ' +
+          `or a Channel posted again gets it) ${
+            reason instanceof Error && reason.message.startsWith('it went to sleep')
+              ? 'went to sleep in Atomics.wait on the header (the test cut the wait short at 200 ms)'
+              : `threw ${shownReason(reason)}`
+          }, where it must return undefined at once, as receive() through the first copy had (the header after the end: ${header}). ` +
+          'The copies share nothing but that memory: whatever told the first one that the stream had ended was not in it.',
+      );
+    } finally {
+      restoreWait();
+    }
+    expect(received, 'send 1, close, then two receives on the test thread: expected 1, then undefined at the end.').toEqual([1, undefined]);
+    expect(
+      afterEnd,
+      `After the end of the stream, receive() through another copy of the channel returned ${String(afterEnd)} (the header after the end: ${header}), ` +
+        'where it must return undefined, as on every call after the end.',
+    ).toBeUndefined();
+    // And on another thread: a consumer started now gets its own copy in workerData, and its first two receives come after the end.
+    const late = new Side(consumerUrl, { channel, control: createControl(), count: 0 }, timeline, 'consumer started after the end');
+    await within(10_000, late.next('started'), 'the consumer thread never started');
+    const lateWait = (which: string) =>
+      `A consumer thread started after the end of the stream (the header: ${header}) called receive() through its own copy of the channel ` +
+      `(workerData: new arrays over the same shared memory), and ${which} had not returned 3 s later: it waits for an item that will never come. ` +
+      'Every receive after the end, through any copy of the channel, on any thread, must find the end in the shared header.';
+    await within(3_000, late.next('ended'), lateWait('its first receive()'));
+    const done = await within(3_000, late.next('done'), lateWait('its second receive(), after the first had returned undefined,'));
+    expect(
+      { received: done.report!.received, afterEnd: done.report!.afterEnd },
+      'A consumer thread started after the end of the stream must receive no item, and undefined from both of its receives.',
+    ).toEqual({ received: 0, afterEnd: undefined });
   });
 });
 
