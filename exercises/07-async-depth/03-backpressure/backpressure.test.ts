@@ -214,6 +214,36 @@ describe('transformAll when a stage fails', () => {
       `transformAll rejected after a transform threw at once, and 50 ms later the source was ${source.state.closed ? 'closed' : 'still open'} and ` +
         `the destination ${destination.stream.destroyed ? 'destroyed' : 'still open'}: a throw closes every stage, as a rejection does.`,
     ).toEqual({ sourceClosed: true, destinationDestroyed: true });
+
+    // Again, with each earlier item taking a turn of the event loop in transform: when it throws at
+    // item 20, the stages are full of items on their way (taken from the source, not yet written).
+    const busySource = countingSource(1_000);
+    const busyDestination = slowDestination(busySource.state);
+    const busyFailure = new Error('transform threw on purpose at item 20, before returning, with earlier items on their way');
+    const slowThenThrow = (item: number) => {
+      if (item === 20) throw busyFailure;
+      return new Promise<number>((resolve) => setImmediate(() => resolve(item * 2)));
+    };
+    const busyOutcome = await settlementWithin(transformAll(busySource.items, slowThenThrow, busyDestination.stream), 3_000);
+    await sleep(50);
+    const onTheirWay = `${busySource.state.given} items taken from the source, ${busyDestination.state.written.length} written`;
+    expect(
+      busyOutcome.state === 'rejected' && busyOutcome.reason === busyFailure,
+      `A transform that takes a turn of the event loop for each item threw at once, returning no promise, at item 20, with earlier items still on their way ` +
+        `(${onTheirWay}), and transformAll ${settled(busyOutcome)}. ` +
+        (busyOutcome.state === 'pending'
+          ? 'The throw reached no one: was transform called from a callback that runs when an earlier item is done (a .then, or a stream ' +
+            'calling its transform for the next item it had buffered), where a throw escapes that callback instead of failing your promise? ' +
+            'Call transform where a throw becomes a rejection (inside the .then, an async function, or new Promise). '
+          : '') +
+        'A throw for an item that had to wait its turn rejects the promise with that error, as a throw with nothing waiting does.',
+    ).toBe(true);
+    expect(
+      { sourceClosed: busySource.state.closed, destinationDestroyed: busyDestination.stream.destroyed },
+      `transformAll rejected after a transform threw at once with earlier items on their way (${onTheirWay}), and 50 ms later the source was ` +
+        `${busySource.state.closed ? 'closed' : 'still open'} and the destination ${busyDestination.stream.destroyed ? 'destroyed' : 'still open'}: ` +
+        'a throw closes every stage, whenever it comes.',
+    ).toEqual({ sourceClosed: true, destinationDestroyed: true });
   });
 
   test('a destination that fails: rejects with its error and closes the source', async () => {
