@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { inspect } from 'node:util';
-import workerThreads, { MessagePort, Worker } from 'node:worker_threads';
+import { MessagePort, Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { measured as recorded, shownReason, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
+import { watchingNewWorkers } from '#kata/testing/new-workers.ts';
 import { recordWorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countPrimesParallel, sumInWorker } from './parallel.ts';
 
@@ -123,23 +123,13 @@ const primesWorker = 'primes.worker.ts';
  * once it is synced), and start no worker of their own meanwhile.
  */
 async function workersDuring<T>(work: () => Promise<T>): Promise<{ result: T; started: StartedWorker[] }> {
-  const Original = workerThreads.Worker;
   const started: StartedWorker[] = [];
-  workerThreads.Worker = class extends Original {
-    constructor(...args: ConstructorParameters<typeof Original>) {
-      super(...args);
-      const record: StartedWorker = { script: scriptName(args[0]), workerData: args[1]?.workerData, threadId: this.threadId };
-      started.push(record);
-      this.once('exit', (code: number) => (record.exitCode = code));
-    }
+  const created = (worker: Worker, args: ConstructorParameters<typeof Worker>) => {
+    const record: StartedWorker = { script: scriptName(args[0]), workerData: args[1]?.workerData, threadId: worker.threadId };
+    started.push(record);
+    worker.once('exit', (code: number) => (record.exitCode = code));
   };
-  syncBuiltinESMExports();
-  try {
-    return { result: await work(), started };
-  } finally {
-    workerThreads.Worker = Original;
-    syncBuiltinESMExports();
-  }
+  return { result: await watchingNewWorkers({ created }, work), started };
 }
 
 const isPart = (data: unknown): data is { from: number; to: number } =>
@@ -167,32 +157,22 @@ const transferListOf = (transfer: unknown): readonly unknown[] => {
  * messages Node itself posts while a Worker is being constructed are left out.
  */
 async function handoversDuring<T>(work: () => Promise<T>): Promise<{ result: T; handovers: Handover[] }> {
-  const Original = workerThreads.Worker;
   const post = MessagePort.prototype.postMessage;
   const handovers: Handover[] = [];
   let constructing = false;
-  workerThreads.Worker = class extends Original {
-    constructor(...args: ConstructorParameters<typeof Original>) {
-      constructing = true;
-      try {
-        super(...args);
-      } finally {
-        constructing = false;
-      }
-      handovers.push({ how: `the workerData of new Worker(${scriptName(args[0])})`, value: args[1]?.workerData, transfer: args[1]?.transferList ?? [] });
-    }
+  const watch = {
+    constructing: (now: boolean) => (constructing = now),
+    created: (_worker: Worker, args: ConstructorParameters<typeof Worker>) =>
+      handovers.push({ how: `the workerData of new Worker(${scriptName(args[0])})`, value: args[1]?.workerData, transfer: args[1]?.transferList ?? [] }),
   };
   MessagePort.prototype.postMessage = function (this: MessagePort, value: unknown, transfer?: unknown) {
     if (!constructing) handovers.push({ how: 'a postMessage', value, transfer: transferListOf(transfer) });
     return post.call(this, value, transfer as Parameters<typeof post>[1]);
   };
-  syncBuiltinESMExports();
   try {
-    return { result: await work(), handovers };
+    return { result: await watchingNewWorkers(watch, work), handovers };
   } finally {
-    workerThreads.Worker = Original;
     MessagePort.prototype.postMessage = post;
-    syncBuiltinESMExports();
   }
 }
 

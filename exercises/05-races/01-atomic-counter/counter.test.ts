@@ -1,9 +1,8 @@
-import { syncBuiltinESMExports } from 'node:module';
 import { availableParallelism } from 'node:os';
-import workerThreads from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { realAtomics, spyOnAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { runTogether } from '#kata/testing/harness-worker.ts';
+import { watchingNewWorkers } from '#kata/testing/new-workers.ts';
 import { isNotImplemented, shownReason, Timeline, valueWithin } from '#kata/testing/index.ts';
 import { recordWorkerSpans, type WorkerSpans } from '#kata/testing/worker-spans.ts';
 import { countInWorkers, createCounter, increment } from './counter.ts';
@@ -21,29 +20,21 @@ const countRejected = (threads: number, times: number, spans: WorkerSpans) => (r
 };
 
 /**
- * Runs `work` with `new Worker` watched (the module's export, which counter.ts's import sees once it
- * is synced, as parallel.test.ts does), and pushes onto `given` the `workerData` of every worker
+ * Runs `work` with `new Worker` watched, and pushes onto `given` the `workerData` of every worker
  * started meanwhile, as the main thread passed it: its counter is the very Int32Array countInWorkers
  * handed over, over the same memory the worker counts in when that memory is shared. `onStart` runs
- * right after each of those workers is created. The tests start no worker of their own meanwhile.
+ * right after each of those workers is created.
  */
-async function watchWorkerData<T>(given: unknown[], work: () => Promise<T>, onStart: (workerData: unknown) => void = () => {}): Promise<T> {
-  const Original = workerThreads.Worker;
-  workerThreads.Worker = class extends Original {
-    constructor(...args: ConstructorParameters<typeof Original>) {
-      super(...args);
-      given.push(args[1]?.workerData);
-      onStart(args[1]?.workerData);
-    }
-  };
-  syncBuiltinESMExports();
-  try {
-    return await work();
-  } finally {
-    workerThreads.Worker = Original;
-    syncBuiltinESMExports();
-  }
-}
+const watchWorkerData = <T>(given: unknown[], work: () => Promise<T>, onStart: (workerData: unknown) => void = () => {}): Promise<T> =>
+  watchingNewWorkers(
+    {
+      created(_worker, args) {
+        given.push(args[1]?.workerData);
+        onStart(args[1]?.workerData);
+      },
+    },
+    work,
+  );
 
 /** The `counter` of a worker's `workerData`, when it is an Int32Array. */
 const counterIn = (workerData: unknown) => {
