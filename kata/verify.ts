@@ -233,10 +233,7 @@ console.log(`verify took ${seconds((performance.now() - started) / 1000)}: ${tim
 // errors do): keep the lanes' logs, which hold what it printed, until the next verify.
 rmSync(verifyLogsDir, { recursive: true, force: true });
 if (failed > 0) {
-  for (const phase of readdirSync(workDir).filter((name) => name === 'together' || name === 'alone')) {
-    cpSync(path.join(workDir, phase), path.join(verifyLogsDir, phase), { recursive: true });
-  }
-  console.log(`the lanes' logs: ${path.relative(process.cwd(), verifyLogsDir)}`);
+  keepLaneLogs();
   console.log(`failed checks:\n${failures.map((line) => `  ✗ ${line}`).join('\n')}`);
 }
 console.log(`${passed} passed, ${failed} failed`);
@@ -246,11 +243,13 @@ process.exitCode = failed === 0 ? 0 : 1;
 
 /**
  * Batches for the lanes, the longest first: the solutions and the stubs each alone, the fixtures
- * in fours (one by one with --profile, so that each shows its own CPU time). A batch shares one
- * Vitest instance, so no two of its fixtures run the same test file.
+ * in fours (one by one with --profile, so that each shows its own CPU time, and with --every-test,
+ * where a wrong answer may sit out a deadline in every test of its exercise: four of those
+ * overran a lane's batch limit). A batch shares one Vitest instance, so no two of its fixtures
+ * run the same test file.
  */
 function batches(fixtures: Target[]): Target[][] {
-  const size = options.profile ? 1 : 4;
+  const size = options.profile || options.everyTest ? 1 : 4;
   // Rough guesses in seconds: a test file takes ~3 s on a right answer, ~1 s on a stub (its tests
   // fail at once); a wrong answer runs a single test.
   const cost = (target: Target) => (target.testNames ? 1.5 : target.include.length * (target === stubs ? 1 : 3));
@@ -299,10 +298,20 @@ function runScript(file: string): Promise<{ code: number | null; said: string; m
   });
 }
 
+/** Keeps the lanes' logs of this run in .kata/verify-logs, until the next verify, and says where. */
+function keepLaneLogs(): void {
+  rmSync(verifyLogsDir, { recursive: true, force: true });
+  for (const phase of readdirSync(workDir).filter((name) => name === 'together' || name === 'alone')) {
+    cpSync(path.join(workDir, phase), path.join(verifyLogsDir, phase), { recursive: true });
+  }
+  console.log(`the lanes' logs: ${path.relative(process.cwd(), verifyLogsDir)}`);
+}
+
 /** A lane that crashed or overran: its own message, no stack trace, exit code 1. */
 function stopWith(error: Error): never {
   progress('');
   console.error(`verify stopped: ${error.message}`);
+  keepLaneLogs();
   process.exit(1);
 }
 

@@ -199,7 +199,9 @@ export async function runInLanes(
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     limit?.cancel();
     if (code !== 0 || batch) {
-      const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n');
+      // A test's child may print one line of a megabyte: each line of the tail is cut short.
+      const cut = (line: string) => (line.length <= 300 ? line : `${line.slice(0, 300)}… (${line.length - 300} characters more)`);
+      const tail = verbose ? '' : readFileSync(logFile, 'utf8').split('\n').slice(-40).map(cut).join('\n');
       const names = batch?.map((t) => t.name).join(', ') ?? 'nothing';
       throw new Error(
         limit?.expired
