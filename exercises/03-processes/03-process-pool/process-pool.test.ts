@@ -454,8 +454,8 @@ describe('ProcessPool', () => {
     ).toEqual([]);
   });
 
-  test('refuses a task submitted while close() is still draining, because the pool is closed', async () => {
-    const timeline = new Timeline();
+  /** A ProcessPool of 2 running 2 tasks, each held 300 ms: `draining` settles with their outcomes (judged by the caller). */
+  const busyPool = () => {
     const pool = openPool(2);
     const draining = runAll(
       pool,
@@ -463,10 +463,15 @@ describe('ProcessPool', () => {
         { n: 1_000, holdMs: 300 },
         { n: 1_000, holdMs: 300 },
       ],
-      timeline,
+      new Timeline(),
       SMALL_TASKS_MS,
     );
-    draining.catch(() => {}); // Judged below.
+    draining.catch(() => {}); // Judged by the caller.
+    return { pool, draining };
+  };
+
+  test('refuses a task submitted while close() is still draining, because the pool is closed', async () => {
+    const { pool, draining } = busyPool();
     const closing = pool.close();
     closing.catch(() => {}); // Judged below.
     const before = spawnCounts().children;
@@ -493,18 +498,7 @@ describe('ProcessPool', () => {
   });
 
   test('close() called again resolves too: while the first call is still draining, and after it has resolved', async () => {
-    const timeline = new Timeline();
-    const pool = openPool(2);
-    const draining = runAll(
-      pool,
-      [
-        { n: 1_000, holdMs: 300 },
-        { n: 1_000, holdMs: 300 },
-      ],
-      timeline,
-      SMALL_TASKS_MS,
-    );
-    draining.catch(() => {}); // Judged below.
+    const { pool, draining } = busyPool();
     // Two calls in a row, both while the 2 tasks run: each call's promise is judged on its own.
     const calls = [pool.close(), pool.close()];
     const [first, second] = await Promise.all(calls.map((call) => settlementWithin(call, SMALL_TASKS_MS)));
