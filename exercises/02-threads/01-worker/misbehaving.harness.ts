@@ -16,7 +16,10 @@ export type Misbehaviour =
   | 'post-undefined'
   | 'post-null';
 
-switch (workerData as Misbehaviour) {
+// Most ways come as the Misbehaviour alone; one comes with cells that the test and this worker share.
+const how: Misbehaviour = typeof workerData === 'string' ? (workerData as Misbehaviour) : (workerData as { how: Misbehaviour }).how;
+
+switch (how) {
   case 'throw':
     throw new Error('thrown inside the worker on purpose');
   case 'throw-range-error':
@@ -32,11 +35,19 @@ switch (workerData as Misbehaviour) {
   case 'exit-3':
     process.exit(3);
     break;
-  case 'exit-3-after-posting':
+  case 'exit-3-after-posting': {
     // Posts its result, then exits with code 3: the result came first, so the code is no failure.
+    // It posts once the test lets it (cells[0]), and tells the test it has posted (cells[1]): the test
+    // holds its own thread from then until after this exit, so that a runWorker that terminate()s
+    // the worker on its message cannot stop it before its process.exit(3).
+    const { cells } = workerData as { cells: Int32Array };
+    Atomics.wait(cells, 0, 0, 10_000);
     parentPort!.postMessage('the result');
+    Atomics.store(cells, 1, 1);
+    Atomics.notify(cells, 1);
     process.exit(3);
     break;
+  }
   case 'exit-quietly':
     // Returns without posting anything: exit code 0, and no result.
     break;

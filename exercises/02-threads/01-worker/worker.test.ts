@@ -2,7 +2,7 @@ import dc from 'node:diagnostics_channel';
 import { threadId as testThreadId, type Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { watchEventLoop } from '#kata/testing/event-loop.ts';
-import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, shownReason, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { failureOf, letSpawnedOutliveTests, liveWorkers, measured, shownReason, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
 import { runProgram } from '#kata/testing/program.ts';
 import { type WorkerSpans, withWorkerSpans } from '#kata/testing/worker-spans.ts';
 import type { Misbehaviour } from './misbehaving.harness.ts';
@@ -326,27 +326,44 @@ describe('runWorker', () => {
     });
   });
 
-  test('resolves with the first message even when the worker then calls process.exit(3)', { timeout: 20_000 }, async () => {
+  test('resolves with the first message even when the worker then calls process.exit(3)', { timeout: 60_000 }, async () => {
+    // A runWorker that terminate()s the worker on its message may stop it before its process.exit(3) on a busy machine
+    // (exit code 1; 179 runs of 200 beside two CPU hogs). So this thread lets the worker post, then sleeps from its post
+    // until 100 ms after it (the exit takes microseconds): the message cannot be handled before the exit. A run in which
+    // the worker still did not exit with code 3 shows nothing about that code, and is run again (3 runs at most).
     await withWorkerSpans(async (workers) => {
-      const value = await valueWithin(
-        10_000,
-        misbehave<string>('exit-3-after-posting'),
-        'runWorker never settled, although its worker posted "the result" and then called process.exit(3)',
-        (reason) => {
-          const seen = workers.seen.at(-1);
-          const exit = seen?.exitCode === undefined ? 'before its exit' : `then its exit code ${seen.exitCode}`;
-          return (
-            `runWorker(misbehaving.harness.ts, 'exit-3-after-posting') rejected with ${shownReason(reason)}, although its worker posted "the result" ` +
-            `and only then called process.exit(3)${seen ? ` (the test saw ${seen.posted} message(s) from it, ${exit})` : ''}. ` +
-            'An exit code rejects only a worker that exits without posting: once the first message has come, it is the result, ' +
-            'whatever code the worker exits with after it.'
-          );
-        },
-      );
-      expect(
-        value,
-        `The worker posted "the result" and then called process.exit(3); runWorker resolved with ${describeValue(value)}: it resolves with the first message.`,
-      ).toBe('the result');
+      for (let run = 1; run <= 3; run += 1) {
+        const cells = new Int32Array(new SharedArrayBuffer(8));
+        const call = runWorker<string>(misbehaving, { how: 'exit-3-after-posting' satisfies Misbehaviour, cells });
+        call.catch(() => {}); // Judged below.
+        // The worker waits for the go (cells[0]) before it posts: waiting for it to be made risks nothing.
+        await until(() => workers.seen.length >= run, 10_000);
+        Atomics.store(cells, 0, 1);
+        Atomics.notify(cells, 0);
+        Atomics.wait(cells, 1, 0, 3_000);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+        const value = await valueWithin(
+          10_000,
+          call,
+          'runWorker never settled, although its worker posted "the result" and then called process.exit(3)',
+          (reason) => {
+            const seen = workers.seen.at(-1);
+            const exit = seen?.exitCode === undefined ? 'before its exit' : `then its exit code ${seen.exitCode}`;
+            return (
+              `runWorker(misbehaving.harness.ts, 'exit-3-after-posting') rejected with ${shownReason(reason)}, although its worker posted "the result" ` +
+              `and only then called process.exit(3)${seen ? ` (the test saw ${seen.posted} message(s) from it, ${exit})` : ''}. ` +
+              'An exit code rejects only a worker that exits without posting: once the first message has come, it is the result, ' +
+              'whatever code the worker exits with after it.'
+            );
+          },
+        );
+        expect(
+          value,
+          `The worker posted "the result" and then called process.exit(3); runWorker resolved with ${describeValue(value)}: it resolves with the first message.`,
+        ).toBe('the result');
+        await until(() => workers.seen.at(-1)?.exitCode !== undefined, 5_000);
+        if (workers.seen.at(-1)?.exitCode === 3) return;
+      }
     });
   });
 
