@@ -2,12 +2,16 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { realAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
 import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
-import { measured, settlementWithin, shownReason, sleep, Timeline, valueWithin, within } from '#kata/testing/index.ts';
+import { measured, settlementWithin, shownReason, sleep, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
 import {
+  CLOSE_GATE,
+  CONSUMER_ASLEEP,
   CONSUMER_CELLS,
   CONSUMER_GATE,
+  CONSUMER_WAITED_FOR,
+  CONSUMER_WAITED_ON,
   createControl,
   openGate,
   POISON,
@@ -35,6 +39,10 @@ const STALL_MS = 3_000;
 const CPU_WINDOW_MS = 400;
 const MAX_RUNNABLE_SHARE = 0.5;
 const MAX_CPU_SHARE = 0.05;
+/** The most Atomics calls on the header that close() is held after, one run each: a close() that makes more is not held further in. */
+const MAX_CLOSE_STEPS = 12;
+const HEADER_NAMES = ['HEAD', 'TAIL', 'END'];
+const ordinal = (count: number) => `${count}${(count % 100 >= 11 && count % 100 <= 13 ? undefined : ['st', 'nd', 'rd'][(count % 10) - 1]) ?? 'th'}`;
 
 interface Message {
   type: string;
@@ -42,6 +50,9 @@ interface Message {
   /** Where Linux keeps this thread's counters (see announceThread). */
   proc?: string;
   report?: StreamReport;
+  /** The producer's harness, holding close() (holdClose): the call it was held after ('held'), or one close() made ('call'). */
+  after?: string;
+  line?: string;
 }
 
 /**
@@ -52,6 +63,8 @@ class Side {
   readonly worker: Worker;
   readonly messages: Message[] = [];
   readonly failed: Promise<never>;
+  /** The worker's error once it has failed, for polls that look rather than await. */
+  failure: unknown;
 
   constructor(url: URL, workerData: ProducerData | ConsumerData, timeline: Timeline, label: string) {
     this.worker = new Worker(url, { workerData });
@@ -68,8 +81,8 @@ class Side {
         if (!this.has('done')) reject(new Error(`the ${label} thread exited (code ${code}) before it finished`));
       });
     });
-    // Read through `watch` and `next`; this only keeps a failure nobody waited for from being unhandled.
-    this.failed.catch(() => {});
+    // Read through `watch` and `next` (or `failure`); this also keeps a failure nobody waited for from being unhandled.
+    this.failed.catch((error: unknown) => (this.failure ??= error));
   }
 
   has(type: string): Message | undefined {
@@ -123,14 +136,27 @@ class Pipe {
       capacity = CAPACITY,
       poisonFreedSlots,
       releaseConsumerOnWait,
-    }: { pauseAfter?: number; producer?: boolean; capacity?: number; poisonFreedSlots?: boolean; releaseConsumerOnWait?: boolean } = {},
+      holdClose,
+    }: {
+      pauseAfter?: number;
+      producer?: boolean;
+      capacity?: number;
+      poisonFreedSlots?: boolean;
+      releaseConsumerOnWait?: boolean;
+      holdClose?: number;
+    } = {},
   ) {
     this.capacity = capacity;
     this.channel = createChannel(capacity);
     this.count = count;
     const { channel, control } = this;
     this.consumer = new Side(consumerUrl, { channel, control, count, pauseAfter, poisonFreedSlots }, this.timeline, 'consumer');
-    this.producer = producer ? new Side(producerUrl, { channel, control, count, releaseConsumerOnWait }, this.timeline, 'producer') : undefined;
+    this.producer = producer ? new Side(producerUrl, { channel, control, count, releaseConsumerOnWait, holdClose }, this.timeline, 'producer') : undefined;
+  }
+
+  /** Throws a side's failure (the stub's error included), for polls. */
+  throwIfFailed(): void {
+    for (const side of [this.consumer, this.producer]) if (side?.failure) throw side.failure;
   }
 
   get sent(): number {
@@ -297,6 +323,20 @@ function cutWaitsShort(...channels: Channel[]): () => void {
   };
 }
 
+/**
+ * Waits until Linux finds the side's thread asleep in one look (not running, not ready to run), for
+ * at most `ms`; off Linux, 100 ms. A consumer marked asleep is then inside its Atomics.wait, among
+ * the sleepers that Atomics.notify wakes, not only about to call it.
+ */
+async function untilFoundAsleep(side: Side, ms: number): Promise<void> {
+  const ends = performance.now() + ms;
+  while (performance.now() < ends) {
+    const looks = await side.watch(lookAtThread(side.has('thread')?.proc, 0));
+    if (!looks) return side.watch(sleep(100));
+    if (looks.runnable < looks.looks) return;
+  }
+}
+
 function expectAsleep(seen: WhileWaiting, who: string, waitingFor: string, advice: string): void {
   const cpu = `${seen.whose} used ${seen.cpuMs.toFixed(1)} ms of CPU (${Math.round(seen.share * 100)}% of a core)`;
   const busy = `it waits in a busy loop, burning a core to check again and again. ${advice}`;
@@ -378,6 +418,101 @@ describe('channel between two worker threads', () => {
         'close() must move TAIL (the end marker takes a position like an item) and Atomics.notify it',
     );
     pipe.expectWholeStream(await pipe.finish());
+  });
+
+  test('close() wakes a consumer that takes the last item and falls asleep while close() is under way, whatever step of close() it comes after', {
+    timeout: 60_000,
+  }, async () => {
+    // One item is sent, then close() is called, with the consumer held before its first receive. The
+    // producer's harness holds close() right after its 1st, 2nd, 3rd, ... Atomics call on the header
+    // (one run each); meanwhile the consumer is let go: it takes the item and, unless close() has
+    // moved TAIL already, falls asleep on the emptied ring. Then close() goes on, and must wake it.
+    const notifiedWhenHeldAt: number[] = [];
+    for (let step = 1; step <= MAX_CLOSE_STEPS; step += 1) {
+      const pipe = new Pipe(1, { pauseAfter: 0, holdClose: step });
+      const producer = pipe.producer!;
+      await within(10_000, pipe.consumer.next('paused'), 'the consumer thread never started');
+      await within(
+        10_000,
+        Promise.race([producer.next('held'), producer.next('done')]),
+        `The producer's send(channel, 1) and close(), on an empty channel of ${CAPACITY} slots, had not returned 10 s later, ` +
+          `and close() had not made its ${ordinal(step)} Atomics call on the header (where the test holds it): with room in the ring, neither has to wait`,
+      );
+      const held = producer.has('held');
+      // close() made fewer calls than that: every step of it has been tried.
+      if (step > 1 && !held) break;
+      const heldAt = held
+        ? `close() was held right after its ${ordinal(step)} Atomics call on the header (${String(held.after)})`
+        : 'close() returned without any Atomics call on the header';
+      const calls = () => producer.messages.filter((message) => message.type === 'call').map((message) => String(message.line));
+      const received = () => Atomics.load(pipe.control, RECEIVED);
+      const asleep = () => Atomics.load(pipe.control, CONSUMER_ASLEEP) > 0;
+      const ended = () => pipe.consumer.has('ended') !== undefined;
+
+      openGate(pipe.control, CONSUMER_GATE);
+      const settled = await until(() => ended() || (received() === 1 && asleep()), 5_000, { check: () => pipe.throwIfFailed() });
+      expect(
+        settled,
+        `${heldAt}, with the one item sent still in the ring. Then the consumer, held until then, was let go, and 5 s later it ` +
+          (received() === 0
+            ? `had not taken that item${asleep() ? ' (it was asleep on the header, with the item there for it)' : ''}`
+            : 'had taken that item, but had neither received the end of the stream nor gone to sleep on the header (Atomics.wait or Atomics.waitAsync on it)') +
+          `, with ${pipe.indices}: this test has no sleeper to see close() wake. A consumer that finds the ring empty sleeps on TAIL until the producer moves it.` +
+          `\n${pipe.timeline.toText()}\n`,
+      ).toBe(true);
+      const sleptOn = HEADER_NAMES[Atomics.load(pipe.control, CONSUMER_WAITED_ON)] ?? 'the header';
+      const expecting = Atomics.load(pipe.control, CONSUMER_WAITED_FOR);
+      const sleeping = !ended() && asleep();
+      // Marked asleep just before its Atomics.wait: let it really fall asleep before close() goes on.
+      if (sleeping) await untilFoundAsleep(pipe.consumer, 2_000);
+
+      openGate(pipe.control, CLOSE_GATE);
+      const closed = await settlementWithin(producer.next('done'), 5_000);
+      if (closed.state === 'rejected') throw closed.reason;
+      const after = calls().slice(held ? step : 0);
+      expect(
+        closed.state,
+        `${heldAt}; let go, close() had not returned 5 s later, on a channel of ${CAPACITY} slots holding at most 1 item: it never has to wait there. ` +
+          `Its Atomics calls on the header after the hold: ${after.join('; ') || 'none'}.\n${pipe.timeline.toText()}\n`,
+      ).toBe('resolved');
+      if (calls().some((line) => line.startsWith('Atomics.notify(header, TAIL'))) notifiedWhenHeldAt.push(step);
+
+      const end = await settlementWithin(pipe.consumer.next('ended'), STALL_MS);
+      if (end.state === 'rejected') throw end.reason;
+      if (end.state === 'pending') {
+        const tail = Atomics.load(pipe.channel.header, TAIL);
+        const stillAsleep = asleep();
+        const notifiedTail = calls().some((line) => line.startsWith('Atomics.notify(header, TAIL'));
+        const earlier = notifiedWhenHeldAt.filter((other) => other !== step);
+        const cause =
+          stillAsleep && sleptOn === 'TAIL' && tail !== expecting && !notifiedTail
+            ? earlier.length > 0
+              ? `This time close() called no Atomics.notify on TAIL at all, where held after its ${earlier
+                  .map(ordinal)
+                  .join(', ')
+                  .replace(/, ([^,]*)$/, ' and $1')} call it did: ` +
+                'whether close() wakes the consumer depends on what it read of the channel, and what it read here came before the consumer ' +
+                'emptied the ring and fell asleep. Moving TAIL wakes no sleeper: notify TAIL every time you move it, whatever the ring looked like.'
+              : 'close() called no Atomics.notify on TAIL: moving TAIL wakes no sleeper. Notify TAIL every time you move it.'
+            : stillAsleep && sleptOn === 'TAIL' && tail === expecting
+              ? `TAIL still holds ${tail}, the value the consumer sleeps on: close() returned without moving TAIL past the consumer's position.`
+              : '';
+        throw new Error(
+          `${stillAsleep ? 'lost wake-up in close()' : 'the end never came'}: ${heldAt}, with the one item sent still in the ring. Meanwhile the consumer took that item` +
+            (sleeping
+              ? ` and fell asleep on the emptied ring (a wait on ${sleptOn}, expecting ${expecting}).`
+              : ', and did not fall asleep on the header before close() went on.') +
+            ` Then close() went on and returned; its Atomics calls on the header after the hold: ${after.join('; ') || 'none'}. ` +
+            `${STALL_MS / 1000} s later the consumer had not received the end of the stream: it was ` +
+            (stillAsleep
+              ? `still asleep on ${sleptOn}, expecting ${expecting}, with ${pipe.indices}, END ${Atomics.load(pipe.channel.header, END)}. `
+              : `not asleep on the header, with ${pipe.indices}, END ${Atomics.load(pipe.channel.header, END)}. `) +
+            `${cause} (Both threads have been stopped.)\n${pipe.timeline.toText()}\n`,
+        );
+      }
+      pipe.expectWholeStream(await pipe.finish());
+      await pipe.producerFinished();
+    }
   });
 
   test('close() on a full channel ends the stream after every item already sent', { timeout: 30_000 }, async () => {

@@ -4,10 +4,11 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/inside/announce-thread.ts';
+import { realAtomics, spyOnAtomics } from '#kata/inside/atomics-spy.ts';
 import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
-import { CONSUMER_CELLS, CONSUMER_GATE, POISON, RECEIVED, waitAtGate } from './control.harness.ts';
-import { watchHeader } from './watch.harness.ts';
+import { CONSUMER_ASLEEP, CONSUMER_CELLS, CONSUMER_GATE, CONSUMER_WAITED_FOR, CONSUMER_WAITED_ON, POISON, RECEIVED, waitAtGate } from './control.harness.ts';
+import { headerIndexOf, watchHeader } from './watch.harness.ts';
 
 /** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
 const HEAD = 0;
@@ -56,6 +57,30 @@ const watch = watchHeader(
       }
     : {},
 );
+// Where the consumer sleeps, for the test to see: each wait on the header counts in CONSUMER_ASLEEP
+// until it is over (Atomics.wait returns; a waitAsync's promise settles). Marked just before an
+// Atomics.wait begins: the test looks at the thread itself to know it is really asleep.
+spyOnAtomics((name, args, proceed) => {
+  const index = headerIndexOf(channel.header, args[0], args[1]);
+  if ((name !== 'wait' && name !== 'waitAsync') || index === -1) return proceed();
+  realAtomics.store(control, CONSUMER_WAITED_ON, index);
+  realAtomics.store(control, CONSUMER_WAITED_FOR, Number(args[2]));
+  if (name === 'waitAsync') {
+    const result = proceed() as { async: boolean; value: unknown };
+    if (result.async) {
+      realAtomics.add(control, CONSUMER_ASLEEP, 1);
+      const over = () => realAtomics.sub(control, CONSUMER_ASLEEP, 1);
+      void (result.value as Promise<unknown>).then(over, over);
+    }
+    return result;
+  }
+  realAtomics.add(control, CONSUMER_ASLEEP, 1);
+  try {
+    return proceed();
+  } finally {
+    realAtomics.sub(control, CONSUMER_ASLEEP, 1);
+  }
+});
 // No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
 async function main(): Promise<void> {
   const { receive } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;

@@ -1,12 +1,16 @@
 /**
  * The tests' own shared memory, apart from the channel: counters the harness workers keep as
- * they go, which the test reads to see how far each side got, and a gate that holds the
- * consumer still until the test lets it go on.
+ * they go, which the test reads to see how far each side got, and gates that hold the consumer
+ * (or the producer's close()) still until the test lets it go on.
  */
 export const SENT = 0; // how many send() calls have returned
 export const RECEIVED = 1; // how many receive() calls have returned an item
 export const CONSUMER_GATE = 2; // the consumer goes on once this is 1 (when asked to pause)
 export const SENT_AT_FIRST_WAIT = 11; // SENT when the producer first waited on the header (releaseConsumerOnWait only)
+export const CLOSE_GATE = 12; // a close() held by the producer's harness (holdClose) goes on once this is 1
+export const CONSUMER_ASLEEP = 13; // the consumer's waits on the header not yet over: Atomics.wait calls under way, waitAsync promises pending
+export const CONSUMER_WAITED_ON = 14; // the header index of the consumer's last wait on the header
+export const CONSUMER_WAITED_FOR = 15; // the value that wait expected there
 
 /** What each side's own calls on the channel's header did (see watch.harness.ts): where it counts them. */
 export interface SideCells {
@@ -29,7 +33,7 @@ export const CONSUMER_CELLS: SideCells = { timedOut: 7, notifiedBeforeMove: 8, n
 export const POISON = -1;
 
 export function createControl(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(12 * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(16 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Sleeps (no CPU) until the gate is opened. */

@@ -4,10 +4,11 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { announceThread } from '#kata/inside/announce-thread.ts';
+import { type AtomicsName, realAtomics, spyOnAtomics } from '#kata/inside/atomics-spy.ts';
 import { targetUrl } from '#kata/inside/target.ts';
 import type * as Learner from './channel.ts';
-import { CONSUMER_GATE, openGate, POISON, PRODUCER_CELLS, SENT, SENT_AT_FIRST_WAIT } from './control.harness.ts';
-import { watchHeader } from './watch.harness.ts';
+import { CLOSE_GATE, CONSUMER_GATE, openGate, POISON, PRODUCER_CELLS, SENT, SENT_AT_FIRST_WAIT } from './control.harness.ts';
+import { headerIndexOf, watchHeader } from './watch.harness.ts';
 
 /** The header's layout, as channel.ts gives it (not imported: the learner's module is loaded only once the watch is on). */
 const TAIL = 1;
@@ -22,9 +23,15 @@ export interface ProducerData {
    * many sends had returned by then is kept in SENT_AT_FIRST_WAIT.
    */
   releaseConsumerOnWait?: boolean;
+  /**
+   * Hold close() right after its `holdClose`-th Atomics call on the header (any: a load, a store, a
+   * notify, ...), until the test opens CLOSE_GATE. The harness posts each of close()'s calls on the
+   * header as it returns ('call', the first 40), and 'held' with the call it holds close() after.
+   */
+  holdClose?: number;
 }
 
-const { channel, control, count, releaseConsumerOnWait } = workerData as ProducerData;
+const { channel, control, count, releaseConsumerOnWait, holdClose } = workerData as ProducerData;
 // Before the learner's code is loaded: see watch.harness.ts.
 // The value send() is putting in right now: by the time it moves TAIL, the item's slot must hold it.
 let sending: number | undefined;
@@ -44,6 +51,32 @@ const watch = watchHeader(channel.header, control, PRODUCER_CELLS, {
     openGate(control, CONSUMER_GATE);
   },
 });
+
+const headerNames = ['HEAD', 'TAIL', 'END'];
+/** "Atomics.load(header, HEAD) → 0", "Atomics.store(header, TAIL, 2)": a call of close() on the header, as the test shows it. */
+function described(name: AtomicsName, args: unknown[], result: unknown): string {
+  const index = headerIndexOf(channel.header, args[0], args[1]);
+  const shown =
+    name === 'store' || typeof result === 'object' || result === undefined ? '' : ` → ${typeof result === 'string' ? `'${result}'` : String(result)}`;
+  return `Atomics.${name}(${['header', headerNames[index] ?? String(args[1]), ...args.slice(2).map(String)].join(', ')})${shown}`;
+}
+/** Inside close(): its Atomics calls on the header so far. */
+let closing = false;
+let callsInClose = 0;
+// After watchHeader, so that the hold comes once its own bookkeeping of the call is done.
+spyOnAtomics((name, args, proceed) => {
+  if (!closing || holdClose === undefined || headerIndexOf(channel.header, args[0], args[1]) === -1) return proceed();
+  const result = proceed();
+  callsInClose += 1;
+  const line = described(name, args, result);
+  if (callsInClose <= 40) parentPort!.postMessage({ type: 'call', line });
+  if (callsInClose === holdClose) {
+    parentPort!.postMessage({ type: 'held', after: line });
+    // Bounded waits: the test stops this worker long before, if it never opens the gate.
+    while (realAtomics.load(control, CLOSE_GATE) === 0) realAtomics.wait(control, CLOSE_GATE, 0, 1_000);
+  }
+  return result;
+});
 // No top-level await (CONTRIBUTING, rule 8: Node crashes if a test stops a worker as its async module starts).
 async function main(): Promise<void> {
   const { send, close } = (await import(targetUrl(import.meta.url, './channel.ts').href)) as typeof Learner;
@@ -60,7 +93,9 @@ async function main(): Promise<void> {
   }
   watch.newCall();
   sending = undefined;
+  closing = true;
   await close(channel);
+  closing = false;
   parentPort!.postMessage({ type: 'done' });
 }
 

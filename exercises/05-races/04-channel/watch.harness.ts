@@ -16,6 +16,13 @@ for (const name of ['add', 'and', 'compareExchange', 'exchange', 'load', 'notify
 }
 const count = (control: Int32Array, cell: number) => real.add!(control, cell, 1);
 
+/** Which cell of the header `array[index]` is (through any Int32Array view of its buffer): 0 HEAD, 1 TAIL, 2 END; -1 for other memory. */
+export function headerIndexOf(header: Int32Array, array: unknown, index: unknown): number {
+  if (!(array instanceof Int32Array) || array.buffer !== header.buffer) return -1;
+  const cell = (array.byteOffset - header.byteOffset) / Int32Array.BYTES_PER_ELEMENT + Number(index);
+  return Number.isInteger(cell) && cell >= 0 && cell < header.length ? cell : -1;
+}
+
 export interface HeaderWatch {
   /** Call before each call of send, close or receive: "before it moved the index" is judged per call. */
   newCall(): void;
