@@ -470,13 +470,13 @@ describe('crawl: timeouts and failures', () => {
   });
 
   test('times out a request whose headers come late: the deadline runs from the start, not again from the headers', async () => {
-    // A server that waits 800 ms before its headers (inside timeoutMs, 1000), then sends a piece
-    // of body every 50 ms until 4 s after the request arrived. Counted from the start, the request
-    // runs out at 1 s and must be closed then, long before its body would end; a deadline counted
-    // again from the headers runs out 1 s after they reached the client: never before 1.8 s.
-    const timeoutMs = 1_000;
-    const headersAfterMs = 800;
-    const bodyEndsAfterMs = 4_000;
+    // A server that waits 1 s before its headers (inside timeoutMs, 2 s), then sends a piece of body
+    // every 50 ms until 5 s after the request arrived. Counted from the start, the request runs out
+    // at 2 s, 1 s after the headers, and must be closed then, long before its body would end; a
+    // deadline counted again from the headers runs out 2 s after they reached the client.
+    const timeoutMs = 2_000;
+    const headersAfterMs = 1_000;
+    const bodyEndsAfterMs = 5_000;
     let arrivedAt: number | undefined;
     let headersAt: number | undefined;
     let closedAt: number | undefined;
@@ -515,19 +515,23 @@ describe('crawl: timeouts and failures', () => {
           (finished ? ', and the server sent the whole body.' : '.') +
           ' timeoutMs is how long one request may take from its start to the end of its body.',
       ).toEqual({ url, ok: false, reason: 'timeout' });
-      // Closed at ~1000 ms by a deadline counted from the start (750 ms to spare for a busy
-      // machine); never before 1800 ms by one counted again from the headers (timers are late, never early).
-      const boundMs = timeoutMs + headersAfterMs - 50;
+      // Judged from the headers: closed ~1000 ms after them by a deadline counted from the start (950 ms
+      // to spare for a busy machine); never before 2000 ms after them by one counted again from the
+      // headers, which reach the client after they were sent (timers are late, never early). Judged from
+      // the request's arrival instead, a busy client that saw the headers only after its first deadline
+      // made the restarted one look right (.ci/run on Node 26, with headers 200 ms inside that deadline).
+      const boundMs = timeoutMs - 50;
+      // Closed before the headers went out: not this mistake (the result above says whether it was a timeout).
+      const judged = closedAt === undefined ? Number.POSITIVE_INFINITY : afterHeaders === undefined ? 0 : afterHeaders;
       expect(
-        closedAfter === undefined ? Number.POSITIVE_INFINITY : measured('limit: request with late headers closed after (ms)', closedAfter, boundMs),
+        judged === afterHeaders ? measured('limit: request with late headers closed after the headers (ms)', judged, boundMs) : judged,
         closedAfter === undefined
           ? `crawl() reported the timeout, but the server ${finished ? 'sent the whole body' : 'never saw the connection closed'}: the request was not aborted.`
           : `With timeoutMs ${timeoutMs}, the request was closed by the client only ${closedAfter} ms after it arrived at the server ` +
               `(its headers went out at ${headersAfterMs} ms; it should have been closed at about ${timeoutMs} ms). ` +
-              (afterHeaders !== undefined && afterHeaders >= timeoutMs - 50
-                ? `That is ${afterHeaders} ms after the headers: the deadline was counted again from the headers (a timer restarted ` +
-                  'when fetch() resolved), so a request may run for up to twice timeoutMs. '
-                : '') +
+              `That is ${afterHeaders} ms after the headers, about timeoutMs: the deadline looks counted again from the headers (a timer ` +
+              'restarted when fetch() resolved, so that a request may run for up to twice timeoutMs), unless this machine held the ' +
+              "client's timer back by a second. " +
               'One deadline, made when the request starts, covers the wait for the headers and the reading of the body together.',
       ).toBeLessThanOrEqual(boundMs);
     } finally {
