@@ -193,16 +193,19 @@ describe.each(kinds)('$name', (kind) => {
     const started = kind.started().slice(first);
     const alive = started.filter(kind.isAlive).length;
     const places = new Set(ranOn).size;
-    // Tasks 1 and 2 on one worker, task 3 on a new one, and a worker gone though nothing called shutdown().
-    const stoppedWhileIdle = ranOn[0] === ranOn[1] && ranOn[2] !== ranOn[1] && alive < started.length;
+    // Tasks 1 and 2 on one worker, task 3, after the pause, on a new one.
+    const newAfterThePause = ranOn[0] === ranOn[1] && ranOn[2] !== ranOn[1];
+    const firstGone = started.length > 0 && !kind.isAlive(started[0]!);
     // A worker still alive at the end was alive all along, done with its task, when the next one was started.
     const seen =
       started.length < 2
         ? ''
-        : stoppedWhileIdle
-          ? ` Tasks 1 and 2 ran on one ${kind.unit}, and task 3, submitted 1.5 s after task 2 had resolved, on a new one: the first had ` +
-            'exited meanwhile, though shutdown() was never called. A worker of the pool was stopped while it sat idle, and an exited ' +
-            'worker cannot take the next task.'
+        : newAfterThePause
+          ? ` Tasks 1 and 2 ran on one ${kind.unit}, and task 3, submitted 1.5 s after task 2 had resolved, on a new one` +
+            (firstGone
+              ? ': the first had exited, though shutdown() was never called. A worker of the pool was stopped while it sat idle, and an ' +
+                'exited worker cannot take the next task.'
+              : ', though the first was still there, idle all that time.')
           : alive === started.length
             ? ` All ${started.length} were still alive: a new one was started although the one before had finished its task and sat idle.`
             : ` ${started.length - alive} of them had exited already: a worker stopped after its task cannot be reused.`;
