@@ -198,6 +198,21 @@ export async function lookAtThread(proc: unknown, ms: number): Promise<RunnableL
   return looks;
 }
 
+/**
+ * Waits until Linux finds the thread asleep in one look (not running, not ready to run), for at most
+ * `ms`: a thread that has flagged itself about to wait is then inside its Atomics.wait, among the
+ * sleepers that Atomics.notify wakes, not only about to call it. Off Linux it cannot look, and waits
+ * `elsewhereMs` instead.
+ */
+export async function untilFoundAsleep(proc: unknown, ms: number, elsewhereMs = 0): Promise<void> {
+  const ends = performance.now() + ms;
+  while (performance.now() < ends) {
+    const looks = await lookAtThread(proc, 0);
+    if (!looks) return new Promise((resolve) => setTimeout(resolve, elsewhereMs));
+    if (looks.runnable < looks.looks) return;
+  }
+}
+
 /** The state letter in /proc/<pid>/task/<tid>/stat: R running or runnable, S asleep, D in I/O, ... */
 function threadState(proc: string): string | undefined {
   return statFields(proc)?.[0];

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, test } from 'vitest';
 import { realAtomics, watchIndexedAccess } from '#kata/inside/atomics-spy.ts';
-import { lookAtThread, type RunnableLooks, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
+import { lookAtThread, type RunnableLooks, untilFoundAsleep, workerCpuTimeMs } from '#kata/testing/harness-worker.ts';
 import { measured, settlementWithin, shownReason, sleep, Timeline, until, valueWithin, within } from '#kata/testing/index.ts';
 import { type Channel, close, createChannel, END, HEAD, receive, send, TAIL } from './channel.ts';
 import type { ConsumerData, StreamReport } from './consumer.harness.ts';
@@ -323,20 +323,6 @@ function cutWaitsShort(...channels: Channel[]): () => void {
   };
 }
 
-/**
- * Waits until Linux finds the side's thread asleep in one look (not running, not ready to run), for
- * at most `ms`; off Linux, 100 ms. A consumer marked asleep is then inside its Atomics.wait, among
- * the sleepers that Atomics.notify wakes, not only about to call it.
- */
-async function untilFoundAsleep(side: Side, ms: number): Promise<void> {
-  const ends = performance.now() + ms;
-  while (performance.now() < ends) {
-    const looks = await side.watch(lookAtThread(side.has('thread')?.proc, 0));
-    if (!looks) return side.watch(sleep(100));
-    if (looks.runnable < looks.looks) return;
-  }
-}
-
 function expectAsleep(seen: WhileWaiting, who: string, waitingFor: string, advice: string): void {
   const cpu = `${seen.whose} used ${seen.cpuMs.toFixed(1)} ms of CPU (${Math.round(seen.share * 100)}% of a core)`;
   const busy = `it waits in a busy loop, burning a core to check again and again. ${advice}`;
@@ -464,7 +450,7 @@ describe('channel between two worker threads', () => {
       const expecting = Atomics.load(pipe.control, CONSUMER_WAITED_FOR);
       const sleeping = !ended() && asleep();
       // Marked asleep just before its Atomics.wait: let it really fall asleep before close() goes on.
-      if (sleeping) await untilFoundAsleep(pipe.consumer, 2_000);
+      if (sleeping) await pipe.consumer.watch(untilFoundAsleep(pipe.consumer.has('thread')?.proc, 2_000, 100));
 
       openGate(pipe.control, CLOSE_GATE);
       const closed = await settlementWithin(producer.next('done'), 5_000);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { type HarnessMessage, HarnessWorker, lookAtThread, runTogether } from '#kata/testing/harness-worker.ts';
+import { type HarnessMessage, HarnessWorker, lookAtThread, runTogether, untilFoundAsleep } from '#kata/testing/harness-worker.ts';
 import { measured, sleep, Timeline } from '#kata/testing/index.ts';
 import type { ActorCells, Command, HarnessData, Op } from './rwlock.harness.ts';
 import { RWLOCK_CELLS } from './rwlock.ts';
@@ -286,19 +286,6 @@ function heldAfter(who: string, op: Op, paused: HarnessMessage | undefined, mean
   return `${who}'s ${op}() read ${cellName(Number(paused.cell))} with Atomics.${String(paused.call)} (${String(paused.value)}) and was held right after that; meanwhile ${meanwhile}`;
 }
 
-/**
- * Waits until Linux finds the actor's thread asleep in one look (not running, not ready to run), for
- * at most `ms`: an actor whose parked flag is up is then inside its Atomics.wait, in the queue of
- * sleepers that Atomics.notify wakes first come, first served, not only about to call it.
- */
-async function untilFoundAsleep(actor: Actor, ms: number): Promise<void> {
-  const ends = performance.now() + ms;
-  while (performance.now() < ends) {
-    const looks = await lookAtThread(actor.worker.find('thread')?.proc, 0);
-    if (!looks || looks.runnable < looks.looks) return;
-  }
-}
-
 /** The most reads a pause is tried after: a lock call that reads its cells more often before it acts is not paused further in. */
 const maxPauses = 6;
 
@@ -506,10 +493,10 @@ describe('RWLock', () => {
     ).toBe(true);
     // A reader arrives while writer 2 waits (asleep in the Atomics.wait it called, so that a lock
     // that wakes its sleepers one at a time, first come first served, wakes writer 2 first).
-    await untilFoundAsleep(second!, 3_000);
+    await untilFoundAsleep(second!.worker.find('thread')?.proc, 3_000);
     const read = reader!.do('readLock', lock);
     expect(await scene.arrival(read), `The reader's readLock() returned with writer 1 still inside writing.\n${scene.text()}`).not.toBe('in');
-    await untilFoundAsleep(reader!, 3_000);
+    await untilFoundAsleep(reader!.worker.find('thread')?.proc, 3_000);
     const readerWaits = reader!.get('waits');
     const leave = await scene.leave(first!, 'writeUnlock', lock);
     await scene.until(() => write.paused !== undefined || write.inside !== undefined, 5_000, 'writer 2 to be woken once writer 1 left');
